@@ -1,0 +1,71 @@
+/**
+ * The probe protocol: the contract between the instrumenter (core/Instrument,
+ * which writes calls to these functions into source text) and the recorder
+ * (shell/Recorder, which installs them on `globalThis` before any instrumented
+ * code runs). Nothing here runs; it only names things, so that both sides agree.
+ *
+ * Counters live in flat typed arrays indexed by *slot*: one slot per (function,
+ * line) pair. Slot 0 is a sink that absorbs the time "before the first line" of a
+ * call and is never reported. The recorder hands out slot ranges (`slotBase`)
+ * and the instrumenter writes slot numbers as literals, so a probe is one global
+ * call with small-integer arguments and no allocation.
+ *
+ * Time is the recorder's *virtual clock*: real nanoseconds minus the calibrated
+ * cost of every probe that ran so far. The difference of two virtual readings is
+ * then the time of the user's code alone, callees' probes subtracted too.
+ *
+ * Sync functions keep their line timer in two locals:
+ *
+ *   function f(a) { let __lp$l = 0, __lp$t = 0; try { __lp$t = __lp$h(__lp$l, __lp$l = 7, __lp$t); stmt; ... } finally { __lp$x(__lp$l, __lp$t) } }
+ *
+ * Async functions and generators, which suspend, keep it in a frame:
+ *
+ *   async function g() { const __lp$f = __lp$F(); try { __lp$H(__lp$f, 9); x = __lp$R(__lp$f, await __lp$S(__lp$f, p)); } finally { __lp$X(__lp$f) } }
+ */
+
+/** Global names the instrumented code calls. Unusual on purpose: they must not clash with user code, even under `with`. */
+export const Globals = {
+  /** `__lp$h(prevSlot, slot, lineStartNs): nowNs` line event in a sync function: time[prevSlot] += now - lineStartNs; hits[slot]++. */
+  hit: "__lp$h",
+  /** `__lp$x(prevSlot, lineStartNs): void` sync function exit (return or throw): time[prevSlot] += now - lineStartNs. */
+  exit: "__lp$x",
+  /** `__lp$F(): Frame` a new frame for one call of an async function or generator. */
+  frame: "__lp$F",
+  /** `__lp$H(frame, slot): void` line event in an async function or generator. */
+  frameHit: "__lp$H",
+  /** `__lp$X(frame): void` exit of an async function or generator. */
+  frameExit: "__lp$X",
+  /** `__lp$S(frame, value): value` about to suspend (await / yield): credits the line's time so far; marks the frame suspended. */
+  suspend: "__lp$S",
+  /** `__lp$R(frame, value): value` resumed: the time since suspension goes to the line's waitNs. */
+  resume: "__lp$R",
+  /** `__lp$W(frame, slot): void` `for await` header about to suspend: credit the current line, make `slot` current (no hit), mark suspended. */
+  suspendAt: "__lp$W"
+} as const
+
+/** Local variable names the instrumenter declares inside each instrumented function. */
+export const Locals = {
+  /** Current line slot of a sync call. */
+  line: "__lp$l",
+  /** Virtual time at which the current line of a sync call started. */
+  startNs: "__lp$t",
+  /** The frame of an async function or generator call. */
+  frame: "__lp$f"
+} as const
+
+/** Slot 0 is the sink for the time before the first line of a call. */
+export const SINK_SLOT = 0
+
+/** A function the instrumenter instrumented, as reported to the recorder. */
+export interface InstrumentedFunction {
+  /** Qualified name: `Class.method`, `outer.inner`, `Class.get value`, `outer.<anonymous>`. */
+  readonly name: string
+  /** 1-based first line of the function (where its head starts). */
+  readonly firstLine: number
+  /** 1-based last line of the function. */
+  readonly lastLine: number
+  /** Sorted, unique 1-based line numbers that carry a probe. */
+  readonly lines: ReadonlyArray<number>
+  /** The slot of each entry of `lines` (same length, same order). */
+  readonly slots: ReadonlyArray<number>
+}
