@@ -1,0 +1,338 @@
+/**
+ * The on-disk stats format: a versioned JSON document, its effect/Schema, and
+ * the pure `encode` / `decode` between it and a `Profile`.
+ *
+ * ```json
+ * {
+ *   "format": "lineprof",
+ *   "version": 1,
+ *   "functions": [
+ *     {"file":"/app/src/pow.ts","name":"power3","firstLine":9,"lastLine":10,"fileHash":"9f2c…",
+ *      "source":["function power3(x) {","  return x * x * x"],"lines":[[10,5000,513427,0]]}
+ *   ]
+ * }
+ * ```
+ *
+ * A line is `[lineNo, hits, timeNs, waitNs]`. Counters are bigint in memory;
+ * they are written as JSON numbers while they are safe integers and as digit
+ * strings above 2^53 - 1, and both spellings are read back. `source` is null
+ * when the profile does not carry the function's text.
+ *
+ * Contract:
+ * - `decode(encode(p), name)` succeeds with `p` for every `p` whose
+ *   `Profile.check` is empty (round trip, property-tested).
+ * - `decode` never throws: bad input gives `Result.fail` with ONE line naming
+ *   the file and the first problem, e.g.
+ *   `a.json: functions[0].lines[2][1] (hits): expected a non-negative integer, got -1`.
+ * - What `decode` returns is canonical: it goes through `Profile.make` and
+ *   passes `Profile.check`.
+ *
+ * Decoding runs in three steps:
+ * 1. parse the JSON text (empty, truncated and malformed text each get their message)
+ * 2. check the header by hand, so that a foreign file or another version is
+ *    named as such instead of failing on its first unknown field
+ * 3. decode the body with `StatsFileV1` and report the first issue with its path.
+ */
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import * as SchemaGetter from "effect/SchemaGetter"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as Effect from "effect/Effect"
+import * as Profile from "./Profile.ts"
+
+/** The value of the `format` header field. */
+export const formatName = "lineprof"
+
+/** The version this module writes, and the only one it reads. */
+export const currentVersion = 1
+
+const maxSafe = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** A short, single-line rendering of a rejected JSON value for messages. */
+export const showValue = (value: unknown): string => {
+  if (value === undefined) return "nothing"
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    text = String(value)
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+const invalid = (message: string): SchemaIssue.Issue => new SchemaIssue.InvalidValue({ message })
+
+/**
+ * A counter (hits, nanoseconds): a non-negative integer, written as a JSON
+ * number when it is a safe integer and as a digit string otherwise. Anything
+ * else, negative and fractional values included, is rejected.
+ */
+export const Counter = Schema.Unknown.pipe(
+  Schema.decodeTo(Schema.BigInt, {
+    decode: SchemaGetter.transformEffect((input: unknown) => {
+      if (typeof input === "number") {
+        if (Number.isSafeInteger(input) && input >= 0) return Effect.succeed(BigInt(input))
+        if (Number.isInteger(input) && input > 0) {
+          return Effect.fail(
+            invalid(`expected a non-negative integer, got ${showValue(input)} (write integers above 2^53 - 1 as digit strings)`)
+          )
+        }
+      } else if (typeof input === "string" && /^[0-9]+$/.test(input)) {
+        return Effect.succeed(BigInt(input))
+      }
+      return Effect.fail(invalid(`expected a non-negative integer, got ${showValue(input)}`))
+    }),
+    encode: SchemaGetter.transform((count: bigint): unknown => (count <= maxSafe && count >= -maxSafe ? Number(count) : String(count)))
+  })
+).annotate({ expected: "a non-negative integer" })
+
+/** A 1-based line number: a positive safe integer JSON number. */
+export const LineNumber = Schema.Number.check(
+  Schema.makeFilter((n: number) =>
+    Number.isSafeInteger(n) && n >= 1 ? undefined : `expected a positive integer, got ${showValue(n)}`
+  )
+).annotate({ expected: "a positive integer" })
+
+const Text = Schema.String.annotate({ expected: "a string" })
+
+/** One line: `[lineNo, hits, timeNs, waitNs]`. */
+export const LineEntry = Schema.Tuple([
+  LineNumber.annotate({ title: "lineNo" }),
+  Counter.annotate({ title: "hits" }),
+  Counter.annotate({ title: "timeNs" }),
+  Counter.annotate({ title: "waitNs" })
+]).annotate({ expected: "[lineNo, hits, timeNs, waitNs]" })
+
+/** One function record, fields in the order they are written. */
+export const FunctionEntry = Schema.Struct({
+  file: Text,
+  name: Text,
+  firstLine: LineNumber,
+  lastLine: LineNumber,
+  fileHash: Text,
+  source: Schema.NullOr(Schema.Array(Text).annotate({ expected: "an array of strings" })).annotate({
+    expected: "an array of strings or null"
+  }),
+  lines: Schema.Array(LineEntry).annotate({ expected: "an array of [lineNo, hits, timeNs, waitNs]" })
+}).check(
+    Schema.makeFilter((fn) => {
+      if (fn.lastLine < fn.firstLine) {
+        return { path: ["lastLine"], issue: `expected >= firstLine (${fn.firstLine}), got ${fn.lastLine}` }
+      }
+      const span = fn.lastLine - fn.firstLine + 1
+      if (fn.source !== null && fn.source.length !== span) {
+        return {
+          path: ["source"],
+          issue: `expected ${span} lines (firstLine ${fn.firstLine} to lastLine ${fn.lastLine}), got ${fn.source.length}`
+        }
+      }
+      return undefined
+    })
+  ).annotate({ expected: "a function object" })
+
+/** The whole version-1 document. */
+export const StatsFileV1 = Schema.Struct({
+  format: Schema.Literal(formatName),
+  version: Schema.Literal(currentVersion),
+  functions: Schema.Array(FunctionEntry).annotate({ expected: "an array of function objects" })
+}).annotate({ expected: "a JSON object" })
+
+/** The decoded (in-memory) shape of a version-1 document. */
+export type StatsFileV1 = typeof StatsFileV1.Type
+
+const toDocument = (profile: Profile.Profile): StatsFileV1 => ({
+  format: formatName,
+  version: currentVersion,
+  functions: profile.functions.map((fn) => ({
+    file: fn.file,
+    name: fn.name,
+    firstLine: fn.firstLine,
+    lastLine: fn.lastLine,
+    fileHash: fn.fileHash,
+    source: fn.source ?? null,
+    lines: fn.lines.map((line) => [line.lineNo, line.hits, line.timeNs, line.waitNs] as const)
+  }))
+})
+
+const fromDocument = (document: StatsFileV1): Profile.Profile =>
+  Profile.make(
+    document.functions.map((fn) => ({
+      file: fn.file,
+      name: fn.name,
+      firstLine: fn.firstLine,
+      lastLine: fn.lastLine,
+      fileHash: fn.fileHash,
+      source: fn.source ?? undefined,
+      lines: fn.lines.map(([lineNo, hits, timeNs, waitNs]) => ({ lineNo, hits, timeNs, waitNs }))
+    }))
+  )
+
+const encodeDocument = Schema.encodeSync(StatsFileV1)
+
+/**
+ * Writes a profile as stats-file text: the header, then one function a line,
+ * so files diff well and stay small (lines are compact tuples). Ends with a
+ * newline. Throws when `Profile.check(profile)` is not empty: such a profile
+ * could not be read back, and writing it would replace a good file with a bad one.
+ */
+export const encode = (profile: Profile.Profile): string => {
+  const problems = Profile.check(profile)
+  if (problems.length > 0) throw new Error(`cannot encode an invalid profile: ${problems[0]}`)
+  const document = encodeDocument(toDocument(profile))
+  const functions = document.functions.map((fn) => `    ${JSON.stringify(fn)}`)
+  const body = functions.length === 0 ? "[]" : `[\n${functions.join(",\n")}\n  ]`
+  return `{\n  "format": ${JSON.stringify(document.format)},\n  "version": ${document.version},\n  "functions": ${body}\n}\n`
+}
+
+// -- decoding -----------------------------------------------------------------
+
+const describeJson = (value: unknown): string =>
+  value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `${typeof value} ${showValue(value)}`
+
+/** Makes a JSON.parse message safe for one line: control characters escaped, length capped. */
+const oneLine = (text: string): string => {
+  // eslint-disable-next-line no-control-regex
+  const escaped = text.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === "\n" ? "\\n" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`))
+  return escaped.length > 120 ? `${escaped.slice(0, 117)}...` : escaped
+}
+
+const parseJson = (text: string): Result.Result<unknown, string> => {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+  if (body.trim() === "") return Result.fail("empty file, expected lineprof stats (JSON)")
+  try {
+    return Result.succeed(JSON.parse(body))
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    const at = /at position (\d+)/.exec(message)
+    const truncated = message.includes("Unexpected end of JSON input") || (at !== null && Number(at[1]) >= body.trimEnd().length)
+    if (truncated) return Result.fail("truncated JSON: the text ends in the middle of a value")
+    return Result.fail(`not JSON: ${oneLine(message)}`)
+  }
+}
+
+const checkHeader = (json: unknown): string | undefined => {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    return `not a lineprof stats file: expected a JSON object, got ${describeJson(json)}`
+  }
+  const header = json as { readonly format?: unknown; readonly version?: unknown }
+  if (!("format" in header)) return `not a lineprof stats file: no "format" field (expected "format": "${formatName}")`
+  if (header.format !== formatName) {
+    return `not a lineprof stats file: "format" is ${showValue(header.format)}, expected "${formatName}"`
+  }
+  if (!("version" in header)) return `no "version" field in the lineprof header (this lineprof reads version ${currentVersion})`
+  if (header.version !== currentVersion) {
+    return `unsupported lineprof stats version ${showValue(header.version)} (this lineprof reads version ${currentVersion})`
+  }
+  return undefined
+}
+
+const renderPath = (path: ReadonlyArray<PropertyKey>): string => {
+  let out = ""
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`
+    else out += out === "" ? String(key) : `.${String(key)}`
+  }
+  return out
+}
+
+const expectedOf = (ast: SchemaAST.AST): string => {
+  const expected = SchemaAST.resolve(ast)?.expected
+  return typeof expected === "string" ? expected : "a valid value"
+}
+
+const inputOf = (issue: SchemaIssue.Issue): unknown => (SchemaIssue.hasInput(issue) ? issue.input : undefined)
+
+interface Located {
+  readonly path: ReadonlyArray<PropertyKey>
+  /** Field name of a tuple element (`hits`), shown after the path. */
+  readonly label: string | undefined
+  readonly message: string
+}
+
+/**
+ * Walks the issue tree to its first leaf, collecting the path on the way. A
+ * missing or extra tuple element is reported at the tuple, with its expected
+ * shape, because "[1,2,3]: expected [lineNo, hits, timeNs, waitNs]" says more
+ * than "[1,2,3][3]: missing".
+ */
+const locate = (
+  issue: SchemaIssue.Issue,
+  path: ReadonlyArray<PropertyKey>,
+  label: string | undefined,
+  parent: SchemaIssue.Composite | undefined
+): Located => {
+  switch (issue._tag) {
+    case "Pointer": {
+      let elementLabel: string | undefined
+      const key = issue.path[issue.path.length - 1]
+      if (parent !== undefined && parent.ast._tag === "Arrays" && typeof key === "number") {
+        const element = parent.ast.elements[key]
+        elementLabel = element === undefined ? undefined : SchemaAST.resolveTitle(element)
+      }
+      return locate(issue.issue, [...path, ...issue.path], elementLabel, parent)
+    }
+    case "Composite":
+      return locate(issue.issues[0], path, label, issue)
+    case "Encoding":
+      return locate(issue.issue, path, label, parent)
+    case "Filter": {
+      const message = issue.filter.annotations?.message
+      return typeof message === "string" ? { path, label, message } : locate(issue.issue, path, label, parent)
+    }
+    case "AnyOf":
+      if (issue.issues.length === 1) return locate(issue.issues[0]!, path, label, parent)
+      return { path, label, message: `expected ${expectedOf(issue.ast)}, got ${showValue(inputOf(issue))}` }
+    case "InvalidType":
+      return { path, label, message: `expected ${expectedOf(issue.ast)}, got ${showValue(inputOf(issue))}` }
+    case "InvalidValue": {
+      const message = issue.annotations?.message
+      return { path, label, message: typeof message === "string" ? message : `invalid value ${showValue(inputOf(issue))}` }
+    }
+    case "MissingKey":
+    case "UnexpectedKey": {
+      const inTuple = parent !== undefined && parent.ast._tag === "Arrays" && typeof path[path.length - 1] === "number"
+      if (inTuple) {
+        return {
+          path: path.slice(0, -1),
+          label: undefined,
+          message: `expected ${expectedOf(parent.ast)}, got ${showValue(inputOf(parent))}`
+        }
+      }
+      return { path, label, message: issue._tag === "MissingKey" ? "missing" : "unexpected field" }
+    }
+    case "Forbidden":
+    case "OneOf":
+      return { path, label, message: SchemaIssue.defaultLeafHook(issue) }
+  }
+}
+
+/** The first problem of a failed schema decode as `path (label): message`. */
+export const formatIssue = (issue: SchemaIssue.Issue): string => {
+  const found = locate(issue, [], undefined, undefined)
+  const where = renderPath(found.path)
+  const labelled = found.label === undefined ? where : `${where} (${found.label})`
+  return labelled === "" ? found.message : `${labelled}: ${found.message}`
+}
+
+const decodeBody = Schema.decodeUnknownResult(StatsFileV1)
+
+/**
+ * Reads stats-file text. `fileName` is only used in messages. The error is a
+ * single line: `<fileName>: <problem>`.
+ */
+export const decode = (text: string, fileName: string): Result.Result<Profile.Profile, string> => {
+  const fail = (problem: string) => Result.fail(`${fileName}: ${problem}`)
+  const json = parseJson(text)
+  if (Result.isFailure(json)) return fail(json.failure)
+  const headerProblem = checkHeader(json.success)
+  if (headerProblem !== undefined) return fail(headerProblem)
+  const body = decodeBody(json.success, { errors: "first", reportInput: true, onExcessProperty: "ignore" })
+  if (Result.isFailure(body)) return fail(formatIssue(body.failure.issue))
+  const profile = fromDocument(body.success)
+  // Every field was checked above, so this is a safety net for invariants
+  // that only the whole profile can show.
+  const problems = Profile.check(profile)
+  if (problems.length > 0) return fail(`invalid profile: ${problems[0]}`)
+  return Result.succeed(profile)
+}
