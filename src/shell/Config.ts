@@ -1,0 +1,279 @@
+/**
+ * lineprof's settings for one process: which files to instrument, where stats
+ * files go, how often they are flushed, and whether probe cost is compensated.
+ * Read once from the environment (`fromEnv`), so that every thread and child
+ * process started with lineprof's `--import` agrees; or built from options
+ * (`make`) by the programmatic API. A bad value is a `ConfigError` whose
+ * one-line message names the variable and the problem.
+ *
+ * | variable             | meaning                                   | default                    |
+ * |----------------------|-------------------------------------------|----------------------------|
+ * | LINEPROF_INCLUDE     | comma-separated globs of files to profile | files under the current dir|
+ * | LINEPROF_EXCLUDE     | comma-separated globs never profiled      | `**\/node_modules/**`      |
+ * | LINEPROF_DIR         | folder that receives the stats files      | `.lineprof`                |
+ * | LINEPROF_INTERVAL_MS | periodic flush interval                   | 1000                       |
+ * | LINEPROF_COMPENSATE  | subtract the calibrated probe cost        | on                         |
+ *
+ * Globs: `*` matches within a path segment, `**` across segments, `?` one
+ * character, `{a,b}` alternatives, `[abc]` a class. A pattern that starts with
+ * `**\/` matches anywhere; another relative pattern is anchored at the current
+ * directory; an absolute pattern is matched as is. A pattern that matches a
+ * folder matches every file below it (`src` is `src/**`).
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as path from "node:path"
+
+/** The resolved settings. Paths are absolute. */
+export interface Config {
+  /** The directory relative globs and `dir` were resolved against. */
+  readonly cwd: string
+  /** Globs of files to instrument; empty means every file under `cwd`. */
+  readonly include: ReadonlyArray<string>
+  /** Globs of files never instrumented (wins over include). */
+  readonly exclude: ReadonlyArray<string>
+  /** Absolute folder that receives the stats files. */
+  readonly dir: string
+  /** Interval of the periodic flush that bounds what a SIGKILL loses. */
+  readonly intervalMs: number
+  /** Subtract the calibrated cost of the probes from the measured times. */
+  readonly compensate: boolean
+}
+
+/** Settings given by code; anything left out takes its default. */
+export interface Options {
+  readonly cwd?: string | undefined
+  readonly include?: ReadonlyArray<string> | undefined
+  readonly exclude?: ReadonlyArray<string> | undefined
+  readonly dir?: string | undefined
+  readonly intervalMs?: number | undefined
+  readonly compensate?: boolean | undefined
+}
+
+/** A bad setting: `message` is one line naming the variable (or option) and the problem. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly variable: string
+  readonly value: string
+  readonly problem: string
+}> {
+  constructor(args: { readonly variable: string; readonly value: string; readonly problem: string }) {
+    super(args)
+    this.message = `${args.variable}=${JSON.stringify(args.value)}: ${args.problem}`
+  }
+}
+
+/** The names of the environment variables. */
+export const Variables = {
+  include: "LINEPROF_INCLUDE",
+  exclude: "LINEPROF_EXCLUDE",
+  dir: "LINEPROF_DIR",
+  intervalMs: "LINEPROF_INTERVAL_MS",
+  compensate: "LINEPROF_COMPENSATE"
+} as const
+
+export const defaultExclude: ReadonlyArray<string> = ["**/node_modules/**"]
+export const defaultDir = ".lineprof"
+export const defaultIntervalMs = 1000
+
+/** Builds a config from options; fails on a glob that does not compile or a non-positive interval. */
+export const make = (options: Options = {}): Result.Result<Config, ConfigError> => {
+  const cwd = path.resolve(options.cwd ?? process.cwd())
+  const include = options.include ?? []
+  const exclude = options.exclude ?? defaultExclude
+  for (const [variable, globs] of [["include", include], ["exclude", exclude]] as const) {
+    for (const glob of globs) {
+      const problem = globProblem(glob)
+      if (problem !== undefined) return Result.fail(new ConfigError({ variable, value: glob, problem }))
+    }
+  }
+  const intervalMs = options.intervalMs ?? defaultIntervalMs
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
+    return Result.fail(
+      new ConfigError({ variable: "intervalMs", value: String(intervalMs), problem: "expected a positive number of milliseconds" })
+    )
+  }
+  return Result.succeed({
+    cwd,
+    include,
+    exclude,
+    dir: path.resolve(cwd, options.dir ?? defaultDir),
+    intervalMs,
+    compensate: options.compensate ?? true
+  })
+}
+
+/** Splits on the commas that are neither escaped nor inside `{...}`. */
+const splitGlobs = (value: string): Array<string> => {
+  const globs: Array<string> = []
+  let braces = 0
+  let start = 0
+  for (let k = 0; k < value.length; k++) {
+    const char = value[k]
+    if (char === "\\") k++
+    else if (char === "{") braces++
+    else if (char === "}") braces--
+    else if (char === "," && braces <= 0) {
+      globs.push(value.slice(start, k))
+      start = k + 1
+    }
+  }
+  globs.push(value.slice(start))
+  return globs.map((glob) => glob.trim()).filter((glob) => glob !== "")
+}
+
+const parseSwitch = (value: string): boolean | undefined => {
+  const lower = value.trim().toLowerCase()
+  if (["1", "true", "on", "yes"].includes(lower)) return true
+  if (["0", "false", "off", "no"].includes(lower)) return false
+  return undefined
+}
+
+const present = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
+  const value = env[name]
+  return value === undefined || value.trim() === "" ? undefined : value
+}
+
+/** Reads the LINEPROF_* variables of `env`; unset or empty variables take their defaults. */
+export const fromEnv = (env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Result.Result<Config, ConfigError> => {
+  const include = present(env, Variables.include)
+  const exclude = present(env, Variables.exclude)
+  for (const [variable, value] of [[Variables.include, include], [Variables.exclude, exclude]] as const) {
+    if (value === undefined) continue
+    for (const glob of splitGlobs(value)) {
+      const problem = globProblem(glob)
+      if (problem !== undefined) return Result.fail(new ConfigError({ variable, value, problem: `glob ${JSON.stringify(glob)}: ${problem}` }))
+    }
+  }
+  const intervalText = present(env, Variables.intervalMs)
+  let intervalMs = defaultIntervalMs
+  if (intervalText !== undefined) {
+    intervalMs = Number(intervalText)
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(intervalText) || !(intervalMs > 0)) {
+      return Result.fail(
+        new ConfigError({ variable: Variables.intervalMs, value: intervalText, problem: "expected a positive number of milliseconds" })
+      )
+    }
+  }
+  const compensateText = present(env, Variables.compensate)
+  let compensate = true
+  if (compensateText !== undefined) {
+    const parsed = parseSwitch(compensateText)
+    if (parsed === undefined) {
+      return Result.fail(
+        new ConfigError({ variable: Variables.compensate, value: compensateText, problem: "expected on/off, true/false, yes/no or 1/0" })
+      )
+    }
+    compensate = parsed
+  }
+  return make({
+    cwd,
+    include: include === undefined ? [] : splitGlobs(include),
+    exclude: exclude === undefined ? defaultExclude : splitGlobs(exclude),
+    dir: present(env, Variables.dir) ?? defaultDir,
+    intervalMs,
+    compensate
+  })
+}
+
+/** `fromEnv` as an Effect. */
+export const load: Effect.Effect<Config, ConfigError> = Effect.suspend(() => Effect.fromResult(fromEnv()))
+
+/**
+ * The environment that makes child processes started from here use the same
+ * settings whatever their working directory: globs and folder made absolute.
+ */
+export const toEnv = (config: Config): Record<string, string> => ({
+  [Variables.include]: (config.include.length === 0 ? [escapeGlob(toPosix(config.cwd))] : config.include.map((glob) => anchor(config.cwd, glob))).join(","),
+  [Variables.exclude]: config.exclude.map((glob) => anchor(config.cwd, glob)).join(","),
+  [Variables.dir]: config.dir,
+  [Variables.intervalMs]: String(config.intervalMs),
+  [Variables.compensate]: config.compensate ? "1" : "0"
+})
+
+// ---------------------------------------------------------------------------
+// Globs
+
+/** Escapes the characters that globs give a meaning to, so that a literal path (the cwd) can prefix a glob. */
+const escapeGlob = (text: string): string => text.replace(/[*?{}[\],\\]/g, "\\$&")
+
+const anchor = (cwd: string, glob: string): string =>
+  path.isAbsolute(glob) || glob.startsWith("**/") || glob === "**"
+    ? glob
+    : `${escapeGlob(toPosix(cwd)).replace(/\/$/, "")}/${glob.replace(/^\.\//, "")}`
+
+/** Why a glob does not compile, or undefined. */
+const globProblem = (glob: string): string | undefined => {
+  let braces = 0
+  for (let k = 0; k < glob.length; k++) {
+    const char = glob[k]
+    if (char === "\\") k++
+    else if (char === "{") braces++
+    else if (char === "}") {
+      if (--braces < 0) return "unbalanced }"
+    } else if (char === "[") {
+      const close = glob.indexOf("]", k + 2)
+      if (close < 0) return "unclosed ["
+      k = close
+    }
+  }
+  if (braces !== 0) return "unclosed {"
+  return undefined
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
+
+/** Compiles one glob (already anchored) to the source of a regular expression over `/`-separated paths. */
+const globSource = (glob: string): string => {
+  let out = ""
+  let braces = 0
+  for (let k = 0; k < glob.length; k++) {
+    const char = glob[k]!
+    if (char === "*") {
+      if (glob[k + 1] === "*") {
+        const atStart = k === 0 || glob[k - 1] === "/"
+        k++
+        if (atStart && glob[k + 1] === "/") {
+          out += "(?:.*/)?"
+          k++
+        } else out += ".*"
+      } else out += "[^/]*"
+    } else if (char === "?") out += "[^/]"
+    else if (char === "\\" && k + 1 < glob.length) out += escapeRegExp(glob[++k]!)
+    else if (char === "{") {
+      out += "(?:"
+      braces++
+    } else if (char === "}" && braces > 0) {
+      out += ")"
+      braces--
+    } else if (char === "," && braces > 0) out += "|"
+    else if (char === "[") {
+      const close = glob.indexOf("]", k + 2)
+      let body = glob.slice(k + 1, close)
+      if (body.startsWith("!")) body = "^" + body.slice(1)
+      out += `[${body.replace(/\\/g, "\\\\")}]`
+      k = close
+    } else out += escapeRegExp(char)
+  }
+  return out
+}
+
+const toPosix = (file: string): string => (path.sep === "/" ? file : file.split(path.sep).join("/"))
+
+const compileGlob = (cwd: string, glob: string): RegExp => {
+  const anchored = toPosix(anchor(cwd, glob))
+  const body = anchored.startsWith("**/") ? `(?:.*/)?${globSource(anchored.slice(3))}` : globSource(anchored)
+  return new RegExp(`^${body}(?:/.*)?$`)
+}
+
+/** Whether an absolute file path is selected: under an include (or under `cwd` when there is none) and under no exclude. */
+export const makeMatcher = (config: Config): ((file: string) => boolean) => {
+  const include = config.include.map((glob) => compileGlob(config.cwd, glob))
+  const exclude = config.exclude.map((glob) => compileGlob(config.cwd, glob))
+  const cwdPrefix = toPosix(config.cwd).replace(/\/$/, "") + "/"
+  return (file) => {
+    const posix = toPosix(file)
+    const included = include.length === 0 ? posix.startsWith(cwdPrefix) : include.some((re) => re.test(posix))
+    return included && !exclude.some((re) => re.test(posix))
+  }
+}
