@@ -103,12 +103,18 @@ const decodeText = (path: string, bytes: Uint8Array): Effect.Effect<Profile.Prof
 
 /**
  * Decodes the bytes of a stats file, dispatching on what they are.
- * This is the one place that knows about foreign formats.
+ * This is the one place that knows about foreign formats. It needs the file
+ * system because foreign readers may look up source text next to the data
+ * (a .lprof file carries no source).
  */
-export const decodeBytes = (path: string, bytes: Uint8Array): Effect.Effect<Profile.Profile, StatsFileError> => {
+export const decodeBytes = (
+  path: string,
+  bytes: Uint8Array
+): Effect.Effect<Profile.Profile, StatsFileError, FileSystem.FileSystem> => {
   if (isPickle(bytes)) {
-    // Python line_profiler's .lprof files are pickles. Their reader (issue 6)
-    // plugs in here: return its Effect<Profile, StatsFileError> instead.
+    // Python line_profiler's .lprof files are pickles. Their reader (issue 6,
+    // shell/Lprof.decodeBytes) plugs in here, its LprofFileError mapped to a
+    // StatsFileError with the same path and message.
     return Effect.fail(fail(path, "a Python pickle (line_profiler .lprof?); reading .lprof files is not supported yet"))
   }
   return decodeText(path, bytes)
