@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/**
+ * The `lineprof` executable: the only module with side effects on import. It
+ * runs `Cli.main` on the process's arguments with Node's services and exits
+ * with the code `main` decided (the program's own code for `lineprof run`,
+ * even when a signal interrupted lineprof while the program was running).
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Cli from "./shell/Cli.ts"
+
+let exitCode: number | undefined
+
+Cli.main(process.argv.slice(2), Cli.nodeEnvironment(), (code) => {
+  exitCode = code
+}).pipe(
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(exitCode ?? (Exit.isSuccess(exit) ? Cli.ExitCode.ok : Cli.ExitCode.interrupted))
+  })
+)

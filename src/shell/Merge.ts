@@ -1,0 +1,208 @@
+/**
+ * Merging many stats files into one profile, as `lineprof merge`, `show` and
+ * `run` do. Inputs are files, folders (searched recursively for stats files)
+ * and globs; they expand to a sorted, duplicate-free list of files.
+ *
+ * Contract:
+ * - Exact: the result is `Profile.combine` of every file's profile, so it does
+ *   not depend on the order of the files (integer counters, a commutative monoid).
+ * - Memory stays flat however many files there are: files are read one at a
+ *   time and folded into the running total, so at most one file's profile and
+ *   the total are alive at once (bench/merge.bench.ts measures it).
+ * - A bad file stops the merge with its `StatsFileError` (one line naming the
+ *   file and the problem), unless `skipBad` is set: then `onBad` is told about
+ *   it and the merge goes on without it.
+ * - Inputs that name nothing (a missing path, a glob that matches nothing, a
+ *   folder without stats files) fail with `MergeInputError`, before any file is read.
+ */
+import { readdir, stat } from "node:fs/promises"
+import { isAbsolute, join, relative, resolve } from "node:path"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Profile from "../core/Profile.ts"
+import * as StatsFiles from "./StatsFiles.ts"
+import type { Progress } from "./Terminal.ts"
+
+/** An input that names no stats file: `message` is one line naming the input and the problem. */
+export class MergeInputError extends Data.TaggedError("MergeInputError")<{
+  readonly input: string
+  readonly message: string
+}> {}
+
+/** File names a folder search picks up: lineprof JSON stats files and Python line_profiler dumps. */
+export const isStatsFileName = (name: string): boolean => name.endsWith(".json") || name.endsWith(".lprof")
+
+const globChars = /[*?[\]{}]/
+
+/** True when `input` reads as a glob pattern rather than a path. */
+export const isGlob = (input: string): boolean => globChars.test(input)
+
+const errnoCode = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined
+
+const describeFsError = (error: unknown): string => {
+  switch (errnoCode(error)) {
+    case "ENOENT":
+      return "no such file or folder"
+    case "EACCES":
+    case "EPERM":
+      return "permission denied"
+    case "ENOTDIR":
+      return "a path component is not a folder"
+    default:
+      return error instanceof Error ? error.message.split("\n")[0]! : String(error)
+  }
+}
+
+/** Every stats file under `dir`, at any depth; folders named like stats files are not files and are skipped. */
+const walkFolder = (dir: string, input: string): Effect.Effect<Array<string>, MergeInputError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+      const files: Array<string> = []
+      for (const entry of entries) {
+        if (entry.isFile() && isStatsFileName(entry.name)) files.push(join(entry.parentPath, entry.name))
+      }
+      return files
+    },
+    catch: (error) => new MergeInputError({ input, message: `${input}: cannot read folder: ${describeFsError(error)}` })
+  })
+
+/**
+ * Expands inputs into the stats files to merge: a file stays itself (whatever
+ * its name, so a bad file is reported rather than skipped), a folder gives
+ * the stats files under it, a glob the files (and folders) it matches.
+ * Files in `ignore` (absolute paths, e.g. the merge's own output) are left
+ * out of folder and glob expansions. The result is sorted and without
+ * duplicates; paths under the current directory are relative to it (they
+ * read better in messages), the others absolute.
+ */
+export const findStatsFiles = (
+  inputs: ReadonlyArray<string>,
+  options: { readonly cwd?: string; readonly ignore?: ReadonlyArray<string> } = {}
+): Effect.Effect<Array<string>, MergeInputError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const cwd = options.cwd ?? process.cwd()
+    const fs = yield* FileSystem.FileSystem
+    const ignored = new Set(options.ignore ?? [])
+    const found = new Set<string>()
+    const addFound = (path: string): number => {
+      if (ignored.has(path)) return 0
+      found.add(path)
+      return 1
+    }
+    for (const input of inputs) {
+      const path = isAbsolute(input) ? input : resolve(cwd, input)
+      const info = yield* Effect.tryPromise({ try: () => stat(path), catch: (error) => error }).pipe(
+        Effect.map((stats) => (stats.isDirectory() ? ("folder" as const) : ("file" as const))),
+        Effect.catch((error) => Effect.succeed(errnoCode(error) === "ENOENT" ? ("missing" as const) : ("file" as const)))
+      )
+      if (info === "file") {
+        // Unreadable files are reported by the reader, with the file's name.
+        found.add(path)
+      } else if (info === "folder") {
+        let added = 0
+        for (const file of yield* walkFolder(path, input)) added += addFound(file)
+        if (added === 0) {
+          return yield* new MergeInputError({ input, message: `${input}: no stats files (*.json, *.lprof) in this folder` })
+        }
+      } else if (isGlob(input)) {
+        const matches = yield* fs.glob(input, { root: cwd }).pipe(
+          Effect.mapError((error) => new MergeInputError({ input, message: `${input}: bad glob: ${error.message.split("\n")[0]}` }))
+        )
+        let matched = 0
+        for (const match of matches) {
+          const matchPath = resolve(cwd, match)
+          const isFolder = yield* Effect.promise(() => stat(matchPath).then((s) => s.isDirectory(), () => false))
+          if (isFolder) {
+            for (const file of yield* walkFolder(matchPath, match)) matched += addFound(file)
+          } else {
+            matched += addFound(matchPath)
+          }
+        }
+        if (matched === 0) return yield* new MergeInputError({ input, message: `${input}: no files match this pattern` })
+      } else {
+        return yield* new MergeInputError({ input, message: `${input}: no such file or folder` })
+      }
+    }
+    return [...found].sort().map(toDisplayPath)
+  })
+
+/** `path` relative to the process's current directory when it is under it, else absolute. */
+export const toDisplayPath = (path: string): string => {
+  const fromCwd = relative(process.cwd(), path)
+  return fromCwd === "" || fromCwd.startsWith("..") || isAbsolute(fromCwd) ? path : fromCwd
+}
+
+/** A file that was left out of a merge with `skipBad`, and why (one line). */
+export interface SkippedFile {
+  readonly path: string
+  readonly message: string
+}
+
+/** What a merge produced. */
+export interface MergeResult {
+  readonly profile: Profile.Profile
+  /** Files whose stats are in `profile`. */
+  readonly mergedFiles: number
+  /** Files left out because they were bad (only with `skipBad`). */
+  readonly skipped: ReadonlyArray<SkippedFile>
+}
+
+/** Options of `mergeFiles`. */
+export interface MergeOptions {
+  /** Leave bad files out instead of stopping at the first one. */
+  readonly skipBad?: boolean
+  /** Told about each bad file left out (with `skipBad`), as it happens. */
+  readonly onBad?: (skipped: SkippedFile) => Effect.Effect<void>
+  /** Told how many files were done after each one. */
+  readonly progress?: Progress
+}
+
+/**
+ * Folds the stats files at `paths` into one profile, one file at a time (see
+ * the module contract). Fails with the first bad file's error unless `skipBad`.
+ */
+export const mergeFiles = (
+  paths: ReadonlyArray<string>,
+  options: MergeOptions = {}
+): Effect.Effect<MergeResult, StatsFiles.StatsFileError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    let profile = Profile.empty
+    let mergedFiles = 0
+    const skipped: Array<SkippedFile> = []
+    for (let index = 0; index < paths.length; index++) {
+      const path = paths[index]!
+      const next = yield* StatsFiles.read(path).pipe(
+        Effect.map((value) => value as Profile.Profile | undefined),
+        Effect.catch((error: StatsFiles.StatsFileError) => {
+          if (options.skipBad !== true) return Effect.fail(error)
+          const bad: SkippedFile = { path, message: error.message }
+          skipped.push(bad)
+          return (options.onBad?.(bad) ?? Effect.void).pipe(Effect.as(undefined))
+        })
+      )
+      if (next !== undefined) {
+        profile = Profile.combine(profile, next)
+        mergedFiles++
+      }
+      options.progress?.tick(index + 1)
+    }
+    return { profile, mergedFiles, skipped }
+  }).pipe(Effect.ensuring(Effect.sync(() => options.progress?.finish())))
+
+/** `findStatsFiles` then `mergeFiles`. */
+export const mergeInputs = (
+  inputs: ReadonlyArray<string>,
+  options: MergeOptions & {
+    readonly cwd?: string
+    readonly ignore?: ReadonlyArray<string>
+    readonly makeProgress?: (total: number) => Progress
+  } = {}
+) =>
+  Effect.gen(function* () {
+    const paths = yield* findStatsFiles(inputs, options)
+    const progress = options.makeProgress?.(paths.length)
+    return yield* mergeFiles(paths, progress === undefined ? options : { ...options, progress })
+  })
