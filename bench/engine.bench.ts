@@ -1,0 +1,115 @@
+/**
+ * The engine's two figures (issue 3), measured in one run on this machine:
+ *
+ * 1. Overhead: ns per line event on a tight, line-heavy loop (workloads/lineHeavy.mjs),
+ *    (instrumented time - plain time) / line events, beside the cost of one read of the
+ *    recorder's clock measured in the same run. Target: at most 1.5x the clock read.
+ * 2. Accuracy: lines that spin for known durations (2, 20, 200 us) and a line that calls a
+ *    profiled function; the reported Per Hit against the same calls timed unprofiled.
+ *    Target: within 10%.
+ *
+ * The same module file is loaded twice: once through lineprof's hooks (instrumented), once
+ * through a copy outside the include globs (plain), so both run the same code.
+ */
+import { copyFileSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import * as Hooks from "../src/shell/Hooks.ts"
+import * as Recorder from "../src/shell/Recorder.ts"
+import { clockCandidates, measureClockNs } from "./clocks.ts"
+
+const workloads = join(dirname(fileURLToPath(import.meta.url)), "workloads")
+const plainDir = mkdtempSync(join(tmpdir(), "lineprof-bench-plain-"))
+const profiledDir = mkdtempSync(join(tmpdir(), "lineprof-bench-profiled-"))
+for (const name of ["lineHeavy.mjs", "known.mjs", "spin.mjs"]) {
+  copyFileSync(join(workloads, name), join(plainDir, name))
+  copyFileSync(join(workloads, name), join(profiledDir, name))
+}
+
+Recorder.install()
+Hooks.install({ cwd: profiledDir, include: [join(profiledDir, "lineHeavy.mjs"), join(profiledDir, "known.mjs")] })
+
+const load = (dir: string, name: string): Promise<Record<string, (...args: Array<number>) => number>> =>
+  import(pathToFileURL(join(dir, name)).href)
+
+const plainHeavy = await load(plainDir, "lineHeavy.mjs")
+const profiledHeavy = await load(profiledDir, "lineHeavy.mjs")
+
+/** Median ns of one call of `run`, over rounds after a warm-up. */
+const medianNs = (run: () => unknown, rounds = 9): number => {
+  const samples: Array<number> = []
+  for (let round = 0; round <= rounds; round++) {
+    const startNs = process.hrtime.bigint()
+    run()
+    const elapsedNs = Number(process.hrtime.bigint() - startNs)
+    if (round > 0) samples.push(elapsedNs)
+  }
+  samples.sort((a, b) => a - b)
+  return samples[Math.floor(samples.length / 2)]!
+}
+
+const sumHits = (): number => {
+  let hits = 0n
+  for (const fn of Recorder.snapshot().functions) for (const line of fn.lines) hits += line.hits
+  return Number(hits)
+}
+
+// 1. Overhead per line event.
+const n = 2_000_000
+if (plainHeavy.work!(n) !== profiledHeavy.work!(n)) throw new Error("instrumented work(n) returned another result")
+const plainNs = medianNs(() => plainHeavy.work!(n))
+Recorder.reset()
+const profiledNs = medianNs(() => profiledHeavy.work!(n), 1)
+const events = sumHits() / 2 // two timed rounds ran (warm-up + 1)
+const expectedEvents = 4 * n + 4
+if (events !== expectedEvents) throw new Error(`line events: counted ${events}, expected ${expectedEvents}`)
+const overheadNs = (profiledNs - plainNs) / events
+const clockNs = Math.min(...clockCandidates.map((candidate) => measureClockNs(candidate.read)))
+
+console.log("| figure | value |")
+console.log("|---|---:|")
+console.log(`| line events per call of work(${n}) | ${events} |`)
+console.log(`| plain work(n) | ${(plainNs / 1e6).toFixed(1)} ms |`)
+console.log(`| profiled work(n) | ${(profiledNs / 1e6).toFixed(1)} ms |`)
+console.log(`| overhead per line event | ${overheadNs.toFixed(1)} ns |`)
+console.log(`| one clock read (cheapest) | ${clockNs.toFixed(1)} ns |`)
+console.log(`| overhead / clock read (target <= 1.5) | ${(overheadNs / clockNs).toFixed(2)} |`)
+console.log(`| calibrated probe cost | ${Recorder.probeCostNs().toFixed(1)} ns |`)
+
+// 2. Accuracy against known durations.
+const plainKnown = await load(plainDir, "known.mjs")
+const plainSpin = await load(plainDir, "spin.mjs")
+const profiledKnown = await load(profiledDir, "known.mjs")
+const calls = 200
+for (let i = 0; i < 20; i++) profiledKnown.known!() // warm-up
+Recorder.reset()
+for (let i = 0; i < calls; i++) profiledKnown.known!()
+const knownFn = Recorder.snapshot().functions.find((fn) => fn.name === "known")
+if (knownFn === undefined) throw new Error("known() was not profiled")
+
+const plainPerCallNs = (run: () => unknown): number => {
+  for (let i = 0; i < 20; i++) run()
+  const startNs = process.hrtime.bigint()
+  for (let i = 0; i < calls; i++) run()
+  return Number(process.hrtime.bigint() - startNs) / calls
+}
+const cases: Array<{ label: string; lineNo: number; plainNs: number }> = [
+  { label: "spinNs(2000)", lineNo: 9, plainNs: plainPerCallNs(() => plainSpin.spinNs!(2000)) },
+  { label: "spinNs(20000)", lineNo: 10, plainNs: plainPerCallNs(() => plainSpin.spinNs!(20000)) },
+  { label: "spinNs(200000)", lineNo: 11, plainNs: plainPerCallNs(() => plainSpin.spinNs!(200000)) },
+  { label: "callee() (profiled, spins 20 us)", lineNo: 12, plainNs: plainPerCallNs(() => plainKnown.callee!()) }
+]
+console.log("")
+console.log("| line | unprofiled per call | reported Per Hit | error (target within 10%) |")
+console.log("|---|---:|---:|---:|")
+let worst = 0
+for (const c of cases) {
+  const line = knownFn.lines.find((entry) => entry.lineNo === c.lineNo)
+  if (line === undefined || line.hits !== BigInt(calls)) throw new Error(`line ${c.lineNo}: expected ${calls} hits`)
+  const perHitNs = Number(line.timeNs) / Number(line.hits)
+  const error = (perHitNs - c.plainNs) / c.plainNs
+  worst = Math.max(worst, Math.abs(error))
+  console.log(`| ${c.label} | ${(c.plainNs / 1000).toFixed(2)} us | ${(perHitNs / 1000).toFixed(2)} us | ${(error * 100).toFixed(1)}% |`)
+}
+console.log(`| worst | | | ${(worst * 100).toFixed(1)}% |`)
