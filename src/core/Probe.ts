@@ -21,6 +21,15 @@
  * Async functions and generators, which suspend, keep it in a frame:
  *
  *   async function g() { const __lp$f = __lp$F(); try { __lp$H(__lp$f, 9); x = __lp$R(__lp$f, await __lp$S(__lp$f, p)); } finally { __lp$X(__lp$f) } }
+ *
+ * A suspension need not end in `__lp$R`: when the awaited promise rejects, or
+ * a generator is resumed by `throw()`/`return()`, the next probe of the frame
+ * (`__lp$H`, `__lp$X`, `__lp$W`) finds it suspended and credits the wait.
+ *
+ * Loop headers: `while`/`for`/`do … while` get the probe inside the test
+ * (`while (__lp$t = __lp$h(…), test)`), `for-in`/`for-of` one probe before the
+ * loop and one at the start of each iteration, so a body run n times gives its
+ * header n + 1 hits.
  */
 
 /** Global names the instrumented code calls. Unusual on purpose: they must not clash with user code, even under `with`. */
@@ -39,7 +48,12 @@ export const Globals = {
   suspend: "__lp$S",
   /** `__lp$R(frame, value): value` resumed: the time since suspension goes to the line's waitNs. */
   resume: "__lp$R",
-  /** `__lp$W(frame, slot): void` `for await` header about to suspend: credit the current line, make `slot` current (no hit), mark suspended. */
+  /**
+   * `__lp$W(frame, slot, value?): value` `for await` header about to suspend: credit the current line, make `slot`
+   * current (no hit), mark suspended; returns `value`. Wraps the iterable (`for await (x of __lp$W(f, 3, it))`) and
+   * ends each iteration (`{ __lp$H(f, 3); try { body } finally { __lp$W(f, 3) } }`), so the implicit awaits of the
+   * loop are Wait of its header line.
+   */
   suspendAt: "__lp$W"
 } as const
 

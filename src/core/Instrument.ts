@@ -1,0 +1,680 @@
+/**
+ * The source instrumenter: a pure function from source text to source text
+ * that writes the probe calls of core/Probe into every function, so that the
+ * recorder sees line_profiler's line events. It only *inserts* text and never
+ * a line break, so every original line keeps its number and its text: stack
+ * traces and positions stay right without source maps.
+ *
+ * 1. parse with oxc-parser (TypeScript when the format or the file says so)
+ * 2. walk the tree once; for each function with a body, give each line that
+ *    starts a statement a slot (`slotBase + k`) and record insertions:
+ *    the function prologue and `try { … } finally { exit }`, one probe before
+ *    each statement (once per line per pass), probes in loop tests and at the
+ *    start of each for-in/for-of iteration, `{ }` around brace-less bodies,
+ *    and `resume(frame, await suspend(frame, x))` around await and yield
+ * 3. sort the insertions (by position; at one position closers before
+ *    openers, outer openers first) and splice them into the source.
+ *
+ * A sorted insertion list is used rather than magic-string: the edit is
+ * insert-only and no source map is needed (lines never move), so building the
+ * string directly is simpler and faster.
+ *
+ * Probes go where they keep the columns of the user's tokens when that is
+ * safe: at the end of the previous statement (before any comment) or right
+ * after the `{` that opens a block, so a statement alone on its line keeps its
+ * columns. `Function.prototype.toString()` of instrumented functions shows the
+ * probes.
+ */
+import { parseSync, visitorKeys } from "oxc-parser"
+import * as Data from "effect/Data"
+import { Globals, Locals, type InstrumentedFunction } from "./Probe.ts"
+
+/** Node's load format of a file (what `module.registerHooks` reports). */
+export type LoadFormat = "module" | "commonjs" | "module-typescript" | "commonjs-typescript"
+
+export interface InstrumentOptions {
+  /** The file's path or URL: named in errors; a `.ts`/`.mts`/`.cts` name selects TypeScript. */
+  readonly file: string
+  readonly format: LoadFormat
+  /** The first slot this file may use (from the recorder's `allocateSlots`/`nextSlot`); must be >= 1. */
+  readonly slotBase: number
+}
+
+export interface InstrumentResult {
+  /** The instrumented source: same lines as the input, probes inserted. */
+  readonly code: string
+  /** The functions that carry probes, outer before inner (source order of their heads). */
+  readonly functions: ReadonlyArray<InstrumentedFunction>
+  /** Slots used: `slotBase .. slotBase + slotCount - 1`. */
+  readonly slotCount: number
+}
+
+/** The source could not be parsed (or the options are wrong); the message is one line naming the file. */
+export class InstrumentError extends Data.TaggedError("InstrumentError")<{
+  readonly file: string
+  readonly message: string
+}> {}
+
+// ESTree nodes from oxc, typed loosely on purpose: the walker dispatches on
+// `type` and reads the few fields each kind has.
+type AstNode = { readonly type: string; readonly start: number; readonly end: number } & Record<string, any>
+
+const G = Globals
+const L = Locals
+const SYNC_INIT = `let ${L.line}=0,${L.startNs}=0;try{`
+const SYNC_CLOSE = `}finally{${G.exit}(${L.line},${L.startNs})}`
+const FRAME_INIT = `const ${L.frame}=${G.frame}();try{`
+const FRAME_CLOSE = `}finally{${G.frameExit}(${L.frame})}`
+
+/** Statements that run nothing where they stand: no probe before them. */
+const inert = (node: AstNode): boolean => {
+  switch (node.type) {
+    case "FunctionDeclaration":
+    case "EmptyStatement":
+    case "TSDeclareFunction":
+    case "TSTypeAliasDeclaration":
+    case "TSInterfaceDeclaration":
+    case "TSModuleDeclaration":
+    case "TSEnumDeclaration":
+    case "TSImportEqualsDeclaration":
+    case "TSExportAssignment":
+    case "TSNamespaceExportDeclaration":
+      return true
+    case "VariableDeclaration":
+    case "ClassDeclaration":
+      return node.declare === true
+    default:
+      return false
+  }
+}
+
+/** A function being instrumented (or only named, when it has no body lines). */
+interface FnCtx {
+  readonly name: string
+  readonly frame: boolean
+  readonly parent: FnCtx | undefined
+  readonly firstLine: number
+  readonly lastLine: number
+  readonly slotByLine: Map<number, number>
+  /** An await/yield wrapper refers to the frame. */
+  usesFrame: boolean
+}
+
+const isWhitespace = (code: number): boolean =>
+  code === 32 ||
+  (code >= 9 && code <= 13) ||
+  code === 0xa0 ||
+  code === 0xfeff ||
+  code === 0x2028 ||
+  code === 0x2029 ||
+  code === 0x1680 ||
+  (code >= 0x2000 && code <= 0x200a) ||
+  code === 0x202f ||
+  code === 0x205f ||
+  code === 0x3000
+
+const CLOSE = 0
+const OPEN = 1
+
+class Instrumenter {
+  readonly source: string
+  readonly slotBase: number
+  readonly lineStarts: Array<number> = [0]
+  readonly commentStartByEnd = new Map<number, number>()
+  readonly commentEndByStart = new Map<number, number>()
+  // Insertions, as parallel arrays (position, CLOSE/OPEN, nesting depth, text).
+  readonly insPos: Array<number> = []
+  readonly insKind: Array<number> = []
+  readonly insDepth: Array<number> = []
+  readonly insText: Array<string> = []
+  readonly functions: Array<{ fn: FnCtx; order: number }> = []
+  slotCount = 0
+  depth = 0
+
+  constructor(source: string, slotBase: number, comments: ReadonlyArray<{ start: number; end: number }>) {
+    this.source = source
+    this.slotBase = slotBase
+    for (let i = 0; i < source.length; i++) {
+      const code = source.charCodeAt(i)
+      if (code === 10 || code === 0x2028 || code === 0x2029) this.lineStarts.push(i + 1)
+      else if (code === 13) {
+        if (source.charCodeAt(i + 1) === 10) i++
+        this.lineStarts.push(i + 1)
+      }
+    }
+    for (const comment of comments) {
+      this.commentStartByEnd.set(comment.end, comment.start)
+      this.commentEndByStart.set(comment.start, comment.end)
+    }
+  }
+
+  /** 1-based line of a source offset. */
+  lineOf(pos: number): number {
+    const starts = this.lineStarts
+    let lo = 0
+    let hi = starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (starts[mid]! <= pos) lo = mid
+      else hi = mid - 1
+    }
+    return lo + 1
+  }
+
+  /** The end of the token before `pos`: walks back over whitespace and comments. */
+  gapStart(pos: number): number {
+    let p = pos
+    for (;;) {
+      while (p > 0 && isWhitespace(this.source.charCodeAt(p - 1))) p--
+      const start = this.commentStartByEnd.get(p)
+      if (start === undefined) return p
+      p = start
+    }
+  }
+
+  /** The first token at or after `pos`: skips whitespace and comments. */
+  skipTrivia(pos: number): number {
+    let p = pos
+    for (;;) {
+      while (p < this.source.length && isWhitespace(this.source.charCodeAt(p))) p++
+      const end = this.commentEndByStart.get(p)
+      if (end === undefined) return p
+      p = end
+    }
+  }
+
+  insert(pos: number, kind: number, text: string): void {
+    this.insPos.push(pos)
+    this.insKind.push(kind)
+    this.insDepth.push(this.depth)
+    this.insText.push(text)
+  }
+
+  slotOf(fn: FnCtx, line: number): number {
+    let slot = fn.slotByLine.get(line)
+    if (slot === undefined) {
+      slot = this.slotBase + this.slotCount++
+      fn.slotByLine.set(line, slot)
+    }
+    return slot
+  }
+
+  probeExpr(fn: FnCtx, line: number): string {
+    const slot = this.slotOf(fn, line)
+    return fn.frame ? `${G.frameHit}(${L.frame},${slot})` : `${L.startNs}=${G.hit}(${L.line},${L.line}=${slot},${L.startNs})`
+  }
+
+  /** A `;` keeps an inserted statement from joining the previous one (ASI, `x = {}` …). */
+  separatorAt(pos: number): string {
+    const code = this.source.charCodeAt(pos - 1)
+    return code === 123 /* { */ || code === 59 /* ; */ || code === 58 /* : */ ? "" : ";"
+  }
+
+  /** A probe statement before `node`, at the end of the previous token. */
+  probeBefore(fn: FnCtx, node: AstNode, line: number): void {
+    const pos = this.gapStart(node.start)
+    this.insert(pos, OPEN, `${this.separatorAt(pos)}${this.probeExpr(fn, line)};`)
+  }
+
+  build(): string {
+    const n = this.insPos.length
+    const order = Array.from({ length: n }, (_, i) => i)
+    const { insPos, insKind, insDepth } = this
+    order.sort(
+      (a, b) =>
+        insPos[a]! - insPos[b]! ||
+        insKind[a]! - insKind[b]! ||
+        (insKind[a] === OPEN ? insDepth[a]! - insDepth[b]! : insDepth[b]! - insDepth[a]!) ||
+        a - b
+    )
+    const parts: Array<string> = []
+    let at = 0
+    for (const i of order) {
+      const pos = insPos[i]!
+      if (pos > at) {
+        parts.push(this.source.slice(at, pos))
+        at = pos
+      }
+      parts.push(this.insText[i]!)
+    }
+    parts.push(this.source.slice(at))
+    return parts.join("")
+  }
+
+  // -- names ---------------------------------------------------------------
+
+  keyName(key: AstNode, computed: boolean): string {
+    if (computed) return "<computed>"
+    switch (key.type) {
+      case "Identifier":
+        return key.name
+      case "PrivateIdentifier":
+        return `#${key.name}`
+      case "Literal":
+        return String(key.value)
+      default:
+        return "<computed>"
+    }
+  }
+
+  /** A dotted name for an assignment target (`exports.run`, `Foo.prototype.bar`), else undefined. */
+  targetName(node: AstNode): string | undefined {
+    if (node.type === "Identifier") return node.name
+    if (node.type === "MemberExpression" && !node.computed) {
+      const object = node.object.type === "ThisExpression" ? "this" : this.targetName(node.object)
+      const property = this.keyName(node.property, false)
+      return object === undefined ? property : `${object}.${property}`
+    }
+    return undefined
+  }
+
+  // -- functions -----------------------------------------------------------
+
+  /** Instruments one function-like node (function, arrow, static block). */
+  visitFunction(node: AstNode, parent: FnCtx | undefined, localName: string, headStart: number): void {
+    const isStaticBlock = node.type === "StaticBlock"
+    const fn: FnCtx = {
+      name: parent === undefined ? localName : `${parent.name}.${localName}`,
+      frame: !isStaticBlock && (node.async === true || node.generator === true),
+      parent,
+      firstLine: this.lineOf(headStart),
+      lastLine: this.lineOf(node.end - 1),
+      slotByLine: new Map(),
+      usesFrame: false
+    }
+    const order = this.functions.length
+    this.functions.push({ fn, order })
+    this.depth++
+    if (!isStaticBlock) for (const param of node.params ?? []) this.walk(param, fn, undefined)
+    const body: AstNode | null = isStaticBlock ? node : node.body
+    if (body === null || body === undefined) {
+      this.depth--
+      return
+    }
+    const init = fn.frame ? FRAME_INIT : SYNC_INIT
+    const close = fn.frame ? FRAME_CLOSE : SYNC_CLOSE
+    if (body.type !== "BlockStatement" && !isStaticBlock) {
+      // Expression body: `=> x` becomes `=> {init; probe; return (x)} finally {…}}` on the same lines.
+      const pos = this.gapStart(body.start)
+      const line = this.lineOf(body.start)
+      const probe = this.probeExpr(fn, line)
+      this.insert(pos, OPEN, `{${init}${probe};return (`)
+      this.insert(body.end, CLOSE, `)${close}}`)
+      this.depth++
+      this.walk(body, fn, undefined)
+      this.depth -= 2
+      return
+    }
+    const statements: ReadonlyArray<AstNode> = body.body
+    let first = 0
+    while (first < statements.length && typeof statements[first]!.directive === "string") first++
+    if (first === statements.length) {
+      this.depth--
+      return
+    }
+    const bodyStart = this.gapStart(statements[first]!.start)
+    const bodyEnd = this.gapStart(body.end - 1)
+    this.depth++
+    this.visitList(statements, first, fn, -1)
+    this.depth--
+    if (fn.slotByLine.size > 0 || fn.usesFrame) {
+      this.insert(bodyStart, OPEN, `${this.separatorAt(bodyStart)}${init}`)
+      this.insert(bodyEnd, CLOSE, close)
+    }
+    this.depth--
+  }
+
+  visitClass(node: AstNode, fn: FnCtx | undefined, hint: string | undefined): void {
+    const className: string = node.id?.name ?? hint ?? "<anonymous>"
+    this.depth++
+    if (node.superClass) this.walk(node.superClass, fn, undefined)
+    for (const member of node.body.body as ReadonlyArray<AstNode>) {
+      switch (member.type) {
+        case "MethodDefinition":
+        case "TSAbstractMethodDefinition": {
+          if (member.computed) this.walk(member.key, fn, undefined)
+          for (const decorator of member.decorators ?? []) this.walk(decorator, fn, undefined)
+          const key = this.keyName(member.key, member.computed)
+          const prefix = member.kind === "get" ? "get " : member.kind === "set" ? "set " : ""
+          const name = member.kind === "constructor" ? "constructor" : `${prefix}${key}`
+          if (member.value?.body) this.visitFunction(member.value, fn, `${className}.${name}`, member.key.start)
+          break
+        }
+        case "PropertyDefinition":
+        case "AccessorProperty":
+        case "TSAbstractPropertyDefinition":
+        case "TSAbstractAccessorProperty": {
+          if (member.computed) this.walk(member.key, fn, undefined)
+          for (const decorator of member.decorators ?? []) this.walk(decorator, fn, undefined)
+          const key = this.keyName(member.key, member.computed)
+          // The initializer runs in its own hidden function; functions in it are named after the field.
+          if (member.value) this.walk(member.value, fn, `${className}.${key}`, true)
+          break
+        }
+        case "StaticBlock":
+          this.visitFunction(member, fn, `${className}.<static>`, member.start)
+          break
+        default:
+          this.walk(member, fn, undefined)
+      }
+    }
+    this.depth--
+  }
+
+  visitObject(node: AstNode, fn: FnCtx | undefined, hint: string | undefined): void {
+    this.depth++
+    for (const prop of node.properties as ReadonlyArray<AstNode>) {
+      if (prop.type !== "Property") {
+        this.walk(prop, fn, undefined)
+        continue
+      }
+      if (prop.computed) this.walk(prop.key, fn, undefined)
+      const key = this.keyName(prop.key, prop.computed)
+      const prefix = prop.kind === "get" ? "get " : prop.kind === "set" ? "set " : ""
+      const name = hint === undefined ? `${prefix}${key}` : `${hint}.${prefix}${key}`
+      const value: AstNode = prop.value
+      if ((prop.method || prop.kind !== "init") && value.type === "FunctionExpression") {
+        this.visitFunction(value, fn, name, prop.key.start)
+      } else {
+        this.walk(value, fn, name, true)
+      }
+    }
+    this.depth--
+  }
+
+  /**
+   * Walks any node outside statement position. `hint` names an anonymous
+   * function or class found here; `direct` says the hint is for this very
+   * node (not for something nested in it).
+   */
+  walk(node: AstNode | null | undefined, fn: FnCtx | undefined, hint: string | undefined, direct = true): void {
+    if (node === null || node === undefined || typeof node.type !== "string") return
+    const localHint = direct ? hint : undefined
+    switch (node.type) {
+      case "FunctionDeclaration":
+      case "FunctionExpression":
+        if (node.body) this.visitFunction(node, fn, node.id?.name ?? localHint ?? "<anonymous>", node.start)
+        return
+      case "ArrowFunctionExpression":
+        this.visitFunction(node, fn, localHint ?? "<anonymous>", node.start)
+        return
+      case "ClassDeclaration":
+      case "ClassExpression":
+        this.visitClass(node, fn, localHint)
+        return
+      case "ObjectExpression":
+        this.visitObject(node, fn, localHint)
+        return
+      case "ParenthesizedExpression":
+      case "TSAsExpression":
+      case "TSSatisfiesExpression":
+      case "TSNonNullExpression":
+      case "TSTypeAssertion":
+        this.walk(node.expression, fn, localHint, true)
+        return
+      case "VariableDeclarator":
+        this.walk(node.id, fn, undefined)
+        this.walk(node.init, fn, node.id.type === "Identifier" ? node.id.name : undefined)
+        return
+      case "AssignmentExpression":
+        this.walk(node.left, fn, undefined)
+        this.walk(node.right, fn, this.targetName(node.left))
+        return
+      case "AssignmentPattern":
+        this.walk(node.left, fn, undefined)
+        this.walk(node.right, fn, node.left.type === "Identifier" ? node.left.name : undefined)
+        return
+      case "ExportDefaultDeclaration":
+        this.walk(node.declaration, fn, "default")
+        return
+      case "AwaitExpression":
+      case "YieldExpression":
+        this.wrapSuspension(node, fn)
+        return
+      case "TSTypeAnnotation":
+      case "TSTypeParameterDeclaration":
+      case "TSTypeParameterInstantiation":
+      case "TSInterfaceDeclaration":
+      case "TSTypeAliasDeclaration":
+      case "TSDeclareFunction":
+        return
+    }
+    const keys = visitorKeys[node.type]
+    if (keys === undefined) return
+    this.depth++
+    for (const key of keys) {
+      const child = node[key]
+      if (Array.isArray(child)) for (const item of child) this.walk(item, fn, undefined)
+      else if (child !== null && typeof child === "object") this.walk(child, fn, undefined)
+    }
+    this.depth--
+  }
+
+  /** `await x` → `resume(f, await suspend(f, x))`; `yield x` likewise. */
+  wrapSuspension(node: AstNode, fn: FnCtx | undefined): void {
+    const argument: AstNode | null = node.argument
+    if (fn === undefined || !fn.frame) {
+      // Top-level await: module code is not profiled.
+      this.walk(argument, fn, undefined)
+      return
+    }
+    fn.usesFrame = true
+    this.insert(node.start, OPEN, `${G.resume}(${L.frame},`)
+    this.depth++
+    if (argument === null || argument === undefined) {
+      this.insert(node.end, CLOSE, ` ${G.suspend}(${L.frame},void 0)`)
+    } else {
+      this.insert(argument.start, OPEN, `${G.suspend}(${L.frame},`)
+      this.walk(argument, fn, undefined)
+      this.insert(argument.end, CLOSE, `)`)
+    }
+    this.depth--
+    this.insert(node.end, CLOSE, `)`)
+  }
+
+  // -- statements ----------------------------------------------------------
+
+  /**
+   * Visits a statement list. `known` is the line already current on entry
+   * (-1 when unknown): a statement starting on it gets no probe, so that
+   * consecutive statements on one line count once per pass.
+   */
+  visitList(statements: ReadonlyArray<AstNode>, from: number, fn: FnCtx, known: number): number {
+    let current = known
+    for (let i = from; i < statements.length; i++) current = this.visitStatement(statements[i]!, fn, current, false)
+    return current
+  }
+
+  /** A loop or `if` body: brace-less bodies get a block so that their line can be probed. */
+  visitBody(body: AstNode, fn: FnCtx, entryLine: number, iterationProbe: string | undefined): void {
+    if (body.type === "BlockStatement") {
+      if (iterationProbe !== undefined) this.insert(body.start + 1, OPEN, `${iterationProbe};`)
+      this.visitList(body.body, 0, fn, entryLine)
+      return
+    }
+    if (inert(body) && iterationProbe === undefined) {
+      this.visitStatement(body, fn, entryLine, false)
+      return
+    }
+    this.insert(this.gapStart(body.start), OPEN, iterationProbe === undefined ? "{" : `{${iterationProbe};`)
+    this.depth++
+    this.visitStatement(body, fn, entryLine, false)
+    this.depth--
+    this.insert(body.end, CLOSE, "}")
+  }
+
+  /** Puts a probe into a loop test: `while (probe, test)`. */
+  probeTest(test: AstNode, fn: FnCtx, line: number): void {
+    this.insert(this.gapStart(test.start), OPEN, `${this.probeExpr(fn, line)},`)
+  }
+
+  visitStatement(node: AstNode, fn: FnCtx, known: number, labeled: boolean): number {
+    if (inert(node)) {
+      if (node.type === "FunctionDeclaration" || node.type === "ClassDeclaration") this.walk(node, fn, undefined)
+      return known
+    }
+    const line = this.lineOf(node.start)
+    const singleLine = line === this.lineOf(node.end - 1)
+    const after = singleLine ? line : -1
+    const probeUnlessCurrent = (): void => {
+      if (!labeled && line !== known) this.probeBefore(fn, node, line)
+    }
+    this.depth++
+    switch (node.type) {
+      case "BlockStatement": {
+        this.visitList(node.body, 0, fn, known)
+        this.depth--
+        return singleLine && line === known ? known : -1
+      }
+      case "WhileStatement":
+        this.probeTest(node.test, fn, line)
+        this.walk(node.test, fn, undefined)
+        this.visitBody(node.body, fn, line, undefined)
+        break
+      case "DoWhileStatement":
+        // The header is the `do` line: hit once on entry, then once per test.
+        if (!labeled) this.probeBefore(fn, node, line)
+        this.visitBody(node.body, fn, line, undefined)
+        this.probeTest(node.test, fn, line)
+        this.walk(node.test, fn, undefined)
+        break
+      case "ForStatement": {
+        this.walk(node.init, fn, undefined)
+        if (node.test) {
+          this.probeTest(node.test, fn, line)
+          this.walk(node.test, fn, undefined)
+        } else {
+          // `for (init;;update)`: the probe becomes the test.
+          let pos = node.init ? node.init.end : this.skipTrivia(node.start + 3) + 1
+          pos = this.skipTrivia(pos)
+          this.insert(pos + 1, OPEN, `(${this.probeExpr(fn, line)},true)`)
+        }
+        this.walk(node.update, fn, undefined)
+        this.visitBody(node.body, fn, line, undefined)
+        break
+      }
+      case "ForInStatement":
+      case "ForOfStatement": {
+        this.probeBefore(fn, node, line)
+        this.walk(node.left, fn, undefined)
+        this.walk(node.right, fn, undefined)
+        if (node.await === true && fn.frame) this.visitForAwait(node, fn, line)
+        else this.visitBody(node.body, fn, line, this.probeExpr(fn, line))
+        break
+      }
+      case "IfStatement":
+        probeUnlessCurrent()
+        this.walk(node.test, fn, undefined)
+        this.visitBody(node.consequent, fn, line, undefined)
+        if (node.alternate) this.visitBody(node.alternate, fn, line, undefined)
+        break
+      case "LabeledStatement":
+        probeUnlessCurrent()
+        this.visitStatement(node.body, fn, line, true)
+        break
+      case "TryStatement":
+        probeUnlessCurrent()
+        this.visitList(node.block.body, 0, fn, line)
+        if (node.handler) {
+          this.walk(node.handler.param, fn, undefined)
+          this.visitList(node.handler.body.body, 0, fn, after)
+        }
+        if (node.finalizer) this.visitList(node.finalizer.body, 0, fn, after)
+        break
+      case "SwitchStatement":
+        probeUnlessCurrent()
+        this.walk(node.discriminant, fn, undefined)
+        for (const switchCase of node.cases as ReadonlyArray<AstNode>) {
+          this.walk(switchCase.test, fn, undefined)
+          this.visitList(switchCase.consequent, 0, fn, after)
+        }
+        break
+      case "WithStatement":
+        probeUnlessCurrent()
+        this.walk(node.object, fn, undefined)
+        this.visitBody(node.body, fn, line, undefined)
+        break
+      default:
+        probeUnlessCurrent()
+        this.walk(node, fn, undefined)
+    }
+    this.depth--
+    return after
+  }
+
+  /**
+   * `for await`: the implicit awaits of the iteration are Wait of the header.
+   * `for await (x of suspendAt(f, hdr, it)) { hit(f, hdr); try { … } finally { suspendAt(f, hdr) } }`
+   */
+  visitForAwait(node: AstNode, fn: FnCtx, line: number): void {
+    fn.usesFrame = true
+    const slot = this.slotOf(fn, line)
+    const right: AstNode = node.right
+    this.insert(this.gapStart(right.start), OPEN, ` ${G.suspendAt}(${L.frame},${slot},`)
+    this.insert(right.end, CLOSE, ")")
+    const hit = `${G.frameHit}(${L.frame},${slot});try{`
+    const close = `}finally{${G.suspendAt}(${L.frame},${slot})}`
+    const body: AstNode = node.body
+    if (body.type === "BlockStatement") {
+      if (body.body.length === 0) {
+        this.insert(body.start + 1, OPEN, `${hit}${close}`)
+        return
+      }
+      this.insert(body.start + 1, OPEN, hit)
+      this.visitList(body.body, 0, fn, line)
+      this.insert(this.gapStart(body.end - 1), CLOSE, close)
+      return
+    }
+    this.insert(this.gapStart(body.start), OPEN, `{${hit}`)
+    this.depth++
+    this.visitStatement(body, fn, line, false)
+    this.depth--
+    this.insert(body.end, CLOSE, `${close}}`)
+  }
+}
+
+const isTypeScript = (options: InstrumentOptions): boolean =>
+  options.format === "module-typescript" || options.format === "commonjs-typescript" || /\.[cm]?tsx?$/.test(options.file)
+
+/**
+ * Instruments every function of `source` (see the module comment). Throws an
+ * `InstrumentError` when the source does not parse.
+ */
+export const instrumentSource = (source: string, options: InstrumentOptions): InstrumentResult => {
+  if (!Number.isSafeInteger(options.slotBase) || options.slotBase < 1) {
+    throw new InstrumentError({ file: options.file, message: `${options.file}: slotBase must be an integer >= 1, got ${options.slotBase}` })
+  }
+  const typeScript = isTypeScript(options)
+  const parsed = parseSync(typeScript ? "input.ts" : "input.js", source, {
+    lang: typeScript ? "ts" : "js",
+    sourceType: options.format.startsWith("module") ? "module" : "commonjs",
+    preserveParens: true
+  })
+  const fatal = parsed.errors.find((error) => error.severity === "Error")
+  if (fatal !== undefined) {
+    const label = fatal.labels[0]
+    const where = label === undefined ? "" : `:${lineAt(source, label.start)}`
+    throw new InstrumentError({ file: options.file, message: `${options.file}${where}: cannot parse: ${fatal.message.split("\n")[0]}` })
+  }
+  const instrumenter = new Instrumenter(source, options.slotBase, parsed.comments)
+  instrumenter.walk(parsed.program as unknown as AstNode, undefined, undefined)
+  const functions: Array<InstrumentedFunction> = []
+  for (const { fn } of instrumenter.functions) {
+    if (fn.slotByLine.size === 0) continue
+    const lines = [...fn.slotByLine.keys()].sort((a, b) => a - b)
+    functions.push({
+      name: fn.name,
+      firstLine: fn.firstLine,
+      lastLine: fn.lastLine,
+      lines,
+      slots: lines.map((line) => fn.slotByLine.get(line)!)
+    })
+  }
+  return { code: instrumenter.build(), functions, slotCount: instrumenter.slotCount }
+}
+
+const lineAt = (source: string, pos: number): number => {
+  let line = 1
+  for (let i = 0; i < pos && i < source.length; i++) if (source.charCodeAt(i) === 10) line++
+  return line
+}

@@ -1,0 +1,420 @@
+/**
+ * The per-thread probe store: the recorder half of core/Probe. `install()`
+ * defines the probe functions on `globalThis`; instrumented code calls them
+ * and they add hits and nanoseconds into flat typed arrays indexed by slot,
+ * with one clock read per line event and no allocation per line event.
+ * `snapshot()` turns the counters into a core `Profile`.
+ *
+ * Time is a virtual clock: real nanoseconds minus the calibrated cost of every
+ * probe that ran so far (compensation, on by default), so a line's Time
+ * excludes its own probe and the probes of the profiled callees it ran.
+ *
+ * The counters live in SharedArrayBuffers and every (re)allocation and file
+ * registration is announced to `subscribe`rs, so another thread holding the
+ * buffers and the registrations can rebuild this thread's profile with the
+ * pure `profileFrom`, even after this thread was terminated.
+ *
+ * One store per thread: the state hangs off `globalThis` under a registered
+ * symbol, so two copies of this module loaded in one thread (say, the preload
+ * and the application's own import) share one set of counters.
+ */
+import { Globals, SINK_SLOT, type InstrumentedFunction } from "../core/Probe.ts"
+import * as Profile from "../core/Profile.ts"
+
+/** What the loader registers for each instrumented file. */
+export interface FileRegistration {
+  /** Absolute path (or URL) of the file, as it goes into the profile. */
+  readonly file: string
+  /** Hash of the whole source text (part of each function's identity). */
+  readonly fileHash: string
+  /** The original (uninstrumented) source text: the report shows its lines. */
+  readonly sourceText: string
+  readonly functions: ReadonlyArray<InstrumentedFunction>
+}
+
+/** Announced to subscribers; both carry only structured-cloneable values. */
+export type RecorderEvent =
+  | {
+    readonly _tag: "Buffers"
+    /** Counters indexed by slot, over SharedArrayBuffers (fresh arrays after each growth). */
+    readonly hits: Float64Array
+    readonly timeNs: Float64Array
+    readonly waitNs: Float64Array
+  }
+  | { readonly _tag: "File"; readonly file: FileRegistration }
+
+export interface InstallOptions {
+  /** Subtract the calibrated probe cost (default true). */
+  readonly compensate?: boolean
+}
+
+export interface SnapshotOptions {
+  /** Also list registered functions that never ran (with no lines). Default false. */
+  readonly includeUncalled?: boolean
+}
+
+/** A clock the recorder can read: monotonic nanoseconds as a double. */
+export interface ClockCandidate {
+  readonly name: "performance.now" | "process.hrtime" | "process.hrtime.bigint"
+  readonly readNs: () => number
+}
+
+/** The candidate clocks, all monotonic; `install` measures them and keeps the cheapest. */
+export const clockCandidates: ReadonlyArray<ClockCandidate> = [
+  { name: "performance.now", readNs: () => performance.now() * 1e6 },
+  {
+    name: "process.hrtime",
+    readNs: () => {
+      const pair = process.hrtime()
+      return pair[0] * 1e9 + pair[1]
+    }
+  },
+  { name: "process.hrtime.bigint", readNs: () => Number(process.hrtime.bigint()) }
+]
+
+/** Mean ns per read of a clock over `reads` calls (median of a few rounds). */
+export const measureClockNs = (clock: ClockCandidate, reads = 20_000): number => {
+  const rounds: Array<number> = []
+  let sink = 0
+  for (let round = 0; round < 5; round++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < reads; i++) sink += clock.readNs()
+    rounds.push(Number(process.hrtime.bigint() - start) / reads)
+  }
+  if (sink === -1) rounds.push(0) // keeps the reads from being optimised away
+  rounds.sort((a, b) => a - b)
+  return rounds[Math.floor(rounds.length / 2)]!
+}
+
+// ---------------------------------------------------------------------------
+// The store (one per thread)
+
+/** One call of an async function or generator. */
+class Frame {
+  slot = SINK_SLOT
+  startNs: number
+  /** Virtual time at which the call suspended, or -1 while it runs. */
+  suspendedNs = -1
+  constructor(startNs: number) {
+    this.startNs = startNs
+  }
+}
+
+const INITIAL_SLOTS = 1024
+
+const makeStore = () => {
+  let capacity = 0
+  let nextSlot = SINK_SLOT + 1
+  let hits: Float64Array = new Float64Array(0)
+  let timeNs: Float64Array = new Float64Array(0)
+  let waitNs: Float64Array = new Float64Array(0)
+  let readNs: () => number = clockCandidates[0]!.readNs
+  let clockName: ClockCandidate["name"] = clockCandidates[0]!.name
+  /** Probe cost in ns subtracted per probe event. */
+  let costNs = 0
+  /** Sum of the cost of all probe events so far: virtual now = readNs() - debtNs. */
+  let debtNs = 0
+  let installed = false
+  let calibratedNs: number | undefined
+  const files: Array<FileRegistration> = []
+  const listeners = new Set<(event: RecorderEvent) => void>()
+
+  const emit = (event: RecorderEvent): void => {
+    for (const listener of listeners) listener(event)
+  }
+  const buffersEvent = (): RecorderEvent => ({ _tag: "Buffers", hits, timeNs, waitNs })
+
+  const grow = (needed: number): void => {
+    let size = Math.max(INITIAL_SLOTS, capacity)
+    while (size < needed) size *= 2
+    const fresh = (old: Float64Array): Float64Array => {
+      const array = new Float64Array(new SharedArrayBuffer(size * Float64Array.BYTES_PER_ELEMENT))
+      array.set(old)
+      return array
+    }
+    hits = fresh(hits)
+    timeNs = fresh(timeNs)
+    waitNs = fresh(waitNs)
+    capacity = size
+    emit(buffersEvent())
+  }
+
+  // -- the probes (hot: one clock read, no allocation) ----------------------
+
+  const hit = (prevSlot: number, slot: number, lineStartNs: number): number => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    timeNs[prevSlot]! += now - lineStartNs
+    hits[slot]!++
+    return now
+  }
+  const exit = (prevSlot: number, lineStartNs: number): void => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    timeNs[prevSlot]! += now - lineStartNs
+  }
+  /** Credits the frame's current line up to `now` (as Wait if it was suspended). */
+  const credit = (frame: Frame, now: number): void => {
+    if (frame.suspendedNs >= 0) {
+      waitNs[frame.slot]! += now - frame.suspendedNs
+      frame.suspendedNs = -1
+    } else {
+      timeNs[frame.slot]! += now - frame.startNs
+    }
+  }
+  const frameNew = (): Frame => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    return new Frame(now)
+  }
+  const frameHit = (frame: Frame, slot: number): void => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    credit(frame, now)
+    frame.slot = slot
+    hits[slot]!++
+    frame.startNs = now
+  }
+  const frameExit = (frame: Frame): void => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    credit(frame, now)
+    frame.startNs = now
+  }
+  const suspend = <A>(frame: Frame, value: A): A => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    credit(frame, now)
+    frame.suspendedNs = now
+    return value
+  }
+  const resume = <A>(frame: Frame, value: A): A => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    credit(frame, now)
+    frame.startNs = now
+    return value
+  }
+  const suspendAt = <A>(frame: Frame, slot: number, value?: A): A | undefined => {
+    const now = readNs() - debtNs
+    debtNs += costNs
+    credit(frame, now)
+    frame.slot = slot
+    frame.suspendedNs = now
+    return value
+  }
+
+  const probes: Record<(typeof Globals)[keyof typeof Globals], Function> = {
+    [Globals.hit]: hit,
+    [Globals.exit]: exit,
+    [Globals.frame]: frameNew,
+    [Globals.frameHit]: frameHit,
+    [Globals.frameExit]: frameExit,
+    [Globals.suspend]: suspend,
+    [Globals.resume]: resume,
+    [Globals.suspendAt]: suspendAt
+  }
+
+  /**
+   * Cost of one sync line event as instrumented code pays it (global lookup,
+   * call, clock read, two adds, assignments): the per-iteration difference
+   * between a loop with one probe and the same loop without, median of rounds.
+   */
+  const calibrate = (): number => {
+    const probed = new Function(
+      "n",
+      `let ${"__lp$l"} = 0, ${"__lp$t"} = 0, acc = 0
+       for (let i = 0; i < n; i++) { __lp$t = ${Globals.hit}(__lp$l, __lp$l = ${SINK_SLOT}, __lp$t); acc += i }
+       return acc`
+    ) as (n: number) => number
+    const plain = new Function("n", "let acc = 0; for (let i = 0; i < n; i++) { acc += i } return acc") as (
+      n: number
+    ) => number
+    const saved = costNs
+    costNs = 0
+    const n = 20_000
+    const samples: Array<number> = []
+    for (let round = 0; round < 9; round++) {
+      const t0 = readNs()
+      probed(n)
+      const t1 = readNs()
+      plain(n)
+      const t2 = readNs()
+      if (round >= 2) samples.push((t1 - t0 - (t2 - t1)) / n)
+    }
+    costNs = saved
+    hits[SINK_SLOT] = 0
+    timeNs[SINK_SLOT] = 0
+    samples.sort((a, b) => a - b)
+    return Math.max(0, samples[Math.floor(samples.length / 2)]!)
+  }
+
+  return {
+    install(options: InstallOptions = {}): void {
+      if (!installed) {
+        if (capacity === 0) grow(INITIAL_SLOTS)
+        let best = clockCandidates[0]!
+        let bestNs = Infinity
+        for (const candidate of clockCandidates) {
+          const ns = measureClockNs(candidate, 5_000)
+          if (ns < bestNs) {
+            best = candidate
+            bestNs = ns
+          }
+        }
+        readNs = best.readNs
+        clockName = best.name
+        for (const [name, probe] of Object.entries(probes)) {
+          Object.defineProperty(globalThis, name, { value: probe, writable: false, enumerable: false, configurable: true })
+        }
+        installed = true
+      }
+      if (options.compensate === false) costNs = 0
+      else {
+        calibratedNs ??= calibrate()
+        costNs = calibratedNs
+      }
+    },
+    isInstalled: (): boolean => installed,
+    allocateSlots(count: number): number {
+      if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`allocateSlots: count must be a non-negative integer, got ${count}`)
+      const base = nextSlot
+      nextSlot += count
+      if (nextSlot > capacity) grow(nextSlot)
+      return base
+    },
+    nextSlot: (): number => nextSlot,
+    registerFile(registration: FileRegistration): void {
+      files.push(registration)
+      emit({ _tag: "File", file: registration })
+    },
+    snapshot: (options: SnapshotOptions = {}): Profile.Profile => profileFrom(files, hits, timeNs, waitNs, options),
+    reset(): void {
+      hits.fill(0)
+      timeNs.fill(0)
+      waitNs.fill(0)
+    },
+    probeCostNs: (): number => costNs,
+    clockName: (): ClockCandidate["name"] => clockName,
+    subscribe(listener: (event: RecorderEvent) => void): () => void {
+      listeners.add(listener)
+      if (capacity > 0) listener(buffersEvent())
+      for (const file of files) listener({ _tag: "File", file })
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+    registrations: (): ReadonlyArray<FileRegistration> => files.slice()
+  }
+}
+
+type Store = ReturnType<typeof makeStore>
+
+const STORE_KEY = Symbol.for("lineprof.recorder.v1")
+const store: Store = ((globalThis as any)[STORE_KEY] ??= makeStore())
+
+// ---------------------------------------------------------------------------
+// The API
+
+/**
+ * Defines the probe globals of core/Probe on `globalThis` (once per thread),
+ * picks the cheapest monotonic clock and calibrates the probe cost (a few ms)
+ * unless `compensate` is false. Idempotent; a later call may switch
+ * compensation on or off.
+ */
+export const install = (options?: InstallOptions): void => store.install(options)
+
+/** Whether `install` ran in this thread. */
+export const isInstalled = (): boolean => store.isInstalled()
+
+/** Reserves `count` slots and returns the first (a file's `slotBase`); slot 0 is the sink, so the first base is 1. */
+export const allocateSlots = (count: number): number => store.allocateSlots(count)
+
+/** The slotBase the next `allocateSlots` will return (instrument first, then allocate `slotCount`). */
+export const nextSlot = (): number => store.nextSlot()
+
+/** Records an instrumented file's functions and source, for `snapshot`. */
+export const registerFile = (registration: FileRegistration): void => store.registerFile(registration)
+
+/**
+ * The profile so far: counters rounded to integer ns, negative compensated
+ * values clamped to 0; only functions with at least one hit unless
+ * `includeUncalled`.
+ */
+export const snapshot = (options?: SnapshotOptions): Profile.Profile => store.snapshot(options)
+
+/** Zeroes every counter; registrations and slots stay. */
+export const reset = (): void => store.reset()
+
+/** The calibrated cost of one probe event in ns (0 when compensation is off or before `install`). */
+export const probeCostNs = (): number => store.probeCostNs()
+
+/** The clock `install` chose. */
+export const clockName = (): ClockCandidate["name"] => store.clockName()
+
+/** The files registered so far in this thread. */
+export const registrations = (): ReadonlyArray<FileRegistration> => store.registrations()
+
+/**
+ * Calls `listener` with the current buffers and every registration so far,
+ * then on each buffer (re)allocation and registration. Returns unsubscribe.
+ */
+export const subscribe = (listener: (event: RecorderEvent) => void): (() => void) => store.subscribe(listener)
+
+// ---------------------------------------------------------------------------
+// Pure: counters + registrations → Profile
+
+const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/
+const linesCache = new WeakMap<FileRegistration, ReadonlyArray<string>>()
+const sourceLines = (registration: FileRegistration): ReadonlyArray<string> => {
+  let lines = linesCache.get(registration)
+  if (lines === undefined) {
+    lines = registration.sourceText.split(LINE_BREAK)
+    linesCache.set(registration, lines)
+  }
+  return lines
+}
+
+const toNs = (value: number | undefined): bigint =>
+  value === undefined || !(value > 0) ? 0n : BigInt(Math.round(value))
+
+/**
+ * Builds the profile that the counters mean, given the registrations. Pure:
+ * works on copies of another thread's buffers just as on the live ones.
+ * A line is listed when it was hit; a function when one of its lines was
+ * (or always, with `includeUncalled`).
+ */
+export const profileFrom = (
+  files: ReadonlyArray<FileRegistration>,
+  hitsArray: ArrayLike<number>,
+  timeArray: ArrayLike<number>,
+  waitArray: ArrayLike<number>,
+  options: SnapshotOptions = {}
+): Profile.Profile => {
+  const functions: Array<Profile.FunctionProfile> = []
+  for (const registration of files) {
+    for (const fn of registration.functions) {
+      const lines: Array<Profile.LineStats> = []
+      for (let k = 0; k < fn.lines.length; k++) {
+        const slot = fn.slots[k]!
+        const hits = hitsArray[slot]
+        if (hits === undefined || !(hits > 0)) continue
+        lines.push(Profile.makeLine(fn.lines[k]!, { hits: BigInt(Math.round(hits)), timeNs: toNs(timeArray[slot]), waitNs: toNs(waitArray[slot]) }))
+      }
+      if (lines.length === 0 && options.includeUncalled !== true) continue
+      const all = sourceLines(registration)
+      const source: Array<string> = []
+      for (let lineNo = fn.firstLine; lineNo <= fn.lastLine; lineNo++) source.push(all[lineNo - 1] ?? "")
+      functions.push({
+        file: registration.file,
+        name: fn.name,
+        firstLine: fn.firstLine,
+        lastLine: fn.lastLine,
+        fileHash: registration.fileHash,
+        source,
+        lines
+      })
+    }
+  }
+  return Profile.make(functions)
+}
