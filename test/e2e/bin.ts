@@ -1,0 +1,68 @@
+/**
+ * Runs the real `lineprof` bin (src/bin.ts under the Node that runs the
+ * tests) and returns what it did: exit code, signal, stdout, stderr. Colour
+ * is off (NO_COLOR) unless the caller's env says otherwise.
+ */
+import { spawn, spawnSync } from "node:child_process"
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
+export const binPath = join(repoRoot, "src", "bin.ts")
+export const fixturesDir = join(repoRoot, "test", "fixtures", "cli")
+
+export interface BinResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface BinOptions {
+  readonly cwd?: string
+  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly input?: string
+  /** Run as this user and group id (root can use it to meet "permission denied"). */
+  readonly uid?: number
+  readonly gid?: number
+}
+
+const environment = (env: BinOptions["env"]): Record<string, string> => {
+  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...env }
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(merged)) if (value !== undefined) out[key] = value
+  return out
+}
+
+/** Runs `lineprof ...args` to completion. */
+export const runBin = (args: ReadonlyArray<string>, options: BinOptions = {}): BinResult => {
+  const result = spawnSync(process.execPath, [binPath, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: environment(options.env),
+    input: options.input ?? "",
+    encoding: "utf8",
+    timeout: 120_000,
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid })
+  })
+  if (result.error !== undefined) throw result.error
+  return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** Starts `lineprof ...args` and returns the child, for tests that send it signals. */
+export const startBin = (args: ReadonlyArray<string>, options: BinOptions = {}) =>
+  spawn(process.execPath, [binPath, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: environment(options.env),
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+
+/** A fresh folder that anyone may write into (tests may run the bin as another user); removed by the returned function. */
+export const makeScratch = (): { readonly dir: string; readonly remove: () => void } => {
+  const dir = mkdtempSync(join(tmpdir(), "lineprof-e2e-"))
+  chmodSync(dir, 0o777)
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+export const readText = (path: string): string => readFileSync(path, "utf8")
