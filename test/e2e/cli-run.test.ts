@@ -1,0 +1,166 @@
+/**
+ * `lineprof run` end to end, through the real bin, on the programs in
+ * test/fixtures/cli/run: stats from worker threads and child processes merged
+ * into known totals of hits, a worker that is terminate()d, a child killed by
+ * SIGTERM, lineprof itself signalled, stdin/stdout/exit code passed through.
+ *
+ * Every fixture calls `work` (lib.mjs) a known number of times; one call is
+ * one hit on line 4 (`let total = 0`) and one on line 6 (`return total`).
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs"
+import { join } from "node:path"
+import * as Result from "effect/Result"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Profile from "../../src/core/Profile.ts"
+import * as StatsFile from "../../src/core/StatsFile.ts"
+import { fixturesDir, makeScratch, readText, runBin, startBin } from "./bin.ts"
+
+let scratch: ReturnType<typeof makeScratch>
+let programs: string
+beforeAll(() => {
+  scratch = makeScratch()
+  programs = join(scratch.dir, "programs")
+  cpSync(join(fixturesDir, "run"), programs, { recursive: true })
+})
+afterAll(() => scratch.remove())
+
+const decodeFile = (path: string): Profile.Profile => {
+  const decoded = StatsFile.decode(readText(path), path)
+  if (Result.isFailure(decoded)) throw new Error(decoded.failure)
+  return decoded.success
+}
+
+/** Hits of `work` on lines 4 and 6, which each count the calls of `work`. */
+const callsOfWork = (profile: Profile.Profile): readonly [bigint | undefined, bigint | undefined] => {
+  const work = profile.functions.find((fn) => fn.name === "work" && fn.file.endsWith("lib.mjs"))
+  const hitsAt = (lineNo: number) => work?.lines.find((line) => line.lineNo === lineNo)?.hits
+  return [hitsAt(4), hitsAt(6)]
+}
+
+const run = (args: ReadonlyArray<string>, options: { readonly input?: string } = {}) =>
+  runBin(["run", ...args], { ...options, cwd: programs })
+
+describe("lineprof run", () => {
+  it("merges the main thread, two worker threads and a forked child into the known totals", () => {
+    const result = run(["--", "threads.mjs"])
+    // The program's stdout and exit code, untouched; the report on stderr.
+    expect(result.stdout).toBe("done 42\n")
+    expect(result.code).toBe(3)
+    expect(result.stderr).toContain("Function: work at line 3")
+    expect(result.stderr.trimEnd().split("\n").at(-1)).toBe("lineprof: wrote threads.mjs.lineprof.json (4 stats files merged)")
+    const profile = decodeFile(join(programs, "threads.mjs.lineprof.json"))
+    expect(callsOfWork(profile)).toEqual([42n, 42n])
+    expect(Profile.check(profile)).toEqual([])
+  })
+
+  it("runs a command as given (not a script name) and profiles the Node processes it starts", () => {
+    const out = join(scratch.dir, "command.json")
+    const result = run(["--no-report", "-o", out, "--", process.execPath, "threads.mjs"])
+    expect(result.code).toBe(3)
+    expect(result.stdout).toBe("done 42\n")
+    expect(result.stderr).toBe(`lineprof: wrote ${out} (4 stats files merged)\n`)
+    expect(callsOfWork(decodeFile(out))).toEqual([42n, 42n])
+  })
+
+  it("keeps the counts of a worker that is terminate()d mid-work", () => {
+    const out = join(scratch.dir, "terminate.json")
+    const result = run(["--no-report", "-o", out, "--", "terminate.mjs"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe("terminated\n")
+    // 1000 calls in the terminated worker, 2 in the main thread.
+    expect(callsOfWork(decodeFile(out))).toEqual([1002n, 1002n])
+  })
+
+  it("keeps the counts of a child process killed by SIGTERM", () => {
+    const out = join(scratch.dir, "sigterm.json")
+    const result = run(["--no-report", "-o", out, "--", "sigterm.mjs"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe("child ended by SIGTERM\n")
+    expect(callsOfWork(decodeFile(out))).toEqual([301n, 301n])
+  })
+
+  it("passes SIGTERM on to the program, collects its stats and exits 128 + 15", async () => {
+    const out = join(scratch.dir, "sleeper.json")
+    const child = startBin(["run", "--no-report", "-o", out, "--", "sleeper.mjs"], { cwd: programs })
+    let stdout = ""
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString()
+        if (stdout.includes("ready\n")) resolve()
+      })
+    })
+    child.kill("SIGTERM")
+    const [code] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once("exit", (exitCode, signal) => resolve([exitCode, signal]))
+    )
+    expect(code).toBe(143)
+    expect(stdout).toBe("ready\n")
+    expect(stderr).toBe(`lineprof: wrote ${out} (1 stats file merged)\n`)
+    expect(callsOfWork(decodeFile(out))).toEqual([50n, 50n])
+  })
+
+  it("passes stdin through to a TypeScript script", () => {
+    const out = join(scratch.dir, "echo.json")
+    const result = run(["--no-report", "-o", out, "--", "echo.ts"], { input: "one\ntwo\nthree\n" })
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe("ONE\nTWO\nTHREE\n")
+    expect(callsOfWork(decodeFile(out))).toEqual([3n, 3n])
+    expect(decodeFile(out).functions.some((fn) => fn.file.endsWith("echo.ts"))).toBe(true)
+  })
+
+  it("takes the script and its arguments without --", () => {
+    const out = join(scratch.dir, "no-dashes.json")
+    const result = run(["--no-report", "-o", out, "child.mjs", "9"])
+    expect(result.code).toBe(0)
+    expect(callsOfWork(decodeFile(out))).toEqual([9n, 9n])
+  })
+
+  it("--exclude leaves matching files unprofiled", () => {
+    const out = join(scratch.dir, "excluded.json")
+    const result = run(["--no-report", "--exclude", "lib.mjs", "-o", out, "--", "threads.mjs"])
+    expect(result.code).toBe(3)
+    const profile = decodeFile(out)
+    expect(callsOfWork(profile)).toEqual([undefined, undefined])
+    expect(profile.functions.some((fn) => fn.file.endsWith("threads.mjs"))).toBe(true)
+  })
+
+  it("--format html writes the HTML report next to the stats file", () => {
+    const out = join(scratch.dir, "html-run.json")
+    const result = run(["--format", "html", "-o", out, "--", "child.mjs", "2"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe("")
+    const html = readText(join(scratch.dir, "html-run.html"))
+    expect(html.toLowerCase()).toContain("<!doctype html>")
+    expect(html).toContain("work")
+  })
+
+  it("a command that starts no Node process: its exit code, a warning, no stats file", () => {
+    const out = join(scratch.dir, "none.json")
+    const result = run(["-o", out, "--", "sh", "-c", "echo hi; exit 4"])
+    expect(result.code).toBe(4)
+    expect(result.stdout).toBe("hi\n")
+    expect(result.stderr).toContain("lineprof: warning: no stats were recorded")
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it("a missing script or command: one line, exit 1", () => {
+    const missingScript = run(["--", "nope.mjs"])
+    expect(missingScript.code).toBe(1)
+    expect(missingScript.stderr).toBe("lineprof: nope.mjs: no such script\n")
+    const missingCommand = run(["--", "no-such-command-lineprof"])
+    expect(missingCommand.code).toBe(1)
+    expect(missingCommand.stderr).toBe("lineprof: no-such-command-lineprof: cannot run: command not found\n")
+  })
+
+  it("removes its temporary stats folder", () => {
+    const tmp = join(scratch.dir, "tmp")
+    mkdirSync(tmp)
+    const out = join(scratch.dir, "tmp-check.json")
+    const result = runBin(["run", "--no-report", "-o", out, "--", "child.mjs", "1"], { cwd: programs, env: { TMPDIR: tmp } })
+    expect(result.code).toBe(0)
+    expect(callsOfWork(decodeFile(out))).toEqual([1n, 1n])
+    expect(readdirSync(tmp)).toEqual([])
+  })
+})
