@@ -1,0 +1,91 @@
+/**
+ * `lineprof merge` on many small stats files: wall time and peak RSS of the
+ * real bin, merging 100, 1,000 and 10,000 files of the same shape (what many
+ * workers profiling the same code leave behind). Merge folds as it reads, so
+ * peak memory should stay flat as the file count grows 100 times; the
+ * `--version` row is the bin's own start-up footprint, for reference.
+ *
+ * Peak RSS is the bin process's `process.resourceUsage().maxRSS`, reported by
+ * a one-line module `--import`ed into it.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Profile from "../src/core/Profile.ts"
+import * as StatsFile from "../src/core/StatsFile.ts"
+
+const binPath = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "bin.ts")
+const reportRss = `data:text/javascript,process.on("exit",()=>process.stderr.write("maxRssKb="+process.resourceUsage().maxRSS+"\\n"))`
+
+const functionsPerFile = 12
+const linesPerFunction = 6
+
+/** The k-th worker's profile: the same functions every time, counts that vary with k. */
+const workerProfile = (k: number): Profile.Profile =>
+  Profile.make(
+    Array.from({ length: functionsPerFile }, (_, f) => {
+      const firstLine = 1 + f * (linesPerFunction + 2)
+      return {
+        file: `/app/src/module${f % 3}.ts`,
+        name: `fn${f}`,
+        firstLine,
+        lastLine: firstLine + linesPerFunction,
+        fileHash: `hash${f % 3}`,
+        source: Array.from({ length: linesPerFunction + 1 }, (_, l) => `  statement_${f}_${l}()`),
+        lines: Array.from({ length: linesPerFunction }, (_, l) =>
+          Profile.makeLine(firstLine + 1 + l, { hits: BigInt(1 + ((k + l) % 97)), timeNs: BigInt(1000 + ((k * 7919 + l) % 100_000)) })
+        )
+      }
+    })
+  )
+
+const makeCorpus = (root: string, count: number): string => {
+  const dir = join(root, `files-${count}`)
+  mkdirSync(dir)
+  // 100 files a sub-folder, as a stats folder of many runs would look.
+  for (let k = 0; k < count; k++) {
+    const sub = join(dir, `run-${Math.floor(k / 100)}`)
+    if (k % 100 === 0) mkdirSync(sub)
+    writeFileSync(join(sub, `${k}.json`), StatsFile.encode(workerProfile(k)))
+  }
+  return dir
+}
+
+interface Row {
+  readonly label: string
+  readonly files: number
+  readonly wallMs: number
+  readonly maxRssMb: number
+}
+
+const runBin = (label: string, files: number, args: ReadonlyArray<string>): Row => {
+  const startedAtMs = performance.now()
+  const result = spawnSync(process.execPath, ["--import", reportRss, binPath, ...args], { encoding: "utf8" })
+  const wallMs = performance.now() - startedAtMs
+  if (result.status !== 0) throw new Error(`lineprof ${args.join(" ")} failed (${result.status}): ${result.stderr}`)
+  const rss = /maxRssKb=(\d+)/.exec(result.stderr)
+  if (rss === null) throw new Error(`no maxRSS in: ${result.stderr}`)
+  return { label, files, wallMs, maxRssMb: Number(rss[1]) / 1024 }
+}
+
+const root = mkdtempSync(join(tmpdir(), "lineprof-merge-bench-"))
+try {
+  const rows: Array<Row> = [runBin("lineprof --version (start-up)", 0, ["--version"])]
+  for (const count of [100, 1_000, 10_000]) {
+    const dir = makeCorpus(root, count)
+    rows.push(runBin(`lineprof merge -o out.json <folder of ${count}>`, count, ["merge", "-o", join(root, `out-${count}.json`), dir]))
+  }
+  const at100 = rows.find((row) => row.files === 100)!
+  console.log("| command | files | wall (s) | files / s | peak RSS (MB) | RSS vs 100 files |")
+  console.log("|---|---:|---:|---:|---:|---:|")
+  for (const row of rows) {
+    const perSecond = row.files === 0 ? "" : Math.round(row.files / (row.wallMs / 1000)).toString()
+    const ratio = row.files === 0 ? "" : `${(row.maxRssMb / at100.maxRssMb).toFixed(2)}x`
+    console.log(`| ${row.label} | ${row.files} | ${(row.wallMs / 1000).toFixed(2)} | ${perSecond} | ${row.maxRssMb.toFixed(1)} | ${ratio} |`)
+  }
+  console.log(`\n(${functionsPerFile} functions x ${linesPerFunction} lines a file; the merged profile has the same shape.)`)
+} finally {
+  rmSync(root, { recursive: true, force: true })
+}
