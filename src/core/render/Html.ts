@@ -87,11 +87,13 @@ section{border-top:2px solid var(--line);padding:14px 0 18px;content-visibility:
 section:target h2{background:#fff3bf}
 .L{min-width:60%}
 .L td{padding:0 8px;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;vertical-align:top}
-.L td.c{text-align:left;white-space:pre;tab-size:4;width:100%}
-.L td.g{color:var(--muted)}
+.L td:first-child{color:var(--muted)}
+.L td:last-child{text-align:left;white-space:pre;tab-size:4;width:100%}
 .L tr:hover td{background:#f3f6fa}
-td.h{width:96px;min-width:96px;padding:3px 8px;vertical-align:middle}
-td.h i{display:block;height:10px;width:calc(var(--q)*80px);min-width:1px;background:hsl(calc(48 - var(--q)*48) 95% 52%);border-radius:2px}
+.L td:has(>i){vertical-align:middle}
+th.h,td.h{width:96px;min-width:96px}
+td.h{padding:3px 8px;vertical-align:middle}
+td>i{display:block;height:10px;width:calc(var(--q)*80px);min-width:1px;background:hsl(calc(48 - var(--q)*48) 95% 52%);border-radius:2px}
 .missing{color:#9a3412;background:#fff7ed;border:1px solid #fed7aa;padding:6px 10px;border-radius:4px;margin:6px 0}
 .top{font-size:12px;margin-left:8px}
 `
@@ -117,6 +119,7 @@ const renderFunction = (entry: Ranked, rank: number): string => {
   const { fn, id, totalNs } = entry
   const hasWait = fn.lines.some((line) => line.waitNs > 0n)
   const statsByLine = new Map(fn.lines.map((line) => [line.lineNo, line]))
+  // Hits, Time, Per Hit, % Time, (Wait,) heat: one empty span for a line that never ran.
   const columns = hasWait ? 6 : 5
   const out: Array<string> = []
   out.push(
@@ -134,21 +137,21 @@ const renderFunction = (entry: Ranked, rank: number): string => {
   }
   out.push(
     `<table class=L><thead><tr><th>Line #</th><th>Hits</th><th>Time</th><th>Per Hit</th><th>% Time</th>` +
-      `${hasWait ? "<th>Wait</th>" : ""}<th class=t></th><th class=t>Line Contents</th></tr></thead><tbody>`
+      `${hasWait ? "<th>Wait</th>" : ""}<th class=h></th><th class=t>Line Contents</th></tr></thead><tbody>`
   )
   const row = (lineNo: number, text: string): void => {
     const stats = statsByLine.get(lineNo)
-    const contents = `<td class=c>${escapeHtml(text)}`
+    const contents = `<td>${escapeHtml(text)}`
     if (stats === undefined) {
-      out.push(`<tr><td class=g>${lineNo}<td colspan=${columns}>${contents}`)
+      out.push(`<tr><td>${lineNo}<td colspan=${columns}>${contents}`)
       return
     }
     const perHit = stats.hits === 0n ? "" : formatDuration(Number(stats.timeNs) / Number(stats.hits))
     out.push(
-      `<tr><td class=g>${lineNo}<td>${stats.hits}<td title="${stats.timeNs} ns">${formatDuration(Number(stats.timeNs))}` +
+      `<tr><td>${lineNo}<td>${stats.hits}<td title="${stats.timeNs} ns">${formatDuration(Number(stats.timeNs))}` +
         `<td>${perHit}<td>${percent(stats.timeNs, totalNs)}` +
         `${hasWait ? `<td title="${stats.waitNs} ns">${formatDuration(Number(stats.waitNs))}` : ""}` +
-        `<td class=h>${heat(stats.timeNs, totalNs)}${contents}`
+        `<td>${heat(stats.timeNs, totalNs)}${contents}`
     )
   }
   if (fn.source === undefined) {
@@ -159,7 +162,9 @@ const renderFunction = (entry: Ranked, rank: number): string => {
     for (const line of fn.lines) if (line.lineNo < fn.firstLine || line.lineNo >= fn.firstLine + fn.source.length) row(line.lineNo, "")
   }
   out.push(`</tbody></table></section>`)
-  return out.join("\n")
+  // Rows leave out their optional end tags, so a newline between them would
+  // become part of the last cell's text: join without one.
+  return out.join("")
 }
 
 /** Renders the whole report; see the module comment for what it holds. */
@@ -191,7 +196,7 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
   } else {
     parts.push(
       `<table class=fl><thead><tr><th>#</th><th class=t>Function</th><th class=t>File</th><th>Total time</th>` +
-        `<th>% of all</th><th class=t></th><th>Hits</th></tr></thead><tbody>`
+        `<th>% of all</th><th class=h></th><th>Hits</th></tr></thead><tbody>`
     )
     ranked.forEach((entry, k) => parts.push(renderListRow(entry, k + 1, allNs)))
     parts.push(`</tbody></table></nav>`)
