@@ -261,7 +261,8 @@ const globSource = (glob: string): string => {
 const toPosix = (file: string): string => (path.sep === "/" ? file : file.split(path.sep).join("/"))
 
 const compileGlob = (cwd: string, glob: string): RegExp => {
-  const anchored = toPosix(anchor(cwd, glob))
+  // A trailing slash names a folder, which matches what is below it anyway.
+  const anchored = toPosix(anchor(cwd, glob)).replace(/(.)\/+$/, "$1")
   const body = anchored.startsWith("**/") ? `(?:.*/)?${globSource(anchored.slice(3))}` : globSource(anchored)
   return new RegExp(`^${body}(?:/.*)?$`)
 }

@@ -45,9 +45,11 @@ describe("Config.fromEnv", () => {
   })
 
   it("a folder pattern selects every file below it", () => {
-    const matches = Config.makeMatcher(fromEnv({ LINEPROF_INCLUDE: "lib" }))
-    assert.isTrue(matches("/w/p/lib/a/b.js"))
-    assert.isFalse(matches("/w/p/library.js"))
+    for (const folder of ["lib", "lib/", "/w/p/lib/"]) {
+      const matches = Config.makeMatcher(fromEnv({ LINEPROF_INCLUDE: folder }))
+      assert.isTrue(matches("/w/p/lib/a/b.js"))
+      assert.isFalse(matches("/w/p/library.js"))
+    }
   })
 
   it("LINEPROF_DIR, LINEPROF_INTERVAL_MS and LINEPROF_COMPENSATE", () => {

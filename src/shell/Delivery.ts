@@ -1,0 +1,253 @@
+/**
+ * Delivery: every process and every thread that ran instrumented code leaves
+ * exactly one stats file in the stats folder, `<pid>-<threadId>-<random>.json`,
+ * however it ends. Files are written with synchronous node:fs calls (exit
+ * handlers cannot wait) into a temporary sibling, then renamed: a reader sees
+ * the previous complete file or the new one, never a partial one.
+ *
+ * 1. A periodic, unref()ed flush rewrites the thread's file when its counts
+ *    changed, so a SIGKILL loses at most one interval.
+ * 2. At exit (`process.on("exit")`: normal end, `process.exit`, an uncaught
+ *    exception) the thread writes its final file.
+ * 3. SIGINT, SIGTERM, SIGHUP (main thread): the final files are written; when
+ *    the program has no handler of its own the signal is raised again, so the
+ *    process dies of it as it would have (exit code 128 + n).
+ * 4. `worker.terminate()` skips a worker's exit handlers. So each worker posts
+ *    its recorder's SharedArrayBuffer-backed counters and its files' metadata
+ *    to the main thread over a BroadcastChannel; the main thread writes the
+ *    file of a worker that did not deliver itself, when it sees the worker end
+ *    (diagnostics_channel "worker_threads") and at its own exit.
+ *
+ * Each thread has a state cell in shared memory (IDLE / WRITING / DELIVERED)
+ * that the thread and the main thread change with Atomics: one writer at a
+ * time, and after the final write nobody writes that thread's file again.
+ * A thread that instrumented nothing writes no file.
+ */
+import { randomBytes } from "node:crypto"
+import * as diagnostics from "node:diagnostics_channel"
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import * as path from "node:path"
+import { BroadcastChannel, isMainThread, threadId, type Worker } from "node:worker_threads"
+import type * as Profile from "../core/Profile.ts"
+import * as StatsFile from "../core/StatsFile.ts"
+import type * as Config from "./Config.ts"
+import * as Recorder from "./Recorder.ts"
+
+const IDLE = 0
+const WRITING = 1
+const DELIVERED = 2
+
+/** How long the main thread waits for a worker that is writing its own file before it takes over. */
+const TAKE_OVER_AFTER_MS = 1000
+
+const channelName = "lineprof:delivery"
+
+type Counters = Extract<Recorder.RecorderEvent, { readonly _tag: "Buffers" }>
+type RegisteredFile = Recorder.FileRegistration
+
+/** Messages from a worker thread to the main thread. */
+type Message =
+  | { readonly _tag: "Hello"; readonly threadId: number; readonly statsPath: string; readonly state: Int32Array }
+  | { readonly _tag: "Buffers"; readonly threadId: number; readonly counters: Counters }
+  | { readonly _tag: "File"; readonly threadId: number; readonly file: RegisteredFile }
+  | { readonly _tag: "Ended"; readonly threadId: number }
+
+/** What the main thread knows of a worker: enough to write its file without it. */
+interface WorkerRecord {
+  readonly threadId: number
+  readonly statsPath: string
+  readonly state: Int32Array
+  counters: Counters | undefined
+  readonly files: Array<RegisteredFile>
+}
+
+let started: { readonly config: Config.Config; readonly statsPath: string; readonly state: Int32Array } | undefined
+let ownFiles = 0
+let lastHitsTotal = -1
+const workers = new Map<number, WorkerRecord>()
+let warned = false
+
+const warnOnce = (line: string): void => {
+  if (warned) return
+  warned = true
+  try {
+    process.stderr.write(`lineprof: ${line}\n`)
+  } catch {
+    // stderr closed.
+  }
+}
+
+/** The stats file of this thread, once `start` ran. */
+export const statsPath = (): string | undefined => started?.statsPath
+
+/** A fresh stats file name for this process and thread. */
+export const makeStatsPath = (dir: string): string =>
+  path.join(dir, `${process.pid}-${threadId}-${randomBytes(4).toString("hex")}.json`)
+
+/** Writes `text` to `file` atomically with synchronous calls: temporary sibling, then rename. */
+export const writeFileAtomicSync = (file: string, text: string): void => {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`)
+  mkdirSync(path.dirname(file), { recursive: true })
+  try {
+    writeFileSync(temporary, text, { flag: "wx" })
+    renameSync(temporary, file)
+  } catch (error) {
+    rmSync(temporary, { force: true })
+    throw error
+  }
+}
+
+/**
+ * Writes one thread's file under its state cell. `final` marks it delivered.
+ * A periodic write gives way to a writer already at work; a final write waits
+ * for it (up to `TAKE_OVER_AFTER_MS`, then takes over: that writer died mid-write).
+ * Returns whether it wrote.
+ */
+const writeUnderState = (state: Int32Array, file: string, final: boolean, profile: () => Profile.Profile | undefined): boolean => {
+  let previous = Atomics.compareExchange(state, 0, IDLE, WRITING)
+  if (previous === DELIVERED) return false
+  if (previous === WRITING) {
+    if (!final) return false
+    const deadline = Date.now() + TAKE_OVER_AFTER_MS
+    while (previous === WRITING && Date.now() < deadline) {
+      Atomics.wait(state, 0, WRITING, 50)
+      previous = Atomics.compareExchange(state, 0, IDLE, WRITING)
+    }
+    if (previous === DELIVERED) return false
+    Atomics.store(state, 0, WRITING)
+  }
+  let wrote = false
+  try {
+    const value = profile()
+    if (value !== undefined) {
+      writeFileAtomicSync(file, StatsFile.encode(value))
+      wrote = true
+    }
+  } catch (error) {
+    warnOnce(`cannot write stats file ${file}: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
+  } finally {
+    Atomics.store(state, 0, final ? DELIVERED : IDLE)
+    Atomics.notify(state, 0)
+  }
+  return wrote
+}
+
+/** Writes this thread's own file: always when final, on a change of counts otherwise. */
+const flushOwn = (final: boolean): void => {
+  if (started === undefined || ownFiles === 0) return
+  writeUnderState(started.state, started.statsPath, final, () => {
+    const profile = Recorder.snapshot()
+    const hitsTotal = profile.functions.reduce((sum, fn) => sum + fn.lines.reduce((s, line) => s + Number(line.hits), 0), 0)
+    if (!final && hitsTotal === lastHitsTotal) return undefined
+    lastHitsTotal = hitsTotal
+    return profile
+  })
+}
+
+/** Main thread: writes the file of a worker that has not delivered it itself. */
+const rescue = (record: WorkerRecord): void => {
+  if (record.counters === undefined || !record.files.some((file) => file.functions.length > 0)) return
+  const counters = record.counters
+  writeUnderState(record.state, record.statsPath, true, () =>
+    Recorder.profileFrom(record.files, counters.hits, counters.timeNs, counters.waitNs)
+  )
+}
+
+/** Main thread: writes the final files of this thread and of every worker that did not deliver. */
+const deliverAll = (): void => {
+  flushOwn(true)
+  for (const record of workers.values()) rescue(record)
+}
+
+const onMessage = (message: Message): void => {
+  if (message._tag === "Hello") {
+    workers.set(message.threadId, {
+      threadId: message.threadId,
+      statsPath: message.statsPath,
+      state: message.state,
+      counters: undefined,
+      files: []
+    })
+    return
+  }
+  const record = workers.get(message.threadId)
+  if (record === undefined) return
+  switch (message._tag) {
+    case "Buffers":
+      record.counters = message.counters
+      break
+    case "File":
+      record.files.push(message.file)
+      break
+    case "Ended":
+      // Let messages the worker posted just before it ended arrive first.
+      setImmediate(() => {
+        rescue(record)
+        if (Atomics.load(record.state, 0) === DELIVERED) workers.delete(record.threadId)
+      }).unref()
+      break
+  }
+}
+
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const
+
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (process.listenerCount(signal) > 1) {
+    // The program handles this signal itself and may go on: flush, and deliver at exit.
+    flushOwn(false)
+    return
+  }
+  deliverAll()
+  for (const name of signals) process.removeListener(name, onSignal)
+  process.kill(process.pid, signal)
+}
+
+/**
+ * Starts delivery in this thread (once; later calls are ignored): the periodic
+ * flush, the exit handler, and the worker / main-thread hand-over. Call after
+ * `Recorder.install()` and before any file is instrumented.
+ */
+export const start = (config: Config.Config): void => {
+  if (started !== undefined) return
+  const state = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
+  started = { config, statsPath: makeStatsPath(config.dir), state }
+  const channel = new BroadcastChannel(channelName)
+  channel.unref()
+  const post = (message: Message): void => {
+    try {
+      channel.postMessage(message)
+    } catch {
+      // The channel is closed while the thread shuts down.
+    }
+  }
+  if (isMainThread) {
+    channel.onmessage = (event) => onMessage((event as { readonly data: Message }).data)
+  } else {
+    post({ _tag: "Hello", threadId, statsPath: started.statsPath, state })
+  }
+  Recorder.subscribe((event) => {
+    if (event._tag === "File") {
+      if (event.file.functions.length > 0) ownFiles++
+      if (!isMainThread) post({ _tag: "File", threadId, file: event.file })
+    } else if (!isMainThread) {
+      post({ _tag: "Buffers", threadId, counters: event })
+    }
+  })
+
+  // A worker that this thread starts: when it ends, make sure its file is there.
+  diagnostics.subscribe("worker_threads", (message) => {
+    const worker = (message as { readonly worker: Worker }).worker
+    const workerThreadId = worker.threadId
+    worker.once("exit", () => {
+      if (isMainThread) onMessage({ _tag: "Ended", threadId: workerThreadId })
+      else post({ _tag: "Ended", threadId: workerThreadId })
+    })
+  })
+
+  setInterval(() => flushOwn(false), config.intervalMs).unref()
+  process.on("exit", () => (isMainThread ? deliverAll() : flushOwn(true)))
+  if (isMainThread) for (const signal of signals) process.on(signal, onSignal)
+}
+
+/** For tests and `profileCall`: write this thread's file now if its counts changed. */
+export const flush = (): void => flushOwn(false)

@@ -1,0 +1,118 @@
+/**
+ * The load hooks: every ES module, CommonJS module and TypeScript file that
+ * this thread loads from a `file:` URL and that the include / exclude globs
+ * select is instrumented before Node compiles it. Contract:
+ *
+ * 1. `install(options)` registers one synchronous `module.registerHooks({ load })`
+ *    hook per thread (it sees `import`, `require` and `import()` alike); a later
+ *    call only widens the selection (a file is instrumented when any installed
+ *    selection matches it), so the register module, the pool worker and
+ *    `profileCall` can each install what they need.
+ * 2. For a selected file in format module, commonjs, module-typescript or
+ *    commonjs-typescript: hash the source text, take slots from the recorder,
+ *    run `core/Instrument`, register the file's functions with the recorder,
+ *    and return the new source in the same format (Node strips TypeScript
+ *    types afterwards, so reported lines are the .ts lines).
+ * 3. lineprof's own files are never instrumented. A file that does not parse
+ *    is loaded unchanged, with one warning line on stderr.
+ *
+ * The recorder must be installed first (`Recorder.install()`): instrumented
+ * code calls its probes as soon as it runs.
+ */
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { registerHooks } from "node:module"
+import { fileURLToPath } from "node:url"
+import { instrumentSource } from "../core/Instrument.ts"
+import * as Config from "./Config.ts"
+import * as Recorder from "./Recorder.ts"
+
+/** The formats the instrumenter understands. */
+const instrumentable = new Set(["module", "commonjs", "module-typescript", "commonjs-typescript"])
+
+/** lineprof's own source folder: never instrumented, whatever the globs say. */
+const ownSourceDir = fileURLToPath(new URL("../", import.meta.url))
+
+/** One matcher a call of `install`; empty until the first install. */
+const selections: Array<(file: string) => boolean> = []
+let registered = false
+let stats = { instrumented: 0, skipped: 0, failed: 0 }
+
+/** Whether `file` (an absolute path) is instrumented by the selections installed so far. */
+export const isSelected = (file: string): boolean =>
+  !file.startsWith(ownSourceDir) && selections.some((matches) => matches(file))
+
+/** How many files this thread instrumented, left unchanged (not selected), or failed to instrument. */
+export const counts = (): { readonly instrumented: number; readonly skipped: number; readonly failed: number } => ({ ...stats })
+
+const sourceText = (source: unknown, file: string): string | undefined => {
+  if (typeof source === "string") return source
+  if (source instanceof Uint8Array) return Buffer.from(source.buffer, source.byteOffset, source.byteLength).toString("utf8")
+  if (source instanceof ArrayBuffer) return Buffer.from(source).toString("utf8")
+  // CommonJS may reach the hook without source on some Node versions: read the file ourselves.
+  if (source === null || source === undefined) return readFileSync(file, "utf8")
+  return undefined
+}
+
+const warn = (line: string): void => {
+  // process._rawDebug would bypass user stream patches, but is not public; a plain sync write to fd 2 keeps order.
+  try {
+    process.stderr.write(`lineprof: ${line}\n`)
+  } catch {
+    // stderr closed: nothing to do.
+  }
+}
+
+/** Instruments one loaded file's source; undefined leaves it unchanged. */
+export const instrumentLoaded = (url: string, format: string, source: unknown): string | undefined => {
+  const file = fileURLToPath(url)
+  const text = sourceText(source, file)
+  if (text === undefined) return undefined
+  const fileHash = createHash("sha1").update(text).digest("hex")
+  let result: ReturnType<typeof instrumentSource>
+  try {
+    result = instrumentSource(text, { file, format: format as any, slotBase: Recorder.nextSlot() })
+  } catch (error) {
+    stats.failed++
+    // An InstrumentError's message already names the file and the line.
+    const message = String((error as Error)?.message ?? error).split("\n")[0]!
+    warn(`${message.includes(file) ? message : `${file}: ${message}`} (loaded without profiling)`)
+    return undefined
+  }
+  Recorder.allocateSlots(result.slotCount)
+  Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
+  stats.instrumented++
+  return result.code
+}
+
+/** Registers the load hook in this thread (once) and adds the selection of `options` (defaults: see Config). */
+export const install = (options: Config.Options | Config.Config = {}): void => {
+  const config = Config.make(options)
+  if (config._tag === "Failure") throw config.failure
+  selections.push(Config.makeMatcher(config.success))
+  if (registered) return
+  registered = true
+  registerHooks({
+    load(url, context, nextLoad) {
+      const loaded = nextLoad(url, context)
+      if (!url.startsWith("file:")) return loaded
+      const format = loaded.format ?? context.format
+      if (typeof format !== "string" || !instrumentable.has(format)) return loaded
+      const file = fileURLToPath(url)
+      if (!isSelected(file)) {
+        stats.skipped++
+        return loaded
+      }
+      const code = instrumentLoaded(url, format, loaded.source)
+      return code === undefined ? loaded : { ...loaded, format, source: code }
+    }
+  })
+}
+
+/** Whether this thread's hook is registered. */
+export const isInstalled = (): boolean => registered
+
+/** For tests: forget the counts (the hook itself cannot be unregistered). */
+export const resetCounts = (): void => {
+  stats = { instrumented: 0, skipped: 0, failed: 0 }
+}
