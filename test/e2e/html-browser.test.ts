@@ -226,15 +226,16 @@ describe("the HTML report in headless Chromium", () => {
   })
 
   it("jumps to a function when its entry in the list is clicked", { timeout: 60_000 }, async () => {
-    assert.strictEqual(await page.evaluate(() => window.scrollY), 0)
+    assert.strictEqual(await page.evaluate<number>("window.scrollY"), 0)
     await page.locator("#functions a", { hasText: evilName }).click()
-    await page.waitForFunction(() => location.hash === "#f4")
-    const position = await page.evaluate(() => ({
+    await page.waitForFunction(`location.hash === "#f4"`)
+    // Page-side code as text: the test is compiled without the DOM library.
+    const position = await page.evaluate<{ scrollY: number; top: number; height: number; highlight: string }>(`({
       scrollY: window.scrollY,
-      top: document.getElementById("f4")!.getBoundingClientRect().top,
+      top: document.getElementById("f4").getBoundingClientRect().top,
       height: window.innerHeight,
-      highlight: getComputedStyle(document.querySelector("#f4 h2")!).backgroundColor
-    }))
+      highlight: getComputedStyle(document.querySelector("#f4 h2")).backgroundColor
+    })`)
     assert.isAbove(position.scrollY, 0)
     assert.isAtLeast(position.top, -1)
     assert.isBelow(position.top, position.height / 2)
@@ -242,7 +243,7 @@ describe("the HTML report in headless Chromium", () => {
   })
 
   it("renders a screenshot that is not blank", { timeout: 60_000 }, async () => {
-    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.evaluate("window.scrollTo(0, 0)")
     const { width, height, channels, pixels } = decodePng(await page.screenshot())
     assert.strictEqual(width, 1200)
     assert.strictEqual(height, 700)
@@ -284,8 +285,8 @@ describe("the HTML report in headless Chromium", () => {
     assert.strictEqual(await page.locator("#functions tbody tr").count(), 2000)
     assert.strictEqual(await page.locator("section").count(), 2000)
     await page.locator("#functions a", { hasText: /^task0$/ }).click()
-    await page.waitForFunction(() => location.hash === "#f2000")
-    const top = await page.evaluate(() => document.getElementById("f2000")!.getBoundingClientRect().top)
+    await page.waitForFunction(`location.hash === "#f2000"`)
+    const top = await page.evaluate<number>(`document.getElementById("f2000").getBoundingClientRect().top`)
     assert.isAtLeast(top, -1)
     assert.isBelow(top, 700)
     assert.include(await page.locator("#f2000 h2").textContent(), "task0")
