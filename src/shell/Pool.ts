@@ -34,6 +34,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -42,7 +43,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { fork, type ChildProcess } from "node:child_process"
 import { availableParallelism } from "node:os"
-import { dirname, extname, resolve } from "node:path"
+import { extname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { serialize } from "node:v8"
 import { Worker } from "node:worker_threads"
@@ -84,7 +85,7 @@ export interface PoolOptions {
    * the current directory, outside node_modules.
    */
   readonly include?: ReadonlyArray<string> | undefined
-  /** Globs of files never instrumented. Default: node_modules and lineprof's own files. */
+  /** Globs of files never instrumented. Default: `**\/node_modules/**`. */
   readonly exclude?: ReadonlyArray<string> | undefined
   /** Longest a task may run; a task over it fails (kind "timeout") and its worker is ended and replaced. */
   readonly timeout?: Duration.Input | undefined
@@ -144,8 +145,8 @@ type CollectOptions = PoolOptions & { readonly failures: "collect" }
 /** This module's extension: the worker entry is a sibling with the same one, so running from src (.ts) and from dist (.js) both work. */
 const ownExtension = extname(fileURLToPath(import.meta.url))
 const workerEntry = new URL(`./PoolWorker${ownExtension}`, import.meta.url)
-/** lineprof's own source tree (src/ or dist/): never instrumented, even under the current directory. */
-const lineprofRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+/** A literal path as a glob (shell/Config's syntax): a folder glob selects every file below it. */
+const escapeGlob = (path: string): string => path.replace(/[*?{}[\],\\]/g, "\\$&")
 
 interface Plan {
   readonly config: WorkerConfig
@@ -187,8 +188,8 @@ const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<P
         moduleUrl: location.moduleUrl,
         exportName: location.exportName,
         profile: options.profile ?? true,
-        include: options.include ?? [childFile, `${cwd}/**`],
-        exclude: options.exclude ?? ["**/node_modules/**", `${lineprofRoot}/**`],
+        include: options.include ?? [escapeGlob(cwd), escapeGlob(childFile)],
+        exclude: options.exclude ?? ["**/node_modules/**"],
         cwd,
         isolation
       }
@@ -247,6 +248,12 @@ interface Slot {
   readonly run: (index: number, input: unknown) => Effect.Effect<TaskOutput, RemoteTaskError | RpcClientFailure>
   current: WorkerHandle | undefined
   lastExit: ExitInfo | undefined
+  /**
+   * Open while the current worker is up and serving. A task waits for it
+   * before its timeout starts, so a task sent while a worker is being
+   * replaced is neither lost to the dying worker nor charged for the restart.
+   */
+  readonly ready: Latch.Latch
   /** Profile deltas not yet folded into `profile` (folded in batches: merging is linear in the profile's size). */
   pending: Array<Profile.Profile>
   profile: Profile.Profile
@@ -264,17 +271,26 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
       run: undefined as never,
       current: undefined,
       lastExit: undefined,
+      ready: Latch.makeUnsafe(false),
       pending: [],
       profile: Profile.empty
     }
     const spawn = (): WorkerHandle => {
       const worker = spawnWorker(config)
       slot.current = worker
+      slot.ready.closeUnsafe()
       live.add(worker)
+      // effect/workers' handshake: a worker posts [0] once it serves requests.
+      worker.on("message", (message: unknown) => {
+        if (Array.isArray(message) && message[0] === 0 && slot.current === worker) slot.ready.openUnsafe()
+      })
       worker.on("exit", (code: number | null, signal?: string | null) => {
         live.delete(worker)
         slot.lastExit = { code, signal: signal ?? null }
-        if (slot.current === worker) slot.current = undefined
+        if (slot.current === worker) {
+          slot.current = undefined
+          slot.ready.closeUnsafe()
+        }
       })
       // A thread's uncaught error is also reported on "exit"; this keeps it from being rethrown here.
       worker.on("error", () => {})
@@ -396,10 +412,11 @@ const runTasks = <I>(
         Option.some
       )
       if (plan.timeoutMs !== undefined) call = Effect.timeoutOption(slot.run(index, input), plan.timeoutMs)
-      return Effect.matchEffect(call, {
+      return Effect.matchEffect(Effect.andThen(slot.ready.await, call), {
         onSuccess: (output) => {
           if (Option.isNone(output)) {
             // A sync loop never yields to an interrupt: only ending the worker stops it.
+            slot.ready.closeUnsafe()
             if (slot.current !== undefined) endWorker(slot.current)
             return fail(failureOf(index, "timeout", "TimeoutError", `the task ran longer than ${plan.timeoutMs} ms; its worker was ended`))
           }
