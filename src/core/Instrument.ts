@@ -555,7 +555,8 @@ class Instrumenter {
       }
       case "ForInStatement":
       case "ForOfStatement": {
-        this.probeBefore(fn, node, line)
+        // Under a label the label's probe stands for this one: nothing may come between a label and its loop.
+        if (!labeled) this.probeBefore(fn, node, line)
         this.walk(node.left, fn, undefined)
         this.walk(node.right, fn, undefined)
         if (node.await === true && fn.frame) this.visitForAwait(node, fn, line)

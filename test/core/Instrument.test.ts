@@ -1,0 +1,418 @@
+/**
+ * The instrumenter: source in → source out for small cases, the names and
+ * lines it reports, line numbers kept for every corpus file, the seed example's
+ * hits and times, and the corpus of tricky snippets run plain and instrumented
+ * in a child Node (real ESM, CommonJS and TypeScript loading) with identical
+ * results, errors (message + stack lines) and output. Corpus lines annotated
+ * `// @hits N` must have been hit exactly N times by the instrumented run.
+ */
+import { assert, beforeAll, describe, expect, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as vm from "node:vm"
+import { type LoadFormat, instrumentSource, InstrumentError } from "../../src/core/Instrument.ts"
+import type { InstrumentedFunction } from "../../src/core/Probe.ts"
+import type * as Profile from "../../src/core/Profile.ts"
+import * as Recorder from "../../src/shell/Recorder.ts"
+
+const corpusDir = fileURLToPath(new URL("./instrument-corpus/", import.meta.url))
+const recorderPath = fileURLToPath(new URL("../../src/shell/Recorder.ts", import.meta.url))
+const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/
+
+const formatOf = (file: string): LoadFormat =>
+  file.endsWith(".mts") ? "module-typescript" : file.endsWith(".cts") ? "commonjs-typescript" : file.endsWith(".mjs") ? "module" : "commonjs"
+
+/** Instruments with slots from 1 (what a fresh recorder hands out first). */
+const instrument = (source: string, format: LoadFormat = "commonjs") =>
+  instrumentSource(source, { file: "/test/snippet.js", format, slotBase: 1 })
+
+// -- helper: instrument + run a CommonJS snippet in this thread ---------------
+
+let fileCounter = 0
+/**
+ * Instruments `source` (CommonJS), registers it with the recorder, runs it
+ * with `vm` (no test-runner transform in between) and returns its exports
+ * and a function that reads this file's part of the profile.
+ */
+const load = (source: string) => {
+  const file = `/virtual/snippet-${++fileCounter}.cjs`
+  const result = instrumentSource(source, { file, format: "commonjs", slotBase: Recorder.nextSlot() })
+  Recorder.allocateSlots(result.slotCount)
+  Recorder.registerFile({ file, fileHash: "test", sourceText: source, functions: result.functions })
+  const wrapper = vm.runInThisContext(`(function (exports, require, module) {${result.code}\n})`, { filename: file })
+  const module = { exports: {} as Record<string, any> }
+  wrapper(module.exports, () => undefined, module)
+  const profile = (): ReadonlyArray<Profile.FunctionProfile> => Recorder.snapshot().functions.filter((fn) => fn.file === file)
+  return { exports: module.exports, profile, result }
+}
+
+const lineOf = (profile: ReadonlyArray<Profile.FunctionProfile>, name: string, lineNo: number): Profile.LineStats => {
+  const fn = profile.find((candidate) => candidate.name === name)
+  assert.isDefined(fn, `function ${name} profiled`)
+  const line = fn!.lines.find((candidate) => candidate.lineNo === lineNo)
+  assert.isDefined(line, `${name} line ${lineNo} profiled`)
+  return line!
+}
+
+beforeAll(() => {
+  Recorder.install()
+})
+
+describe("instrumentSource: source in → source out", () => {
+  it("sync function: prologue after `{`, a probe at the end of each previous line, exit in finally", () => {
+    expect(instrument(`function f(a) {\n  const b = a + 1 // note\n  return b\n}\n`).code).toMatchInlineSnapshot(`
+      "function f(a) {let __lp$l=0,__lp$t=0;try{__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t);
+        const b = a + 1;__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t); // note
+        return b}finally{__lp$x(__lp$l,__lp$t)}
+      }
+      "
+    `)
+  })
+
+  it("arrow with an expression body becomes a block on the same lines", () => {
+    expect(instrument(`const g = (x) =>\n  x * 2\n`).code).toMatchInlineSnapshot(`
+      "const g = (x) =>{let __lp$l=0,__lp$t=0;try{__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t);return (
+        x * 2)}finally{__lp$x(__lp$l,__lp$t)}}
+      "
+    `)
+  })
+
+  it("directives stay first; ASI-separated statements get a `;`", () => {
+    expect(instrument(`function f() {\n  "use strict"\n  let x = {}\n  x = 1\n  return x\n}\n`).code).toMatchInlineSnapshot(`
+      "function f() {
+        "use strict";let __lp$l=0,__lp$t=0;try{;__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t);
+        let x = {};__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t);
+        x = 1;__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);
+        return x}finally{__lp$x(__lp$l,__lp$t)}
+      }
+      "
+    `)
+  })
+
+  it("loop tests carry the header probe; for-of probes each iteration; brace-less bodies get a block", () => {
+    expect(
+      instrument(`function f(n, xs) {\n  while (n--) n--\n  for (;;) break\n  for (const x of xs)\n    n += x\n  do n++; while (n < 3)\n  return n\n}\n`)
+        .code
+    ).toMatchInlineSnapshot(`
+      "function f(n, xs) {let __lp$l=0,__lp$t=0;try{
+        while (__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t),n--){ n--}
+        for (;(__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t),true);){ break};__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);
+        for (const x of xs){__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);;__lp$t=__lp$h(__lp$l,__lp$l=4,__lp$t);
+          n += x};__lp$t=__lp$h(__lp$l,__lp$l=5,__lp$t);
+        do{ n++;} while (__lp$t=__lp$h(__lp$l,__lp$l=5,__lp$t),n < 3);__lp$t=__lp$h(__lp$l,__lp$l=6,__lp$t);
+        return n}finally{__lp$x(__lp$l,__lp$t)}
+      }
+      "
+    `)
+  })
+
+  it("async functions keep a frame; await is wrapped in suspend/resume", () => {
+    expect(instrument(`async function f(p) {\n  const v = await p\n  return v\n}\n`).code).toMatchInlineSnapshot(`
+      "async function f(p) {const __lp$f=__lp$F();try{__lp$H(__lp$f,1);
+        const v = __lp$R(__lp$f,await __lp$S(__lp$f,p));__lp$H(__lp$f,2);
+        return v}finally{__lp$X(__lp$f)}
+      }
+      "
+    `)
+  })
+
+  it("generators: yield and yield* are wrapped, for await gets suspendAt on the iterable and each iteration", () => {
+    expect(
+      instrument(`async function* f(it) {\n  for await (const x of it) {\n    yield x\n  }\n  yield* it\n  yield\n}\n`, "module").code
+    ).toMatchInlineSnapshot(`
+      "async function* f(it) {const __lp$f=__lp$F();try{__lp$H(__lp$f,1);
+        for await (const x of __lp$W(__lp$f,1, it)) {__lp$H(__lp$f,1);try{__lp$H(__lp$f,2);
+          __lp$R(__lp$f,yield __lp$S(__lp$f,x))}finally{__lp$W(__lp$f,1)}
+        };__lp$H(__lp$f,3);
+        __lp$R(__lp$f,yield* __lp$S(__lp$f,it));__lp$H(__lp$f,4);
+        __lp$R(__lp$f,yield __lp$S(__lp$f,void 0))}finally{__lp$X(__lp$f)}
+      }
+      "
+    `)
+  })
+
+  it("consecutive statements on one line get one probe", () => {
+    expect(instrument(`function f() { let a = 1; let b = 2; return a + b }\n`).code).toMatchInlineSnapshot(`
+      "function f() {let __lp$l=0,__lp$t=0;try{__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t); let a = 1; let b = 2; return a + b}finally{__lp$x(__lp$l,__lp$t)} }
+      "
+    `)
+  })
+
+  it("top-level code is not instrumented", () => {
+    const source = `const x = 1\nfor (const y of [x]) console.log(y)\nawait x\n`
+    const result = instrument(source, "module")
+    assert.strictEqual(result.code, source)
+    assert.deepStrictEqual(result.functions, [])
+    assert.strictEqual(result.slotCount, 0)
+  })
+
+  it("a parse error is an InstrumentError with a one-line message naming the file", () => {
+    try {
+      instrumentSource("function (", { file: "/app/broken.js", format: "module", slotBase: 1 })
+      assert.fail("expected a throw")
+    } catch (error) {
+      assert.instanceOf(error, InstrumentError)
+      assert.strictEqual((error as InstrumentError)._tag, "InstrumentError")
+      assert.match((error as InstrumentError).message, /^\/app\/broken\.js:1: cannot parse: /)
+      assert.notInclude((error as InstrumentError).message, "\n")
+    }
+  })
+})
+
+describe("instrumentSource: the functions it reports", () => {
+  it("qualified names, first and last lines, sorted lines, slots from slotBase", () => {
+    const source = [
+      "function outer() {", // 1
+      "  function inner() { return 1 }", // 2
+      "  const held = () => 2", // 3
+      "  return [1].map(function () { return inner() + held() })", // 4
+      "}", // 5
+      "class Box {", // 6
+      "  constructor(v) { this.v = v }", // 7
+      "  get value() { return this.v }", // 8
+      "  set value(v) { this.v = v }", // 9
+      "  static { Box.ready = true }", // 10
+      "  handler = () => this.v", // 11
+      "  static make() { return new Box(1) }", // 12
+      "  #hidden() { return 0 }", // 13
+      "}", // 14
+      "const obj = { method() { return 1 }, arrow: () => 2, get g() { return 3 } }", // 15
+      "export default function () { return 4 }", // 16
+      "[1].forEach((x) => { x++ })", // 17
+      "const named = function actual() { return 5 }", // 18
+      "exports.run = function () { return 6 }" // 19
+    ].join("\n")
+    const result = instrumentSource(source, { file: "/t.mjs", format: "module", slotBase: 10 })
+    assert.deepStrictEqual(
+      result.functions.map((fn) => [fn.name, fn.firstLine, fn.lastLine, fn.lines]),
+      [
+        ["outer", 1, 5, [3, 4]], // a function declaration runs nothing where it stands: no probe
+        ["outer.inner", 2, 2, [2]],
+        ["outer.held", 3, 3, [3]],
+        ["outer.<anonymous>", 4, 4, [4]],
+        ["Box.constructor", 7, 7, [7]],
+        ["Box.get value", 8, 8, [8]],
+        ["Box.set value", 9, 9, [9]],
+        ["Box.<static>", 10, 10, [10]],
+        ["Box.handler", 11, 11, [11]],
+        ["Box.make", 12, 12, [12]],
+        ["Box.#hidden", 13, 13, [13]],
+        ["obj.method", 15, 15, [15]],
+        ["obj.arrow", 15, 15, [15]],
+        ["obj.get g", 15, 15, [15]],
+        ["default", 16, 16, [16]],
+        ["<anonymous>", 17, 17, [17]],
+        ["actual", 18, 18, [18]],
+        ["exports.run", 19, 19, [19]]
+      ]
+    )
+    const slots = result.functions.flatMap((fn) => fn.slots).sort((a, b) => a - b)
+    assert.deepStrictEqual(slots, Array.from({ length: result.slotCount }, (_, k) => 10 + k))
+    for (const fn of result.functions) assert.strictEqual(fn.slots.length, fn.lines.length)
+  })
+})
+
+// -- the corpus ----------------------------------------------------------------
+
+const corpusFiles = fs.readdirSync(corpusDir).filter((name) => /\.(c|m)?(j|t)s$/.test(name)).sort()
+
+interface CorpusEntry {
+  readonly name: string
+  readonly format: LoadFormat
+  readonly source: string
+  readonly code: string
+  readonly functions: ReadonlyArray<InstrumentedFunction>
+}
+
+/** Instruments the whole corpus with consecutive slot ranges from 1. */
+const instrumentCorpus = (): ReadonlyArray<CorpusEntry> => {
+  let slotBase = 1
+  return corpusFiles.map((name) => {
+    const source = fs.readFileSync(path.join(corpusDir, name), "utf8")
+    const format = formatOf(name)
+    const result = instrumentSource(source, { file: name, format, slotBase })
+    slotBase += result.slotCount
+    return { name, format, source, code: result.code, functions: result.functions }
+  })
+}
+
+/** Checks that `original` is `instrumented` with text inserted (a subsequence, same order). */
+const isInsertionOf = (original: string, instrumented: string): boolean => {
+  let j = 0
+  for (let i = 0; i < original.length; i++) {
+    j = instrumented.indexOf(original[i]!, j)
+    if (j < 0) return false
+    j++
+  }
+  return true
+}
+
+describe("corpus: lines are kept", () => {
+  it.each(corpusFiles)("%s keeps its line count and each line's text", (name) => {
+    const source = fs.readFileSync(path.join(corpusDir, name), "utf8")
+    const { code } = instrumentSource(source, { file: name, format: formatOf(name), slotBase: 1 })
+    const before = source.split(LINE_BREAK)
+    const after = code.split(LINE_BREAK)
+    assert.strictEqual(after.length, before.length)
+    before.forEach((line, k) => assert.isTrue(isInsertionOf(line, after[k]!), `line ${k + 1}: ${line}`))
+    // A line alone on its line keeps its columns when it is not the first of its function.
+    assert.notStrictEqual(code, source)
+  })
+})
+
+/** Runs in a child Node: imports every corpus file plain and instrumented, prints JSON results. */
+const RUNNER = `
+import * as Recorder from ${JSON.stringify(recorderPath)}
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { basename } from "node:path"
+import { pathToFileURL } from "node:url"
+import { inspect } from "node:util"
+
+const manifest = JSON.parse(readFileSync(process.argv[2], "utf8"))
+Recorder.install()
+const base = Recorder.allocateSlots(manifest.slotCount)
+for (const entry of manifest.entries) {
+  Recorder.registerFile({ file: entry.name, fileHash: "", sourceText: entry.source, functions: entry.functions })
+}
+const require = createRequire(import.meta.url)
+const show = (value) => (typeof value === "string" ? value : inspect(value, { depth: 6 }))
+const frames = (stack, dir) =>
+  String(stack).split("\\n").filter((line) => line.includes(dir)).map((line) => {
+    const match = /at (?:(.*?) \\()?(?:file:\\/\\/)?([^()]*):(\\d+):\\d+\\)?$/.exec(line.trim())
+    return match === null ? line.trim() : (match[1] ?? "") + " " + basename(match[2]) + ":" + match[3]
+  })
+const run = async (dir, entry) => {
+  const file = dir + "/" + entry.name
+  const log = []
+  const logger = (...args) => log.push(args.map(show).join(" "))
+  try {
+    const module = entry.format.startsWith("commonjs") ? require(file) : await import(pathToFileURL(file).href)
+    const result = await module.main(logger)
+    return { log, result: show(result) }
+  } catch (error) {
+    return { log, error: { name: error?.constructor?.name, message: String(error?.message), frames: frames(error?.stack, dir) } }
+  }
+}
+const results = {}
+for (const entry of manifest.entries) {
+  results[entry.name] = { plain: await run(manifest.plainDir, entry), instrumented: await run(manifest.instrumentedDir, entry) }
+}
+const profile = Recorder.snapshot()
+const hits = {}
+for (const fn of profile.functions) {
+  const byLine = (hits[fn.file] ??= {})
+  for (const line of fn.lines) byLine[line.lineNo] = (byLine[line.lineNo] ?? 0) + Number(line.hits)
+}
+process.stdout.write(JSON.stringify({ base, results, hits }))
+`
+
+interface RunResult {
+  readonly log: ReadonlyArray<string>
+  readonly result?: string
+  readonly error?: { readonly name: string; readonly message: string; readonly frames: ReadonlyArray<string> }
+}
+
+interface CorpusRun {
+  readonly base: number
+  readonly results: Record<string, { readonly plain: RunResult; readonly instrumented: RunResult }>
+  readonly hits: Record<string, Record<string, number>>
+}
+
+describe("corpus: runs the same plain and instrumented", () => {
+  let run: CorpusRun
+
+  beforeAll(() => {
+    const entries = instrumentCorpus()
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "lineprof-corpus-"))
+    try {
+      const plainDir = path.join(work, "plain")
+      const instrumentedDir = path.join(work, "instrumented")
+      fs.mkdirSync(plainDir)
+      fs.mkdirSync(instrumentedDir)
+      for (const entry of entries) {
+        fs.writeFileSync(path.join(plainDir, entry.name), entry.source)
+        fs.writeFileSync(path.join(instrumentedDir, entry.name), entry.code)
+      }
+      const slotCount = entries.reduce((total, entry) => total + entry.functions.reduce((n, fn) => n + fn.slots.length, 0), 0)
+      fs.writeFileSync(path.join(work, "manifest.json"), JSON.stringify({ plainDir, instrumentedDir, slotCount, entries }))
+      fs.writeFileSync(path.join(work, "runner.mjs"), RUNNER)
+      const child = spawnSync(process.execPath, [path.join(work, "runner.mjs"), path.join(work, "manifest.json")], {
+        encoding: "utf8",
+        env: { ...process.env, NODE_OPTIONS: "" }
+      })
+      if (child.status !== 0) throw new Error(`corpus runner failed (${child.status}): ${child.stderr}`)
+      run = JSON.parse(child.stdout)
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true })
+    }
+  })
+
+  it("the child recorder handed out the same slots", () => {
+    assert.strictEqual(run.base, 1)
+  })
+
+  it.each(corpusFiles)("%s: same result, error (message and stack lines) and output", (name) => {
+    const { plain, instrumented } = run.results[name]!
+    assert.deepStrictEqual(instrumented, plain)
+    assert.isAbove(plain.log.length + (plain.error === undefined ? 0 : 1), 0, "the snippet logged something")
+  })
+
+  it.each(corpusFiles)("%s: lines annotated `@hits N` were hit N times", (name) => {
+    const source = fs.readFileSync(path.join(corpusDir, name), "utf8")
+    const expected: Record<string, number> = {}
+    source.split(LINE_BREAK).forEach((line, k) => {
+      const match = /@hits (\d+)/.exec(line)
+      if (match !== null) expected[String(k + 1)] = Number(match[1])
+    })
+    const actual = run.hits[name] ?? {}
+    for (const [lineNo, hits] of Object.entries(expected)) {
+      assert.strictEqual(actual[lineNo] ?? 0, hits, `${name}:${lineNo} hits`)
+    }
+  })
+
+  it("every corpus file that defines functions got probes that ran", () => {
+    for (const name of corpusFiles) assert.isAbove(Object.keys(run.hits[name] ?? {}).length, 0, name)
+  })
+})
+
+// -- the seed example, in this thread -------------------------------------------
+
+describe("the seed example", () => {
+  const seed = [
+    "function power3(num) {", // 1
+    "  return num * num * num", // 2
+    "}", // 3
+    "function child(num) {", // 4
+    "  num = Math.sqrt(num)", // 5
+    "  num = power3(num)", // 6
+    "  return num", // 7
+    "}", // 8
+    "exports.run = (n) => { let total = 0; for (let i = 0; i < n; i++) total += child(i); return total }" // 9
+  ].join("\n")
+
+  it("N calls: every body line hit exactly N times; `num = power3(num)` takes at least power3's line", () => {
+    const N = 20_000
+    const { exports, profile } = load(seed)
+    let expected = 0
+    for (let i = 0; i < N; i++) expected += Math.sqrt(i) ** 3
+    assert.closeTo(exports.run(N), expected, 1e-6 * expected)
+    const functions = profile()
+    for (const lineNo of [5, 6, 7]) assert.strictEqual(lineOf(functions, "child", lineNo).hits, BigInt(N))
+    const power3Line = lineOf(functions, "power3", 2)
+    assert.strictEqual(power3Line.hits, BigInt(N))
+    assert.isAtLeast(Number(lineOf(functions, "child", 6).timeNs), Number(power3Line.timeNs))
+    assert.strictEqual(lineOf(functions, "exports.run", 9).hits, 1n + BigInt(N) + 1n)
+    for (const fn of functions) for (const line of fn.lines) assert.strictEqual(line.waitNs, 0n)
+  })
+
+  it("the profile carries the source lines of each function", () => {
+    const { exports, profile } = load(seed)
+    exports.run(3)
+    const child = profile().find((fn) => fn.name === "child")!
+    assert.deepStrictEqual(child.source, seed.split("\n").slice(3, 8))
+  })
+})
