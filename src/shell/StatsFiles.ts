@@ -25,6 +25,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Profile from "../core/Profile.ts"
 import * as StatsFile from "../core/StatsFile.ts"
+import * as Lprof from "./Lprof.ts"
 
 /** A stats file could not be read or written; `message` is one line starting with the path. */
 export class StatsFileError extends Schema.TaggedError<StatsFileError>()("StatsFileError", {
@@ -111,11 +112,13 @@ export const decodeBytes = (
   path: string,
   bytes: Uint8Array
 ): Effect.Effect<Profile.Profile, StatsFileError, FileSystem.FileSystem> => {
-  if (isPickle(bytes)) {
-    // Python line_profiler's .lprof files are pickles. Their reader (issue 6,
-    // shell/Lprof.decodeBytes) plugs in here, its LprofFileError mapped to a
-    // StatsFileError with the same path and message.
-    return Effect.fail(fail(path, "a Python pickle (line_profiler .lprof?); reading .lprof files is not supported yet"))
+  if (isPickle(bytes) || Lprof.hasLprofExtension(path)) {
+    // Python line_profiler's .lprof files are pickles (protocol 0 and 1 ones
+    // have no magic, hence the extension too). Sources resolve against the
+    // current directory, as line_profiler does.
+    return Lprof.decodeBytes(path, bytes).pipe(
+      Effect.mapError((error) => new StatsFileError({ path, message: error.message }))
+    )
   }
   return decodeText(path, bytes)
 }
