@@ -206,9 +206,10 @@ describe("snapshot, reset and profileFrom", () => {
     unsubscribe()
     const grown = events.slice(replayed)
     assert.strictEqual(grown.length, 1)
-    assert.strictEqual(grown[0]!._tag, "Buffers")
-    if (grown[0]!._tag !== "Buffers" || before._tag !== "Buffers") return
-    assert.isAbove(grown[0].hits.length, before.hits.length)
+    const after = grown[0]!
+    assert.strictEqual(after._tag, "Buffers")
+    if (after._tag !== "Buffers" || before._tag !== "Buffers") return
+    assert.isAbove(after.hits.length, before.hits.length)
     assert.strictEqual(line(functions(), "work", 3).hits, 5n)
     exports.work(1)
     assert.strictEqual(line(functions(), "work", 3).hits, 7n)
