@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Profile from "../../src/core/Profile.ts"
 import * as Text from "../../src/core/render/Text.ts"
 import * as Lprof from "../../src/shell/Lprof.ts"
+import * as StatsFiles from "../../src/shell/StatsFiles.ts"
 
 const goldenDir = fileURLToPath(new URL("../golden", import.meta.url))
 const workerPaths = [0, 1, 2, 3].map((n) => join(goldenDir, `worker-${n}.lprof`))
@@ -74,4 +75,17 @@ describe("shell/Lprof.read", () => {
     assert.isTrue(Lprof.looksLikeLprof(readFileSync(workerPaths[0]!)))
     assert.isFalse(Lprof.looksLikeLprof(new TextEncoder().encode("{}")))
   })
+
+  it.effect("is what StatsFiles.read uses for pickles (by magic) and for *.lprof files (by name, protocol 0 has no magic)", () =>
+    Effect.gen(function*() {
+      const fixtures = fileURLToPath(new URL("../fixtures/lprof", import.meta.url))
+      const byMagic = yield* StatsFiles.read(join(fixtures, "relative_source.lprof"))
+      assert.deepStrictEqual(byMagic.functions[0]!.source, ["def power3(num):", "    return num * num * num"])
+      const protocol0 = yield* StatsFiles.read(join(fixtures, "worker-0.protocol-0.lprof"))
+      const direct = yield* Lprof.read(workerPaths[0]!)
+      assert.deepStrictEqual(protocol0, direct)
+      const refused = yield* Effect.flip(StatsFiles.read(join(fixtures, "os_system.protocol-2.pkl")))
+      assert.strictEqual(refused._tag, "StatsFileError")
+      assert.match(refused.message, /os_system\.protocol-2\.pkl: not a readable pickle: pickle refers to posix\.system, which is not allowed here/)
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
