@@ -41,6 +41,7 @@ const DELIVERED = 2
 const TAKE_OVER_AFTER_MS = 1000
 
 const channelName = "lineprof:delivery"
+const STARTED_KEY = Symbol.for("lineprof.delivery.v1")
 
 type Counters = Extract<Recorder.RecorderEvent, { readonly _tag: "Buffers" }>
 type RegisteredFile = Recorder.FileRegistration
@@ -208,7 +209,9 @@ const onSignal = (signal: NodeJS.Signals): void => {
  * `Recorder.install()` and before any file is instrumented.
  */
 export const start = (config: Config.Config): void => {
-  if (started !== undefined) return
+  // One delivery a thread, even if two copies of this module are loaded in it.
+  if (started !== undefined || (globalThis as any)[STARTED_KEY] === true) return
+  ;(globalThis as any)[STARTED_KEY] = true
   const state = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
   started = { config, statsPath: makeStatsPath(config.dir), state }
   const channel = new BroadcastChannel(channelName)

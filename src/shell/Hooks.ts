@@ -33,17 +33,32 @@ const instrumentable = new Set(["module", "commonjs", "module-typescript", "comm
 /** lineprof's own source folder: never instrumented, whatever the globs say. */
 const ownSourceDir = fileURLToPath(new URL("../", import.meta.url))
 
-/** One matcher a call of `install`; empty until the first install. */
-const selections: Array<(file: string) => boolean> = []
-let registered = false
-let stats = { instrumented: 0, skipped: 0, failed: 0 }
+/**
+ * This thread's hook state. It hangs off `globalThis` under a registered
+ * symbol (as the recorder's store does), so that two copies of this module in
+ * one thread (say, from src/ and from a build) register one hook, not two that
+ * would instrument a file twice.
+ */
+interface HookState {
+  /** One matcher a call of `install`. */
+  readonly selections: Array<(file: string) => boolean>
+  registered: boolean
+  stats: { instrumented: number; skipped: number; failed: number }
+}
+const STATE_KEY = Symbol.for("lineprof.hooks.v1")
+const state: HookState = ((globalThis as any)[STATE_KEY] ??= {
+  selections: [],
+  registered: false,
+  stats: { instrumented: 0, skipped: 0, failed: 0 }
+})
+const selections = state.selections
 
 /** Whether `file` (an absolute path) is instrumented by the selections installed so far. */
 export const isSelected = (file: string): boolean =>
   !file.startsWith(ownSourceDir) && selections.some((matches) => matches(file))
 
 /** How many files this thread instrumented, left unchanged (not selected), or failed to instrument. */
-export const counts = (): { readonly instrumented: number; readonly skipped: number; readonly failed: number } => ({ ...stats })
+export const counts = (): { readonly instrumented: number; readonly skipped: number; readonly failed: number } => ({ ...state.stats })
 
 const sourceText = (source: unknown, file: string): string | undefined => {
   if (typeof source === "string") return source
@@ -73,7 +88,7 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
   try {
     result = instrumentSource(text, { file, format: format as any, slotBase: Recorder.nextSlot() })
   } catch (error) {
-    stats.failed++
+    state.stats.failed++
     // An InstrumentError's message already names the file and the line.
     const message = String((error as Error)?.message ?? error).split("\n")[0]!
     warn(`${message.includes(file) ? message : `${file}: ${message}`} (loaded without profiling)`)
@@ -81,7 +96,7 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
   }
   Recorder.allocateSlots(result.slotCount)
   Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
-  stats.instrumented++
+  state.stats.instrumented++
   return result.code
 }
 
@@ -90,8 +105,8 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
   const config = Config.make(options)
   if (config._tag === "Failure") throw config.failure
   selections.push(Config.makeMatcher(config.success))
-  if (registered) return
-  registered = true
+  if (state.registered) return
+  state.registered = true
   registerHooks({
     load(url, context, nextLoad) {
       const loaded = nextLoad(url, context)
@@ -100,7 +115,7 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
       if (typeof format !== "string" || !instrumentable.has(format)) return loaded
       const file = fileURLToPath(url)
       if (!isSelected(file)) {
-        stats.skipped++
+        state.stats.skipped++
         return loaded
       }
       const code = instrumentLoaded(url, format, loaded.source)
@@ -110,9 +125,9 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
 }
 
 /** Whether this thread's hook is registered. */
-export const isInstalled = (): boolean => registered
+export const isInstalled = (): boolean => state.registered
 
 /** For tests: forget the counts (the hook itself cannot be unregistered). */
 export const resetCounts = (): void => {
-  stats = { instrumented: 0, skipped: 0, failed: 0 }
+  state.stats = { instrumented: 0, skipped: 0, failed: 0 }
 }

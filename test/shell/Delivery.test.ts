@@ -45,6 +45,17 @@ describe("Delivery", () => {
     assert.deepStrictEqual(hitsOf(run.merged, "work"), { 14: 1, 15: N + 1, 16: 1, 17: 1 })
   })
 
+  it("a worker started by a worker and terminate()d, and a worker that throws, deliver too", async () => {
+    const run = await runFixture("nested/main.mjs", [String(N)])
+    assert.strictEqual(run.code, 0)
+    assert.deepStrictEqual(run.stdout.split("\n").sort(), ["", "outer exit 0", "thrower error thrown in a worker"])
+    const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
+    assert.deepStrictEqual(threads.sort(), [0, 1, 2, 3])
+    // outer, inner and thrower each ran the seed N times.
+    assert.deepStrictEqual(hitsOf(run.merged, "child"), { 6: 3 * N, 7: 3 * N, 8: 3 * N })
+    assert.deepStrictEqual(hitsOf(run.merged, "run"), { 12: 3, 13: 3 * (N + 1), 14: 3 })
+  })
+
   it("a child process killed with SIGTERM delivers, and still dies of the signal", async () => {
     const run = await runFixture("child/main.mjs", [String(N), "SIGTERM"])
     assert.match(run.stdout, /^child says \d+\nchild exit null SIGTERM\n$/)

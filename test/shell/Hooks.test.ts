@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Profile from "../../src/core/Profile.ts"
 import { hitsOf, runFixture } from "../fixtures/engine/run.ts"
 
@@ -68,6 +70,13 @@ describe("Hooks (node --import register)", () => {
     assert.deepStrictEqual(onlyApp.merged.functions.map((fn) => fn.name), ["child"])
     const excluded = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_EXCLUDE: "**/app.mjs" } })
     assert.deepStrictEqual(excluded.merged.functions.map((fn) => fn.name), ["power3"])
+  })
+
+  it("lineprof's own files are never instrumented, even when the globs select them", async () => {
+    const repo = fileURLToPath(new URL("../../", import.meta.url))
+    const run = await runFixture("own/app.mjs", [], { env: { LINEPROF_INCLUDE: repo } })
+    assert.strictEqual(run.stdout, "1\n")
+    assert.deepStrictEqual(run.merged.functions.map((fn) => `${path.basename(fn.file)} ${fn.name}`), ["app.mjs count"])
   })
 
   it("a bad setting: one line naming the variable, and the program runs unprofiled", async () => {
