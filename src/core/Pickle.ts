@@ -290,7 +290,9 @@ class Reader {
 
   private appendTo(target: PickleValue, items: ReadonlyArray<PickleValue>): void {
     if (target !== null && typeof target === "object" && !(target instanceof Uint8Array) && target._tag === "List") {
-      ;(target as MutableList).items.push(...items)
+      const list = (target as MutableList).items
+      // One push at a time: spreading a huge APPENDS batch would overflow the call stack.
+      for (const item of items) list.push(item)
       return
     }
     this.fail(`APPEND expects a list, got ${describe(target)}`)
@@ -309,7 +311,8 @@ class Reader {
     if (target === null || typeof target !== "object" || target instanceof Uint8Array || target._tag !== "Set" || target.frozen) {
       this.fail(`ADDITEMS expects a set, got ${describe(target)}`)
     }
-    ;(target as MutableSet).items.push(...items)
+    const set = (target as MutableSet).items
+    for (const item of items) set.push(item)
   }
 
   private float(text: string): number {

@@ -207,6 +207,18 @@ describe("Pickle.load", () => {
     )
   })
 
+  it("reads a list of 300,000 items appended in one batch (no call-stack limit)", () => {
+    const count = 300_000
+    const bytes = new Uint8Array(4 + 2 * count + 2)
+    bytes.set([0x80, 0x02, 0x5d, 0x28]) // PROTO 2, EMPTY_LIST, MARK
+    for (let k = 0; k < count; k++) bytes.set([0x4b, k & 0xff], 4 + 2 * k) // BININT1
+    bytes.set([0x65, 0x2e], 4 + 2 * count) // APPENDS, STOP
+    const value = loadOk(bytes)
+    if (value === null || typeof value !== "object" || value instanceof Uint8Array || value._tag !== "List") return assert.fail()
+    assert.strictEqual(value.items.length, count)
+    assert.strictEqual(value.items[count - 1], BigInt((count - 1) & 0xff))
+  })
+
   it("hasMagic tells binary pickles from text", () => {
     assert.isTrue(Pickle.hasMagic(golden("worker-0.lprof")))
     assert.isFalse(Pickle.hasMagic(bytesOf('{"format":"lineprof"}')))
