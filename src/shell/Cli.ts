@@ -40,7 +40,7 @@ import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { Argument, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
+import { Argument, CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
 import type * as Profile from "../core/Profile.ts"
 import * as StatsFile from "../core/StatsFile.ts"
 import * as Html from "../core/render/Html.ts"
@@ -122,7 +122,7 @@ const renderFlags = {
   sort: Flag.Boolean("sort").pipe(
     Flag.withDefault(false),
     Flag.withoutNegation,
-    Flag.withDescription("order functions by total time, largest first")
+    Flag.withDescription("order functions by total time, ascending as line_profiler does (the slowest last, nearest the prompt)")
   ),
   summary: Flag.Boolean("summary").pipe(
     Flag.withDefault(false),
@@ -261,7 +261,7 @@ const makeShow = (environment: Environment) =>
     Command.withShortDescription("render stats files as a report"),
     Command.withExamples([
       { command: "lineprof show app.js.lineprof.json", description: "the text report, line_profiler's layout" },
-      { command: "lineprof show --unit ms --sort --skip-zero a.json b.json", description: "merge two files; milliseconds; slowest first" },
+      { command: "lineprof show --unit ms --sort --skip-zero a.json b.json", description: "merge two files; milliseconds; slowest function last" },
       { command: "lineprof show --format html -o report.html app.js.lineprof.json", description: "a self-contained HTML page" },
       { command: "lineprof show run.lprof", description: "a Python line_profiler dump" }
     ])
@@ -483,7 +483,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
     Command.withShortDescription("profile a program, its worker threads and child processes"),
     Command.withExamples([
       { command: "lineprof run -- app.js --port 8080", description: "a script, with its own arguments after --" },
-      { command: "lineprof run --unit ms --sort --skip-zero -- src/main.ts", description: "TypeScript, milliseconds, slowest first" },
+      { command: "lineprof run --unit ms --sort --skip-zero -- src/main.ts", description: "TypeScript, milliseconds, slowest function last" },
       { command: "lineprof run --include 'src/**' -- npm test", description: "a command: every Node process it starts is profiled" },
       { command: "lineprof run --no-report -o prof.json -- app.mjs && lineprof show prof.json", description: "profile now, look later" },
       { command: "lineprof run --format html -- app.js", description: "also write app.js.lineprof.html" }
@@ -553,7 +553,7 @@ export const makeCommand = (environment: Environment, setExitCode: (code: number
   )
 
 /** Flags of `run` that take a value, to tell their values from the program's name. */
-const runValueFlags = new Set(["-o", "--output", "--unit", "--format", "--include", "--exclude", "--interval", "--completions", "--log-level"])
+const runValueFlags = new Set(["-o", "--output", "--unit", "--format", "--include", "--exclude", "--interval", "--completions"])
 
 /**
  * Lets `lineprof run app.js --its-flag` work without `--`: everything from the
@@ -626,6 +626,8 @@ export const main = (
   const colour = Terminal.shouldColour(environment.stdout, environment.env)
   return Command.runWith(makeCommand(environment, record), { version })(splitRunArgs(argv)).pipe(
     Effect.provideService(CliOutput.Presenter, makePresenter(environment)),
+    // --wizard (interactive prompts) and --log-level mean nothing to lineprof: leave them out of parsing and help.
+    Effect.provideService(CliConfig.CliConfig, CliConfig.make({ builtIns: [GlobalFlag.Help, GlobalFlag.Version, GlobalFlag.Completions] })),
     Effect.provideService(CliOutput.Formatter, CliOutput.defaultFormatter({ colors: colour })),
     Effect.map(() => exitCode),
     Effect.catchCause((cause) => {

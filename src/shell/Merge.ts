@@ -75,8 +75,10 @@ const walkFolder = (dir: string, input: string): Effect.Effect<Array<string>, Me
  * the stats files under it, a glob the files (and folders) it matches.
  * Files in `ignore` (absolute paths, e.g. the merge's own output) are left
  * out of folder and glob expansions. The result is sorted and without
- * duplicates; paths under the current directory are relative to it (they
- * read better in messages), the others absolute.
+ * duplicates (the same file reached twice counts once). Paths keep the
+ * spelling of the input they came from (`runs/` gives `runs/a/1.json`), so
+ * messages name files as the user wrote them; relative paths are made
+ * absolute when `cwd` is not the process's current directory.
  */
 export const findStatsFiles = (
   inputs: ReadonlyArray<string>,
@@ -84,26 +86,29 @@ export const findStatsFiles = (
 ): Effect.Effect<Array<string>, MergeInputError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const cwd = options.cwd ?? process.cwd()
+    const keepRelative = resolve(cwd) === process.cwd()
     const fs = yield* FileSystem.FileSystem
     const ignored = new Set(options.ignore ?? [])
-    const found = new Set<string>()
-    const addFound = (path: string): number => {
-      if (ignored.has(path)) return 0
-      found.add(path)
+    // Absolute path -> the path as shown and read.
+    const found = new Map<string, string>()
+    const addFound = (spelling: string, options: { readonly force?: boolean } = {}): number => {
+      const path = resolve(cwd, spelling)
+      if (options.force !== true && ignored.has(path)) return 0
+      found.set(path, keepRelative || isAbsolute(spelling) ? spelling : path)
       return 1
     }
     for (const input of inputs) {
-      const path = isAbsolute(input) ? input : resolve(cwd, input)
+      const path = resolve(cwd, input)
       const info = yield* Effect.tryPromise({ try: () => stat(path), catch: (error) => error }).pipe(
         Effect.map((stats) => (stats.isDirectory() ? ("folder" as const) : ("file" as const))),
         Effect.catch((error) => Effect.succeed(errnoCode(error) === "ENOENT" ? ("missing" as const) : ("file" as const)))
       )
       if (info === "file") {
         // Unreadable files are reported by the reader, with the file's name.
-        found.add(path)
+        addFound(input, { force: true })
       } else if (info === "folder") {
         let added = 0
-        for (const file of yield* walkFolder(path, input)) added += addFound(file)
+        for (const file of yield* walkFolder(path, input)) added += addFound(join(input, relative(path, file)))
         if (added === 0) {
           return yield* new MergeInputError({ input, message: `${input}: no stats files (*.json, *.lprof) in this folder` })
         }
@@ -116,9 +121,9 @@ export const findStatsFiles = (
           const matchPath = resolve(cwd, match)
           const isFolder = yield* Effect.promise(() => stat(matchPath).then((s) => s.isDirectory(), () => false))
           if (isFolder) {
-            for (const file of yield* walkFolder(matchPath, match)) matched += addFound(file)
+            for (const file of yield* walkFolder(matchPath, match)) matched += addFound(join(match, relative(matchPath, file)))
           } else {
-            matched += addFound(matchPath)
+            matched += addFound(match)
           }
         }
         if (matched === 0) return yield* new MergeInputError({ input, message: `${input}: no files match this pattern` })
@@ -126,14 +131,8 @@ export const findStatsFiles = (
         return yield* new MergeInputError({ input, message: `${input}: no such file or folder` })
       }
     }
-    return [...found].sort().map(toDisplayPath)
+    return [...found.values()].sort()
   })
-
-/** `path` relative to the process's current directory when it is under it, else absolute. */
-export const toDisplayPath = (path: string): string => {
-  const fromCwd = relative(process.cwd(), path)
-  return fromCwd === "" || fromCwd.startsWith("..") || isAbsolute(fromCwd) ? path : fromCwd
-}
 
 /** A file that was left out of a merge with `skipBad`, and why (one line). */
 export interface SkippedFile {

@@ -1,0 +1,110 @@
+/**
+ * shell/Cli in-process: the argument helpers, and `main` run from an argv
+ * array with captured streams (exit codes, one-line errors, where output goes).
+ * The end-to-end tests in test/e2e spawn the real bin.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { afterAll } from "vitest"
+import * as Cli from "../../src/shell/Cli.ts"
+
+const fixtures = resolve(import.meta.dirname, "..", "fixtures", "cli")
+const scratch = mkdtempSync(join(tmpdir(), "lineprof-cli-test-"))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+describe("argument helpers", () => {
+  it("splitRunArgs puts -- before the program when it is missing, skipping lineprof's flags and their values", () => {
+    assert.deepStrictEqual(Cli.splitRunArgs(["run", "app.js", "--port", "1"]), ["run", "--", "app.js", "--port", "1"])
+    assert.deepStrictEqual(Cli.splitRunArgs(["run", "-o", "x.json", "--sort", "app.js", "-v"]), [
+      "run",
+      "-o",
+      "x.json",
+      "--sort",
+      "--",
+      "app.js",
+      "-v"
+    ])
+    assert.deepStrictEqual(Cli.splitRunArgs(["run", "--unit", "ms", "--", "app.js"]), ["run", "--unit", "ms", "--", "app.js"])
+    assert.deepStrictEqual(Cli.splitRunArgs(["show", "run"]), ["show", "run"])
+    assert.deepStrictEqual(Cli.splitRunArgs(["run", "--sort"]), ["run", "--sort"])
+  })
+
+  it("parseIntervalMs reads ms, s and bare milliseconds, and refuses the rest", () => {
+    assert.deepStrictEqual(Cli.parseIntervalMs("250ms"), Result.succeed(250))
+    assert.deepStrictEqual(Cli.parseIntervalMs("1.5s"), Result.succeed(1500))
+    assert.deepStrictEqual(Cli.parseIntervalMs("40"), Result.succeed(40))
+    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("0s")), true)
+    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("soon")), true)
+    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("-1s")), true)
+  })
+
+  it("isScript tells scripts from commands", () => {
+    for (const script of ["app.js", "a.mjs", "b.cjs", "src/main.ts", "x.mts", "y.cts"]) assert.strictEqual(Cli.isScript(script), true)
+    for (const command of ["npm", "node", "npx", "vitest", "script.sh", "app.json"]) assert.strictEqual(Cli.isScript(command), false)
+  })
+
+  it("withImport appends a quoted --import to NODE_OPTIONS", () => {
+    assert.strictEqual(Cli.withImport(undefined, "/a b/register.ts"), '--import="/a b/register.ts"')
+    assert.strictEqual(Cli.withImport("--max-old-space-size=100", "/r.ts"), '--max-old-space-size=100 --import="/r.ts"')
+  })
+
+  it("exitCodeOf passes the program's code on, and 128 + n for a signal", () => {
+    assert.strictEqual(Cli.exitCodeOf({ code: 7, signal: null }), 7)
+    assert.strictEqual(Cli.exitCodeOf({ code: null, signal: "SIGTERM" }), 143)
+    assert.strictEqual(Cli.exitCodeOf({ code: null, signal: "SIGKILL" }), 137)
+  })
+
+  it("the register module is found next to Cli, with Cli's own extension", () => {
+    assert.strictEqual(Cli.registerPath(), resolve(import.meta.dirname, "..", "..", "src", "shell", "register.ts"))
+    assert.strictEqual(existsSync(Cli.registerPath()), true)
+  })
+})
+
+/** Runs `main` in-process with captured stdout and stderr. */
+const runMain = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    let stdout = ""
+    let stderr = ""
+    const environment: Cli.Environment = {
+      ...Cli.nodeEnvironment(),
+      env: { NO_COLOR: "1" },
+      stdout: { isTTY: false, write: (text: string) => (stdout += text) },
+      stderr: { isTTY: false, write: (text: string) => (stderr += text) }
+    }
+    const code = yield* Cli.main(argv, environment)
+    return { code, stdout, stderr }
+  }).pipe(Effect.provide(NodeServices.layer))
+
+describe("main", () => {
+  it.effect("show: the report on stdout, exit 0", () =>
+    Effect.gen(function* () {
+      const result = yield* runMain(["show", "--unit", "us", join(fixtures, "a.json"), join(fixtures, "b.json")])
+      assert.deepStrictEqual(result, { code: 0, stdout: readFileSync(join(fixtures, "a+b.us.txt"), "utf8"), stderr: "" })
+    }))
+
+  it.effect("a usage error: one line on stderr, exit 2", () =>
+    Effect.gen(function* () {
+      const result = yield* runMain(["merge", join(fixtures, "a.json")])
+      assert.strictEqual(result.code, Cli.ExitCode.usage)
+      assert.strictEqual(result.stdout, "")
+      assert.strictEqual(result.stderr, "lineprof: Missing required flag: --output (see: lineprof merge --help)\n")
+    }))
+
+  it.effect("a bad input: one line on stderr, exit 1, no output file", () =>
+    Effect.gen(function* () {
+      const out = join(scratch, "never.json")
+      const bad = join(fixtures, "wrong-version.json")
+      const result = yield* runMain(["merge", "-o", out, join(fixtures, "a.json"), bad])
+      assert.deepStrictEqual(result, {
+        code: Cli.ExitCode.badInput,
+        stdout: "",
+        stderr: `lineprof: ${bad}: unsupported lineprof stats version 99 (this lineprof reads version 1)\n`
+      })
+      assert.strictEqual(existsSync(out), false)
+    }))
+})
