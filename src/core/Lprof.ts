@@ -77,7 +77,8 @@ const kindOf = (value: Pickle.PickleValue | undefined): string => {
   if (typeof value === "string") return "a str"
   if (typeof value === "boolean") return "a bool"
   if (value instanceof Uint8Array) return "bytes"
-  if (value._tag === "Object" || value._tag === "Global") return `${value._tag === "Object" ? value.cls.module : value.module}.${value._tag === "Object" ? value.cls.name : value.name}`
+  if (value._tag === "Object") return Pickle.showText(`${value.cls.module}.${value.cls.name}`)
+  if (value._tag === "Global") return Pickle.showText(`${value.module}.${value.name}`)
   return `a ${value._tag.toLowerCase()}`
 }
 
@@ -133,14 +134,15 @@ const toProfile = (root: Pickle.PickleValue): Profile.Profile => {
   for (const [key, entries] of (timings as Pickle.PickleDict).entries) {
     const [file, firstLineValue, name] = itemsOf(key, "a timings key")
     if (typeof file !== "string" || typeof name !== "string") fail("a timings key is not (file, line, name)")
-    const firstLine = lineNoOf(firstLineValue, `first line of ${String(name)}`)
+    const shownName = Pickle.showText(name as string)
+    const firstLine = lineNoOf(firstLineValue, `first line of ${shownName}`)
     const lines: Array<Profile.LineStats> = []
-    for (const entry of itemsOf(entries, `timings of ${String(name)}`)) {
-      const [lineNoValue, hitsValue, timeValue] = itemsOf(entry, `a line of ${String(name)}`)
-      const lineNo = lineNoOf(lineNoValue, `a line of ${String(name)}`)
-      const hits = intOf(hitsValue, `hits of ${String(name)} line ${lineNo}`)
-      const steps = intOf(timeValue, `time of ${String(name)} line ${lineNo}`)
-      if (hits < 0n || steps < 0n) fail(`${String(name)} line ${lineNo} has a negative count`)
+    for (const entry of itemsOf(entries, `timings of ${shownName}`)) {
+      const [lineNoValue, hitsValue, timeValue] = itemsOf(entry, `a line of ${shownName}`)
+      const lineNo = lineNoOf(lineNoValue, `a line of ${shownName}`)
+      const hits = intOf(hitsValue, `hits of ${shownName} line ${lineNo}`)
+      const steps = intOf(timeValue, `time of ${shownName} line ${lineNo}`)
+      if (hits < 0n || steps < 0n) fail(`${shownName} line ${lineNo} has a negative count`)
       lines.push(Profile.makeLine(lineNo, { hits, timeNs: toNs(steps) }))
     }
     const lastLine = lines.reduce((last, line) => Math.max(last, line.lineNo), firstLine)

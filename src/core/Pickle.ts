@@ -127,7 +127,10 @@ interface MutableObject {
 }
 
 /** Python 2 names that protocol 0-2 pickles written by Python 3 use (`fix_imports`). */
-const python2Modules: Readonly<Record<string, string>> = { copy_reg: "copyreg", __builtin__: "builtins" }
+const python2Modules: ReadonlyMap<string, string> = new Map([["copy_reg", "copyreg"], ["__builtin__", "builtins"]])
+
+/** Text from a pickle made safe for a one-line message: control characters escaped. */
+export const showText = (text: string): string => JSON.stringify(text).slice(1, -1)
 
 const MARK = Symbol("mark")
 type StackItem = PickleValue | typeof MARK
@@ -154,8 +157,8 @@ const describe = (value: StackItem): string => {
       return "a str"
   }
   if (value instanceof Uint8Array) return "bytes"
-  if (value._tag === "Global") return `${value.module}.${value.name}`
-  if (value._tag === "Object") return `an instance of ${value.cls.module}.${value.cls.name}`
+  if (value._tag === "Global") return showText(`${value.module}.${value.name}`)
+  if (value._tag === "Object") return `an instance of ${showText(`${value.cls.module}.${value.cls.name}`)}`
   return `a ${value._tag.toLowerCase()}`
 }
 
@@ -240,9 +243,9 @@ class Reader {
   }
 
   private global(module: string, name: string): PickleGlobal {
-    const fixedModule = python2Modules[module] ?? module
+    const fixedModule = python2Modules.get(module) ?? module
     const qualified = `${fixedModule}.${name}`
-    if (!this.allowed.has(qualified)) this.fail(`pickle refers to ${qualified}, which is not allowed here`)
+    if (!this.allowed.has(qualified)) this.fail(`pickle refers to ${showText(qualified)}, which is not allowed here`)
     return { _tag: "Global", module: fixedModule, name }
   }
 
@@ -317,8 +320,8 @@ class Reader {
 
   private float(text: string): number {
     const trimmed = text.trim()
-    const special: Record<string, number> = { inf: Infinity, "-inf": -Infinity, nan: NaN }
-    const value = special[trimmed] ?? Number(trimmed)
+    const special = new Map([["inf", Infinity], ["-inf", -Infinity], ["nan", NaN]])
+    const value = special.get(trimmed) ?? Number(trimmed)
     if (Number.isNaN(value) && trimmed !== "nan") this.fail(`bad float literal ${JSON.stringify(trimmed)}`)
     return value
   }

@@ -93,6 +93,13 @@ describe("Pickle.load", () => {
     assert.match(loadError(bytesOf("cbuiltins\neval\n(S'1'\ntR.")).message, /builtins\.eval, which is not allowed/)
   })
 
+  it("keeps messages on one line and plain whatever names and literals the pickle holds", () => {
+    const newlineName = bytesOf("\x80\x04\x8c\x02os\x8c\x07sys\ntem\x93.")
+    assert.strictEqual(loadError(newlineName).message, "pickle refers to os.sys\\ntem, which is not allowed here (at byte 15)")
+    assert.strictEqual(loadError(bytesOf("Fconstructor\n.")).message, 'bad float literal "constructor" (at byte 0)')
+    assert.match(loadError(bytesOf("c__proto__\nx\n.")).message, /^pickle refers to __proto__\.x, which is not allowed here/)
+  })
+
   it("refuses LineStats itself unless the caller allows it", () => {
     assert.match(loadError(golden("worker-0.lprof")).message, /^pickle refers to line_profiler\._line_profiler\.LineStats, which is not allowed here \(at byte 54\)$/)
   })
