@@ -155,6 +155,23 @@ describe("Html.render", () => {
     assert.isBelow(html.length, 2000 * 1500)
   })
 
+  it("shows files under cwd relative to it, like the text report", () => {
+    const html = Html.render(Profile.make([fn("main", "/app/src/main.ts", 1, [[2, 1n, 5n]]), fn("dep", "/lib/dep.js", 1, [[2, 1n, 1n]])]), { cwd: "/app" })
+    assert.include(html, "<td class=f>src/main.ts:1</td>")
+    assert.include(html, "File: <code>src/main.ts</code>")
+    assert.include(html, "<td class=f>/lib/dep.js:1</td>")
+  })
+
+  it("tells apart two versions of a function whose file changed between runs", () => {
+    const v1 = { ...fn("main", "a.ts", 1, [[2, 1n, 5n]]), fileHash: "1111111111aa" }
+    const v2 = { ...fn("main", "a.ts", 1, [[2, 1n, 9n]]), fileHash: "2222222222bb" }
+    const html = Html.render(Profile.make([v1, v2, fn("other", "a.ts", 9, [[10, 1n, 1n]])]))
+    assert.include(html, "<td class=f>a.ts:1 (version 22222222)</td>")
+    assert.include(html, "<td class=f>a.ts:1 (version 11111111)</td>")
+    assert.include(html, "<td class=f>a.ts:9</td>")
+    assert.include(sectionOf(html, "f1"), "file version <code>22222222</code>")
+  })
+
   it("renders an empty profile as a page that says so", () => {
     const html = Html.render(Profile.empty, { title: "empty <run>" })
     assert.include(html, "<title>empty &lt;run&gt;</title>")

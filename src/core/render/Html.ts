@@ -19,13 +19,18 @@
  * left out of the line tables.
  *
  * Times are shown in a readable unit per cell (`2.91 ms`); the exact integer
- * nanoseconds are in the cell's tooltip (`title`).
+ * nanoseconds are in the cell's tooltip (`title`). Files under `options.cwd`
+ * show relative to it; a function recorded from two versions of its file
+ * (different `fileHash`) shows each version's hash.
  */
 import * as Profile from "../Profile.ts"
+import { displayPath } from "./Text.ts"
 
 export interface RenderOptions {
   /** Heading and page title; default "lineprof report". */
   readonly title?: string | undefined
+  /** The current directory: files under it are shown relative to it, as in the text report. */
+  readonly cwd?: string | undefined
 }
 
 const escapes: Readonly<Record<string, string>> = {
@@ -100,15 +105,19 @@ td>i{display:block;height:10px;width:calc(var(--q)*80px);min-width:1px;backgroun
 
 interface Ranked {
   readonly fn: Profile.FunctionProfile
+  /** The file as shown (relative to `cwd` when under it). */
+  readonly file: string
+  /** Set when another function has the same file, line and name but another file hash (the file changed between runs). */
+  readonly version: string | undefined
   readonly id: string
   readonly totalNs: bigint
 }
 
 const renderListRow = (entry: Ranked, rank: number, allNs: bigint): string => {
-  const { fn, id, totalNs } = entry
+  const { fn, file, id, totalNs } = entry
   return (
     `<tr><td class=n>${rank}</td><td><a href="#${id}">${escapeHtml(fn.name)}</a></td>` +
-    `<td class=f>${escapeHtml(fn.file)}:${fn.firstLine}</td>` +
+    `<td class=f>${escapeHtml(file)}:${fn.firstLine}${entry.version === undefined ? "" : ` (version ${escapeHtml(entry.version)})`}</td>` +
     `<td class=n title="${totalNs} ns">${formatDuration(Number(totalNs))}</td>` +
     `<td class=n>${percent(totalNs, allNs)}</td><td class=h>${heat(totalNs, allNs)}</td>` +
     `<td class=n>${Profile.totalHits(fn)}</td></tr>`
@@ -116,7 +125,7 @@ const renderListRow = (entry: Ranked, rank: number, allNs: bigint): string => {
 }
 
 const renderFunction = (entry: Ranked, rank: number): string => {
-  const { fn, id, totalNs } = entry
+  const { fn, file, id, totalNs } = entry
   const hasWait = fn.lines.some((line) => line.waitNs > 0n)
   const statsByLine = new Map(fn.lines.map((line) => [line.lineNo, line]))
   // Hits, Time, Per Hit, % Time, (Wait,) heat: one empty span for a line that never ran.
@@ -124,13 +133,14 @@ const renderFunction = (entry: Ranked, rank: number): string => {
   const out: Array<string> = []
   out.push(
     `<section id="${id}"><h2>${rank}. ${escapeHtml(fn.name)}</h2>` +
-      `<p class=meta>File: <code>${escapeHtml(fn.file)}</code> \u00b7 line ${fn.firstLine} \u00b7 ` +
+      `<p class=meta>File: <code>${escapeHtml(file)}</code> \u00b7 line ${fn.firstLine} \u00b7 ` +
       `Total time: <span title="${totalNs} ns">${formatDuration(Number(totalNs))}</span>` +
+      (entry.version === undefined ? "" : ` \u00b7 file version <code>${escapeHtml(entry.version)}</code> (the file changed between runs)`) +
       `<a class=top href="#functions">\u2191 list</a></p>`
   )
   if (fn.source === undefined) {
     out.push(
-      `<p class=missing>Could not find file <code>${escapeHtml(fn.file)}</code>. ` +
+      `<p class=missing>Could not find file <code>${escapeHtml(file)}</code>. ` +
         `Are you sure you are running this program from the same directory that you ran the profiler from? ` +
         `Continuing without the function's contents.</p>`
     )
@@ -171,11 +181,20 @@ const renderFunction = (entry: Ranked, rank: number): string => {
 export const render = (profile: Profile.Profile, options: RenderOptions = {}): string => {
   const title = options.title ?? "lineprof report"
   // 1. rank functions by total time (stable: ties keep canonical order)
+  const sameCode = (fn: Profile.FunctionProfile): string => `${fn.file}\u0000${fn.firstLine}\u0000${fn.name}`
+  const versions = new Map<string, number>()
+  for (const fn of profile.functions) versions.set(sameCode(fn), (versions.get(sameCode(fn)) ?? 0) + 1)
   const ranked: Array<Ranked> = profile.functions
     .map((fn) => ({ fn, totalNs: Profile.totalTimeNs(fn) }))
     .map((entry, index) => ({ ...entry, index }))
     .sort((a, b) => (a.totalNs === b.totalNs ? a.index - b.index : a.totalNs > b.totalNs ? -1 : 1))
-    .map((entry, k) => ({ fn: entry.fn, totalNs: entry.totalNs, id: `f${k + 1}` }))
+    .map((entry, k) => ({
+      fn: entry.fn,
+      file: displayPath(entry.fn.file, options.cwd),
+      version: (versions.get(sameCode(entry.fn)) ?? 0) > 1 ? entry.fn.fileHash.slice(0, 8) || "unknown" : undefined,
+      totalNs: entry.totalNs,
+      id: `f${k + 1}`
+    }))
   const allNs = ranked.reduce((sum, entry) => sum + entry.totalNs, 0n)
   const fileCount = new Set(profile.functions.map((fn) => fn.file)).size
 
