@@ -214,17 +214,22 @@ export const start = (config: Config.Config): void => {
   ;(globalThis as any)[STARTED_KEY] = true
   const state = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
   started = { config, statsPath: makeStatsPath(config.dir), state }
-  const channel = new BroadcastChannel(channelName)
-  channel.unref()
+  // Workers post on a channel opened for each message (rare: start, file loads,
+  // buffer growth) and closed at once, so that no worker holds a channel that
+  // would also receive, and queue, every other worker's messages.
   const post = (message: Message): void => {
     try {
+      const channel = new BroadcastChannel(channelName)
       channel.postMessage(message)
+      channel.close()
     } catch {
-      // The channel is closed while the thread shuts down.
+      // The thread is shutting down.
     }
   }
   if (isMainThread) {
+    const channel = new BroadcastChannel(channelName)
     channel.onmessage = (event) => onMessage((event as { readonly data: Message }).data)
+    channel.unref()
   } else {
     post({ _tag: "Hello", threadId, statsPath: started.statsPath, state })
   }
