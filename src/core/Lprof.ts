@@ -35,7 +35,7 @@ export const allowedGlobals: ReadonlyArray<string> = [
   "builtins.object"
 ]
 
-/** line_profiler's own default unit when a dump does not carry one. */
+/** Nanoseconds in a second: the unit is in seconds, profiles count nanoseconds. */
 const nanosecondsPerSecond = 1_000_000_000n
 
 /**
