@@ -13,6 +13,15 @@ import * as Cli from "./shell/Cli.ts"
 
 let exitCode: number | undefined
 
+// A reader that stops early (`lineprof show big.json | head`) closes the pipe:
+// stop quietly, as Unix tools do on SIGPIPE, instead of dying with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error
+    process.exit(exitCode ?? Cli.ExitCode.ok)
+  })
+}
+
 Cli.main(process.argv.slice(2), Cli.nodeEnvironment(), (code) => {
   exitCode = code
 }).pipe(

@@ -50,12 +50,17 @@ export const runBin = (args: ReadonlyArray<string>, options: BinOptions = {}): B
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr }
 }
 
-/** Starts `lineprof ...args` and returns the child, for tests that send it signals. */
-export const startBin = (args: ReadonlyArray<string>, options: BinOptions = {}) =>
+/**
+ * Starts `lineprof ...args` and returns the child, for tests that send it
+ * signals. `detached` gives it a process group of its own, as a shell gives a
+ * foreground job, so that a test can signal the whole group like Ctrl-C does.
+ */
+export const startBin = (args: ReadonlyArray<string>, options: BinOptions & { readonly detached?: boolean } = {}) =>
   spawn(process.execPath, [binPath, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: environment(options.env),
-    stdio: ["pipe", "pipe", "pipe"]
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: options.detached ?? false
   })
 
 /** A fresh folder that anyone may write into (tests may run the bin as another user); removed by the returned function. */

@@ -10,7 +10,7 @@ import * as Result from "effect/Result"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Profile from "../../src/core/Profile.ts"
 import * as StatsFile from "../../src/core/StatsFile.ts"
-import { fixturesDir, makeScratch, readText, runBin } from "./bin.ts"
+import { fixturesDir, makeScratch, readText, runBin, startBin } from "./bin.ts"
 
 const fixture = (name: string) => join(fixturesDir, name)
 
@@ -120,6 +120,29 @@ describe("lineprof show", () => {
     expect(result.code).toBe(0)
     expect(result.stdout.trimStart().toLowerCase().startsWith("<!doctype html>")).toBe(true)
     for (const name of ["work", "main", "helper"]) expect(result.stdout).toContain(name)
+  })
+
+  it("stops quietly, exit 0, when the reader closes the pipe early (| head)", async () => {
+    // 400 functions: a report far larger than a pipe's buffer.
+    const big = join(scratch.dir, "big.json")
+    const template = readText(fixture("a.json"))
+    const functions = Array.from({ length: 400 }, (_, k) => template.split("\n")[4]!.replace('"name":"work"', `"name":"work${k}"`))
+    writeFileSync(big, `{"format":"lineprof","version":1,"functions":[\n${functions.map((line) => line.replace(/,$/, "")).join(",\n")}\n]}\n`)
+    const child = startBin(["show", big])
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    let firstChunk = ""
+    await new Promise<void>((resolve) =>
+      child.stdout.once("data", (chunk: Buffer) => {
+        firstChunk = chunk.toString()
+        child.stdout.destroy()
+        resolve()
+      })
+    )
+    expect(firstChunk.startsWith("Timer unit: 1e-06 s")).toBe(true)
+    expect(await exited).toBe(0)
+    expect(stderr).toBe("")
   })
 
   it("colours hot lines when FORCE_COLOR is set, and never when NO_COLOR is", () => {

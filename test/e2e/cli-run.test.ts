@@ -79,25 +79,36 @@ describe("lineprof run", () => {
     expect(callsOfWork(decodeFile(out))).toEqual([301n, 301n])
   })
 
-  it("passes SIGTERM on to the program, collects its stats and exits 128 + 15", async () => {
-    const out = join(scratch.dir, "sleeper.json")
-    const child = startBin(["run", "--no-report", "-o", out, "--", "sleeper.mjs"], { cwd: programs })
+  /** Starts sleeper.mjs under lineprof, waits for its "ready", signals, and returns how lineprof ended. */
+  const signalled = async (out: string, send: (pid: number) => void) => {
+    const child = startBin(["run", "--no-report", "-o", out, "--", "sleeper.mjs"], { cwd: programs, detached: true })
     let stdout = ""
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
     await new Promise<void>((resolve) => {
       child.stdout.on("data", (chunk: Buffer) => {
         stdout += chunk.toString()
         if (stdout.includes("ready\n")) resolve()
       })
     })
-    child.kill("SIGTERM")
-    const [code] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-      child.once("exit", (exitCode, signal) => resolve([exitCode, signal]))
-    )
-    expect(code).toBe(143)
-    expect(stdout).toBe("ready\n")
-    expect(stderr).toBe(`lineprof: wrote ${out} (1 stats file merged)\n`)
+    send(child.pid!)
+    const code = await exited
+    return { code, stdout, stderr }
+  }
+
+  it("passes SIGTERM on to the program, collects its stats and exits 128 + 15", async () => {
+    const out = join(scratch.dir, "sleeper-term.json")
+    // Only lineprof gets the signal; it passes it on.
+    const result = await signalled(out, (pid) => process.kill(pid, "SIGTERM"))
+    expect(result).toEqual({ code: 143, stdout: "ready\n", stderr: `lineprof: wrote ${out} (1 stats file merged)\n` })
+    expect(callsOfWork(decodeFile(out))).toEqual([50n, 50n])
+  })
+
+  it("on Ctrl-C (SIGINT to the whole process group) outlives the program, collects its stats and exits 128 + 2", async () => {
+    const out = join(scratch.dir, "sleeper-int.json")
+    const result = await signalled(out, (pid) => process.kill(-pid, "SIGINT"))
+    expect(result).toEqual({ code: 130, stdout: "ready\n", stderr: `lineprof: wrote ${out} (1 stats file merged)\n` })
     expect(callsOfWork(decodeFile(out))).toEqual([50n, 50n])
   })
 
