@@ -32,7 +32,7 @@
 import { spawn } from "node:child_process"
 import { stat } from "node:fs/promises"
 import { constants as osConstants, tmpdir } from "node:os"
-import { basename, dirname, extname, join, resolve } from "node:path"
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
@@ -327,6 +327,19 @@ export const parseIntervalMs = (text: string): Result.Result<number, string> => 
   return Result.succeed(ms)
 }
 
+/**
+ * What `run` profiles without `--include`: the files under the current
+ * folder, and those beside the script when it lies outside it (so
+ * `lineprof run -- ../tool/main.js` profiles the tool). Undefined keeps
+ * Config's own default (the current folder).
+ */
+export const defaultInclude = (cwd: string, scriptPath: string | undefined): ReadonlyArray<string> | undefined => {
+  if (scriptPath === undefined) return undefined
+  const fromCwd = relative(cwd, dirname(scriptPath))
+  const inside = fromCwd === "" || (!fromCwd.startsWith("..") && !isAbsolute(fromCwd))
+  return inside ? undefined : [cwd, dirname(scriptPath)]
+}
+
 /** NODE_OPTIONS with lineprof's `--import` appended (quoted: paths may hold spaces). */
 export const withImport = (nodeOptions: string | undefined, modulePath: string): string => {
   const flag = `--import=${JSON.stringify(modulePath)}`
@@ -389,7 +402,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
       ),
       include: Flag.String("include").pipe(
         Flag.atLeast(0),
-        Flag.withDescription("globs of files to profile, repeatable or comma-separated (default: files under the current folder)")
+        Flag.withDescription("globs of files to profile, repeatable or comma-separated (default: files under the current folder and the script's)")
       ),
       exclude: Flag.String("exclude").pipe(
         Flag.atLeast(0),
@@ -438,7 +451,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
         )
         const config = Config.make({
           cwd: environment.cwd,
-          include: include.length === 0 ? undefined : include,
+          include: include.length > 0 ? include : defaultInclude(environment.cwd, script ? resolve(environment.cwd, program) : undefined),
           exclude: exclude.length === 0 ? undefined : exclude,
           dir: statsDir,
           intervalMs

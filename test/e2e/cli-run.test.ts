@@ -128,6 +128,14 @@ describe("lineprof run", () => {
     expect(callsOfWork(decodeFile(out))).toEqual([9n, 9n])
   })
 
+  it("profiles a script outside the current folder too", () => {
+    const elsewhere = join(scratch.dir, "elsewhere")
+    mkdirSync(elsewhere)
+    const result = runBin(["run", "--no-report", "--", "../programs/child.mjs", "6"], { cwd: elsewhere })
+    expect(result.code).toBe(0)
+    expect(callsOfWork(decodeFile(join(elsewhere, "child.mjs.lineprof.json")))).toEqual([6n, 6n])
+  })
+
   it("--exclude leaves matching files unprofiled", () => {
     const out = join(scratch.dir, "excluded.json")
     const result = run(["--no-report", "--exclude", "lib.mjs", "-o", out, "--", "threads.mjs"])

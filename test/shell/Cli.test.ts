@@ -48,6 +48,12 @@ describe("argument helpers", () => {
     for (const command of ["npm", "node", "npx", "vitest", "script.sh", "app.json"]) assert.strictEqual(Cli.isScript(command), false)
   })
 
+  it("defaultInclude adds the script's folder only when it lies outside the current one", () => {
+    assert.strictEqual(Cli.defaultInclude("/work/app", "/work/app/src/main.js"), undefined)
+    assert.strictEqual(Cli.defaultInclude("/work/app", undefined), undefined)
+    assert.deepStrictEqual(Cli.defaultInclude("/work/app", "/work/tool/main.js"), ["/work/app", "/work/tool"])
+  })
+
   it("withImport appends a quoted --import to NODE_OPTIONS", () => {
     assert.strictEqual(Cli.withImport(undefined, "/a b/register.ts"), '--import="/a b/register.ts"')
     assert.strictEqual(Cli.withImport("--max-old-space-size=100", "/r.ts"), '--max-old-space-size=100 --import="/r.ts"')
