@@ -46,6 +46,8 @@ export type RecorderEvent =
 export interface InstallOptions {
   /** Subtract the calibrated probe cost (default true). */
   readonly compensate?: boolean
+  /** Use this clock instead of measuring the candidates (first install only; for benchmarks). */
+  readonly clock?: ClockCandidate["name"]
 }
 
 export interface SnapshotOptions {
@@ -72,11 +74,11 @@ export const clockCandidates: ReadonlyArray<ClockCandidate> = [
   { name: "process.hrtime.bigint", readNs: () => Number(process.hrtime.bigint()) }
 ]
 
-/** Mean ns per read of a clock over `reads` calls (median of a few rounds). */
-export const measureClockNs = (clock: ClockCandidate, reads = 20_000): number => {
+/** Mean ns per read of a clock over `reads` calls (median of `rounds` rounds). */
+export const measureClockNs = (clock: ClockCandidate, reads = 20_000, roundCount = 5): number => {
   const rounds: Array<number> = []
   let sink = 0
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < roundCount; round++) {
     const start = process.hrtime.bigint()
     for (let i = 0; i < reads; i++) sink += clock.readNs()
     rounds.push(Number(process.hrtime.bigint() - start) / reads)
@@ -101,6 +103,10 @@ class Frame {
 }
 
 const INITIAL_SLOTS = 1024
+/** Calibration runs for about this long (it stops earlier only if the machine is very slow: 400 rounds). */
+const CALIBRATION_BUDGET_NS = 15e6
+const DEBT = 0
+const COST = 1
 
 const makeStore = () => {
   let capacity = 0
@@ -110,10 +116,11 @@ const makeStore = () => {
   let waitNs: Float64Array = new Float64Array(0)
   let readNs: () => number = clockCandidates[0]!.readNs
   let clockName: ClockCandidate["name"] = clockCandidates[0]!.name
-  /** Probe cost in ns subtracted per probe event. */
-  let costNs = 0
-  /** Sum of the cost of all probe events so far: virtual now = readNs() - debtNs. */
-  let debtNs = 0
+  // The probe cost and the debt live in a typed array, not in closure
+  // variables: writing a changing double into a closure slot allocates a heap
+  // number on each probe event, a typed-array element does not.
+  /** [DEBT]: the summed cost of all probe events so far (virtual now = readNs() - debt); [COST]: ns per probe event. */
+  const clockState = new Float64Array(2)
   let installed = false
   let calibratedNs: number | undefined
   const files: Array<FileRegistration> = []
@@ -142,15 +149,15 @@ const makeStore = () => {
   // -- the probes (hot: one clock read, no allocation) ----------------------
 
   const hit = (prevSlot: number, slot: number, lineStartNs: number): number => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     timeNs[prevSlot]! += now - lineStartNs
     hits[slot]!++
     return now
   }
   const exit = (prevSlot: number, lineStartNs: number): void => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     timeNs[prevSlot]! += now - lineStartNs
   }
   /** Credits the frame's current line up to `now` (as Wait if it was suspended). */
@@ -163,41 +170,41 @@ const makeStore = () => {
     }
   }
   const frameNew = (): Frame => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     return new Frame(now)
   }
   const frameHit = (frame: Frame, slot: number): void => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.slot = slot
     hits[slot]!++
     frame.startNs = now
   }
   const frameExit = (frame: Frame): void => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.startNs = now
   }
   const suspend = <A>(frame: Frame, value: A): A => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.suspendedNs = now
     return value
   }
   const resume = <A>(frame: Frame, value: A): A => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.startNs = now
     return value
   }
   const suspendAt = <A>(frame: Frame, slot: number, value?: A): A | undefined => {
-    const now = readNs() - debtNs
-    debtNs += costNs
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.slot = slot
     frame.suspendedNs = now
@@ -218,50 +225,64 @@ const makeStore = () => {
   /**
    * Cost of one sync line event as instrumented code pays it (global lookup,
    * call, clock read, two adds, assignments): the per-iteration difference
-   * between a loop with one probe and the same loop without, median of rounds.
+   * between a loop with one probe and the same loop without. The minimum over
+   * rounds after a warm-up: interruptions only ever add time.
    */
   const calibrate = (): number => {
     const probed = new Function(
       "n",
-      `let ${"__lp$l"} = 0, ${"__lp$t"} = 0, acc = 0
+      `let __lp$l = 0, __lp$t = 0, acc = 0
        for (let i = 0; i < n; i++) { __lp$t = ${Globals.hit}(__lp$l, __lp$l = ${SINK_SLOT}, __lp$t); acc += i }
        return acc`
     ) as (n: number) => number
     const plain = new Function("n", "let acc = 0; for (let i = 0; i < n; i++) { acc += i } return acc") as (
       n: number
     ) => number
-    const saved = costNs
-    costNs = 0
-    const n = 20_000
-    const samples: Array<number> = []
-    for (let round = 0; round < 9; round++) {
+    const saved = clockState[COST]!
+    clockState[COST] = 0
+    // Rounds until a time budget is spent: on a busy machine the optimising
+    // compiler may finish late, and only optimised rounds count (the minimum).
+    const n = 2_000
+    let bestProbed = Infinity
+    let bestPlain = Infinity
+    const budgetEnd = readNs() + CALIBRATION_BUDGET_NS
+    for (let round = 0; round < 12 || (readNs() < budgetEnd && round < 400); round++) {
       const t0 = readNs()
       probed(n)
       const t1 = readNs()
       plain(n)
       const t2 = readNs()
-      if (round >= 2) samples.push((t1 - t0 - (t2 - t1)) / n)
+      if (round >= 3) {
+        bestProbed = Math.min(bestProbed, t1 - t0)
+        bestPlain = Math.min(bestPlain, t2 - t1)
+      }
     }
-    costNs = saved
+    clockState[COST] = saved
     hits[SINK_SLOT] = 0
     timeNs[SINK_SLOT] = 0
-    samples.sort((a, b) => a - b)
-    return Math.max(0, samples[Math.floor(samples.length / 2)]!)
+    return Math.max(0, (bestProbed - bestPlain) / n)
+  }
+
+  /** The cheapest candidate clock: interleaved rounds, minimum per candidate. */
+  const chooseClock = (): ClockCandidate => {
+    const bestNs = clockCandidates.map(() => Infinity)
+    for (let round = 0; round < 6; round++) {
+      clockCandidates.forEach((candidate, k) => {
+        bestNs[k] = Math.min(bestNs[k]!, measureClockNs(candidate, 1_000, 1))
+      })
+    }
+    let chosen = 0
+    bestNs.forEach((ns, k) => {
+      if (ns < bestNs[chosen]!) chosen = k
+    })
+    return clockCandidates[chosen]!
   }
 
   return {
     install(options: InstallOptions = {}): void {
       if (!installed) {
         if (capacity === 0) grow(INITIAL_SLOTS)
-        let best = clockCandidates[0]!
-        let bestNs = Infinity
-        for (const candidate of clockCandidates) {
-          const ns = measureClockNs(candidate, 5_000)
-          if (ns < bestNs) {
-            best = candidate
-            bestNs = ns
-          }
-        }
+        const best = clockCandidates.find((candidate) => candidate.name === options.clock) ?? chooseClock()
         readNs = best.readNs
         clockName = best.name
         for (const [name, probe] of Object.entries(probes)) {
@@ -269,10 +290,10 @@ const makeStore = () => {
         }
         installed = true
       }
-      if (options.compensate === false) costNs = 0
+      if (options.compensate === false) clockState[COST] = 0
       else {
         calibratedNs ??= calibrate()
-        costNs = calibratedNs
+        clockState[COST] = calibratedNs
       }
     },
     isInstalled: (): boolean => installed,
@@ -294,7 +315,7 @@ const makeStore = () => {
       timeNs.fill(0)
       waitNs.fill(0)
     },
-    probeCostNs: (): number => costNs,
+    probeCostNs: (): number => clockState[COST]!,
     clockName: (): ClockCandidate["name"] => clockName,
     subscribe(listener: (event: RecorderEvent) => void): () => void {
       listeners.add(listener)
