@@ -34,6 +34,7 @@ import { stat } from "node:fs/promises"
 import { constants as osConstants, tmpdir } from "node:os"
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import packageJson from "../../package.json" with { type: "json" }
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -50,8 +51,8 @@ import * as Merge from "./Merge.ts"
 import * as StatsFiles from "./StatsFiles.ts"
 import * as Terminal from "./Terminal.ts"
 
-/** The version `--version` prints. */
-export const version = "0.1.0"
+/** The version `--version` prints: the package's. */
+export const version: string = packageJson.version
 
 /** Exit codes of the command (the program's own code for `run`). */
 export const ExitCode = {
