@@ -21,7 +21,6 @@
  * folder matches every file below it (`src` is `src/**`).
  */
 import * as Data from "effect/Data"
-import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as path from "node:path"
 
@@ -175,9 +174,6 @@ export const fromEnv = (env: NodeJS.ProcessEnv = process.env, cwd: string = proc
     compensate
   })
 }
-
-/** `fromEnv` as an Effect. */
-export const load: Effect.Effect<Config, ConfigError> = Effect.suspend(() => Effect.fromResult(fromEnv()))
 
 /**
  * The environment that makes child processes started from here use the same

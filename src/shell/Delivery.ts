@@ -28,14 +28,23 @@ import * as diagnostics from "node:diagnostics_channel"
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { BroadcastChannel, isMainThread, threadId, type Worker } from "node:worker_threads"
+import { createRequire } from "node:module"
 import type * as Profile from "../core/Profile.ts"
-import * as StatsFile from "../core/StatsFile.ts"
+import type * as StatsFile from "../core/StatsFile.ts"
 import type * as Config from "./Config.ts"
 import * as Recorder from "./Recorder.ts"
 
 const IDLE = 0
 const WRITING = 1
 const DELIVERED = 2
+
+/**
+ * The stats-file encoder (and effect/Schema behind it), loaded synchronously at
+ * the first write: threads that instrument nothing never pay for it.
+ */
+let statsFile: typeof StatsFile | undefined
+const encode = (profile: Profile.Profile): string =>
+  (statsFile ??= createRequire(import.meta.url)("../core/StatsFile.ts") as typeof StatsFile).encode(profile)
 
 /** How long the main thread waits for a worker that is writing its own file before it takes over. */
 const TAKE_OVER_AFTER_MS = 1000
@@ -121,7 +130,7 @@ const writeUnderState = (state: Int32Array, file: string, final: boolean, profil
   try {
     const value = profile()
     if (value !== undefined) {
-      writeFileAtomicSync(file, StatsFile.encode(value))
+      writeFileAtomicSync(file, encode(value))
       wrote = true
     }
   } catch (error) {

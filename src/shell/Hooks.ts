@@ -21,11 +21,20 @@
  */
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
-import { registerHooks } from "node:module"
+import { createRequire, registerHooks } from "node:module"
 import { fileURLToPath } from "node:url"
-import { instrumentSource } from "../core/Instrument.ts"
+import type * as Instrument from "../core/Instrument.ts"
 import * as Config from "./Config.ts"
 import * as Recorder from "./Recorder.ts"
+
+/**
+ * The instrumenter (and its parser), loaded on the first selected file: every
+ * Node process that NODE_OPTIONS reaches loads this module, and most of them
+ * (npm, tools) never load a file worth instrumenting.
+ */
+let instrumenter: typeof Instrument | undefined
+const loadInstrumenter = (): typeof Instrument =>
+  (instrumenter ??= createRequire(import.meta.url)("../core/Instrument.ts") as typeof Instrument)
 
 /** The formats the instrumenter understands. */
 const instrumentable = new Set(["module", "commonjs", "module-typescript", "commonjs-typescript"])
@@ -84,9 +93,9 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
   const text = sourceText(source, file)
   if (text === undefined) return undefined
   const fileHash = createHash("sha1").update(text).digest("hex")
-  let result: ReturnType<typeof instrumentSource>
+  let result: Instrument.InstrumentResult
   try {
-    result = instrumentSource(text, { file, format: format as any, slotBase: Recorder.nextSlot() })
+    result = loadInstrumenter().instrumentSource(text, { file, format: format as Instrument.LoadFormat, slotBase: Recorder.nextSlot() })
   } catch (error) {
     state.stats.failed++
     // An InstrumentError's message already names the file and the line.
