@@ -74,6 +74,14 @@ interface WorkerRecord {
 let started: { readonly config: Config.Config; readonly statsPath: string; readonly state: Int32Array } | undefined
 let ownFiles = 0
 let lastHitsTotal = -1
+/** This thread's live hits counters (from the recorder's Buffers events). */
+let ownHits: Float64Array | undefined
+
+const sumOf = (values: Float64Array): number => {
+  let total = 0
+  for (let k = 0; k < values.length; k++) total += values[k]!
+  return total
+}
 const workers = new Map<number, WorkerRecord>()
 let warned = false
 
@@ -145,12 +153,13 @@ const writeUnderState = (state: Int32Array, file: string, final: boolean, profil
 /** Writes this thread's own file: always when final, on a change of counts otherwise. */
 const flushOwn = (final: boolean): void => {
   if (started === undefined || ownFiles === 0) return
+  // Every line event adds a hit, so an unchanged sum of hits means nothing ran:
+  // a periodic flush then costs one pass over a typed array, no snapshot.
+  const hitsTotal = ownHits === undefined ? -1 : sumOf(ownHits)
+  if (!final && hitsTotal === lastHitsTotal) return
   writeUnderState(started.state, started.statsPath, final, () => {
-    const profile = Recorder.snapshot()
-    const hitsTotal = profile.functions.reduce((sum, fn) => sum + fn.lines.reduce((s, line) => s + Number(line.hits), 0), 0)
-    if (!final && hitsTotal === lastHitsTotal) return undefined
     lastHitsTotal = hitsTotal
-    return profile
+    return Recorder.snapshot()
   })
 }
 
@@ -246,8 +255,9 @@ export const start = (config: Config.Config): void => {
     if (event._tag === "File") {
       if (event.file.functions.length > 0) ownFiles++
       if (!isMainThread) post({ _tag: "File", threadId, file: event.file })
-    } else if (!isMainThread) {
-      post({ _tag: "Buffers", threadId, counters: event })
+    } else {
+      ownHits = event.hits
+      if (!isMainThread) post({ _tag: "Buffers", threadId, counters: event })
     }
   })
 
