@@ -1,0 +1,19 @@
+/**
+ * lineprof's public API. The core (profiles, their merge, stats files and the
+ * reports) is pure; the shell runs and records code. Importing this module has
+ * no side effects: nothing is instrumented until `profileAll`, `profileCall` or
+ * the register module (`node --import lineprof/register`) asks for it.
+ */
+export * as Profile from "./core/Profile.ts"
+export * as StatsFile from "./core/StatsFile.ts"
+export * as Text from "./core/render/Text.ts"
+export * as Html from "./core/render/Html.ts"
+export * as PythonSource from "./core/PythonSource.ts"
+export * as Lprof from "./core/Lprof.ts"
+export * as Instrument from "./core/Instrument.ts"
+export * as Recorder from "./shell/Recorder.ts"
+export * as StatsFiles from "./shell/StatsFiles.ts"
+export * as Merge from "./shell/Merge.ts"
+export { profileAll, profileStream } from "./shell/Pool.ts"
+export type { PoolOptions, PoolResult, TaskResult } from "./shell/Pool.ts"
+export { profileCall, profileCallPromise } from "./shell/ProfileCall.ts"
