@@ -25,7 +25,7 @@
  * columns. `Function.prototype.toString()` of instrumented functions shows the
  * probes.
  */
-import { parseSync, visitorKeys } from "oxc-parser"
+import { parseSync, rawTransferSupported, visitorKeys, type ParserOptions } from "oxc-parser"
 import * as Data from "effect/Data"
 import { Globals, Locals, type InstrumentedFunction } from "./Probe.ts"
 
@@ -634,6 +634,8 @@ class Instrumenter {
   }
 }
 
+const rawTransfer = rawTransferSupported()
+
 const isTypeScript = (options: InstrumentOptions): boolean =>
   options.format === "module-typescript" || options.format === "commonjs-typescript" || /\.[cm]?tsx?$/.test(options.file)
 
@@ -649,8 +651,10 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
   const parsed = parseSync(typeScript ? "input.ts" : "input.js", source, {
     lang: typeScript ? "ts" : "js",
     sourceType: options.format.startsWith("module") ? "module" : "commonjs",
-    preserveParens: true
-  })
+    preserveParens: true,
+    // Same AST, read straight from the parser's buffer instead of through JSON: about 3x faster.
+    experimentalRawTransfer: rawTransfer
+  } as ParserOptions)
   const fatal = parsed.errors.find((error) => error.severity === "Error")
   if (fatal !== undefined) {
     const label = fatal.labels[0]
