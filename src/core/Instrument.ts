@@ -100,6 +100,92 @@ interface FnCtx {
   usesFrame: boolean
 }
 
+/** Adds the names bound by a binding pattern. */
+const collectBindingNames = (pattern: AstNode | null | undefined, names: Set<string>): void => {
+  if (pattern === null || pattern === undefined) return
+  switch (pattern.type) {
+    case "Identifier":
+      names.add(pattern.name)
+      return
+    case "ObjectPattern":
+      for (const property of pattern.properties) collectBindingNames(property.type === "RestElement" ? property.argument : property.value, names)
+      return
+    case "ArrayPattern":
+      for (const element of pattern.elements) collectBindingNames(element, names)
+      return
+    case "RestElement":
+      collectBindingNames(pattern.argument, names)
+      return
+    case "AssignmentPattern":
+      collectBindingNames(pattern.left, names)
+      return
+  }
+}
+
+/** Adds the `var` names declared by statements (not inside nested functions). */
+const collectVarNames = (node: AstNode | null | undefined, names: Set<string>): void => {
+  if (node === null || node === undefined) return
+  switch (node.type) {
+    case "VariableDeclaration":
+      if (node.kind === "var") for (const declarator of node.declarations) collectBindingNames(declarator.id, names)
+      return
+    case "BlockStatement":
+    case "StaticBlock":
+      for (const statement of node.body) collectVarNames(statement, names)
+      return
+    case "IfStatement":
+      collectVarNames(node.consequent, names)
+      collectVarNames(node.alternate, names)
+      return
+    case "ForStatement":
+      collectVarNames(node.init, names)
+      collectVarNames(node.body, names)
+      return
+    case "ForInStatement":
+    case "ForOfStatement":
+      collectVarNames(node.left, names)
+      collectVarNames(node.body, names)
+      return
+    case "WhileStatement":
+    case "DoWhileStatement":
+    case "LabeledStatement":
+    case "WithStatement":
+      collectVarNames(node.body, names)
+      return
+    case "TryStatement":
+      collectVarNames(node.block, names)
+      collectVarNames(node.handler?.body, names)
+      collectVarNames(node.finalizer, names)
+      return
+    case "SwitchStatement":
+      for (const switchCase of node.cases) for (const statement of switchCase.consequent) collectVarNames(statement, names)
+      return
+  }
+}
+
+/**
+ * Whether moving a function body's statements into a block (`try { … }`)
+ * would make them an early error: at a function's top level a function
+ * declaration may share its name with a `var` or another function
+ * declaration, in a block it may not.
+ */
+const blockWouldConflict = (statements: ReadonlyArray<AstNode>): boolean => {
+  const functionNames = new Set<string>()
+  let duplicate = false
+  for (const statement of statements) {
+    if (statement.type === "FunctionDeclaration" && statement.id) {
+      if (functionNames.has(statement.id.name)) duplicate = true
+      functionNames.add(statement.id.name)
+    }
+  }
+  if (functionNames.size === 0) return false
+  if (duplicate) return true
+  const varNames = new Set<string>()
+  for (const statement of statements) collectVarNames(statement, varNames)
+  for (const name of functionNames) if (varNames.has(name)) return true
+  return false
+}
+
 const isWhitespace = (code: number): boolean =>
   code === 32 ||
   (code >= 9 && code <= 13) ||
@@ -309,6 +395,14 @@ class Instrumenter {
     let first = 0
     while (first < statements.length && typeof statements[first]!.directive === "string") first++
     if (first === statements.length) {
+      this.depth--
+      return
+    }
+    if (blockWouldConflict(statements)) {
+      // Inside `try { }` these declarations would be a SyntaxError: leave this
+      // function as it is (its nested functions are still instrumented).
+      const bare: FnCtx = { ...fn, frame: false, slotByLine: new Map() }
+      for (const statement of statements) this.walk(statement, bare, undefined)
       this.depth--
       return
     }
