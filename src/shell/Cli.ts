@@ -464,10 +464,15 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
 
         return yield* Effect.gen(function* () {
           // 2. the program, with the hooks in every Node process and thread it starts
-          const childEnv = {
+          const childEnv: Record<string, string | undefined> = {
             ...environment.env,
             ...Config.toEnv(config.success),
             NODE_OPTIONS: withImport(environment.env["NODE_OPTIONS"], environment.registerPath)
+          }
+          if (yield* Verbose) {
+            for (const name of [...Object.values(Config.Variables), "NODE_OPTIONS"]) {
+              yield* writeLine(environment.stderr, `lineprof: ${name}=${childEnv[name] ?? ""}`)
+            }
           }
           const exit = yield* spawnProgram(
             script ? environment.execPath : program,
@@ -514,10 +519,11 @@ const collect = (
     const files = yield* Merge.findStatsFiles([paths.statsDir], { cwd: environment.cwd }).pipe(
       Effect.catchTag("MergeInputError", () => Effect.succeed([] as Array<string>))
     )
+    if (yield* Verbose) yield* writeLine(environment.stderr, `lineprof: ${files.length} stats files in ${paths.statsDir}`)
     if (files.length === 0) {
       return yield* warn(
         environment,
-        "no stats were recorded: the program started no Node process, or it ended before lineprof's hooks loaded; nothing written"
+        "no stats were recorded: no profiled file ran (see --include / --exclude) or no Node process started; nothing written"
       )
     }
     const merged = yield* Merge.mergeFiles(files, {
@@ -640,6 +646,8 @@ export const main = (
   const colour = Terminal.shouldColour(environment.stdout, environment.env)
   return Command.runWith(makeCommand(environment, record), { version })(splitRunArgs(argv)).pipe(
     Effect.provideService(CliOutput.Presenter, makePresenter(environment)),
+    // runWith provides the parsed --verbose to handlers; this only satisfies the types.
+    Effect.provideService(Verbose, verbose),
     // --wizard (interactive prompts) and --log-level mean nothing to lineprof: leave them out of parsing and help.
     Effect.provideService(CliConfig.CliConfig, CliConfig.make({ builtIns: [GlobalFlag.Help, GlobalFlag.Version, GlobalFlag.Completions] })),
     Effect.provideService(CliOutput.Formatter, CliOutput.defaultFormatter({ colors: colour })),
