@@ -250,11 +250,13 @@ const makeShow = (environment: Environment) =>
           makeProgress: progressFor(environment)
         })
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
+        const title = `lineprof: ${input.files.join(", ")}`
         if (Option.isSome(outputPath)) {
-          yield* writeTextAtomic(outputPath.value, renderReport(merged.profile, input, { cwd: environment.cwd, colour: false }))
+          yield* writeTextAtomic(outputPath.value, renderReport(merged.profile, input, { cwd: environment.cwd, colour: false, title }))
         } else {
           const colour = Terminal.shouldColour(environment.stdout, environment.env)
-          yield* Effect.sync(() => void environment.stdout.write(renderReport(merged.profile, input, { cwd: environment.cwd, colour })))
+          const report = renderReport(merged.profile, input, { cwd: environment.cwd, colour, title })
+          yield* Effect.sync(() => void environment.stdout.write(report))
         }
       })
   ).pipe(
@@ -483,7 +485,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
           setExitCode(programCode)
 
           // 3. merge, write, report; a failure here is lineprof's, not the program's
-          yield* collect(environment, input, { statsDir, outputPath, outputShown }).pipe(
+          yield* collect(environment, input, { program, statsDir, outputPath, outputShown }).pipe(
             Effect.catch((error: Merge.MergeInputError | StatsFiles.StatsFileError | CommandError) =>
               Effect.andThen(
                 writeLine(environment.stderr, `lineprof: ${error.message}`),
@@ -513,7 +515,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
 const collect = (
   environment: Environment,
   flags: RenderFlags & { readonly report: boolean },
-  paths: { readonly statsDir: string; readonly outputPath: string; readonly outputShown: string }
+  paths: { readonly program: string; readonly statsDir: string; readonly outputPath: string; readonly outputShown: string }
 ) =>
   Effect.gen(function* () {
     const files = yield* Merge.findStatsFiles([paths.statsDir], { cwd: environment.cwd }).pipe(
@@ -539,7 +541,8 @@ const collect = (
     if (flags.report) {
       if (flags.format === "html") {
         const htmlShown = paths.outputShown.replace(/\.json$/, "") + ".html"
-        yield* writeTextAtomic(resolve(environment.cwd, htmlShown), renderReport(merged.profile, flags, { cwd: environment.cwd, colour: false }))
+        const html = renderReport(merged.profile, flags, { cwd: environment.cwd, colour: false, title: `lineprof: ${paths.program}` })
+        yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html)
         yield* writeLine(environment.stderr, `lineprof: wrote the HTML report to ${htmlShown}`)
       } else if (flags.format === "text") {
         const colour = Terminal.shouldColour(environment.stderr, environment.env)
