@@ -30,6 +30,7 @@
  *    workers take more tasks; results and deltas are recorded as they arrive.
  */
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -209,6 +210,14 @@ const endWorker = (worker: WorkerHandle): void => {
   else if (worker.exitCode === null && worker.signalCode === null) worker.kill("SIGKILL")
 }
 
+/** Ends a worker and resolves once it has exited, so that "the run is over" means "no worker is left". */
+const endWorkerAndWait = (worker: WorkerHandle): Promise<void> =>
+  new Promise((resolve) => {
+    worker.once("exit", () => resolve())
+    if (isThread(worker) ? worker.threadId < 0 : worker.exitCode !== null || worker.signalCode !== null) resolve()
+    else endWorker(worker)
+  })
+
 /** Node flags for the workers: the parent's, minus lineprof's own preload (the worker installs its hooks itself). */
 const workerExecArgv = (): Array<string> => {
   const out: Array<string> = []
@@ -375,7 +384,7 @@ const runTasks = <I>(
     })
     // Added after the slots, so it runs before their own finalizers, which
     // would first ask each worker to close and wait up to 5 s for a busy one.
-    yield* Effect.addFinalizer(() => Effect.sync(() => live.forEach(endWorker)))
+    yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([...live].map(endWorkerAndWait))))
 
     const checkInput = cloneCheck(plan.config.isolation)
     let cursor = 0
@@ -449,7 +458,11 @@ const runTasks = <I>(
       })
 
     yield* Effect.forEach(state.slots, drive, { concurrency: "unbounded", discard: true })
-  })
+  }).pipe(
+    // Workers run in real time: the task timeout and effect/rpc's restart of a
+    // dead worker must not wait on a test clock the caller may have installed.
+    Effect.provideService(Clock.Clock, Clock.Clock.defaultValue())
+  )
 
 const toArray = <I>(inputs: Iterable<I>): ReadonlyArray<I> => (Array.isArray(inputs) ? inputs : Array.from(inputs))
 
