@@ -79,6 +79,14 @@ describe("lineprof run", () => {
     expect(callsOfWork(decodeFile(out))).toEqual([301n, 301n])
   })
 
+  it("keeps what a child killed by SIGKILL flushed (--interval)", () => {
+    const out = join(scratch.dir, "sigkill.json")
+    const result = run(["--no-report", "--interval", "50ms", "-o", out, "--", "sigkill.mjs"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe("child ended by SIGKILL\n")
+    expect(callsOfWork(decodeFile(out))).toEqual([301n, 301n])
+  })
+
   /** Starts sleeper.mjs under lineprof, waits for its "ready", signals, and returns how lineprof ended. */
   const signalled = async (out: string, send: (pid: number) => void) => {
     const child = startBin(["run", "--no-report", "-o", out, "--", "sleeper.mjs"], { cwd: programs, detached: true })
