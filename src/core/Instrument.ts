@@ -633,6 +633,14 @@ class Instrumenter {
         this.walk(node.test, fn, undefined)
         break
       case "ForStatement": {
+        if (node.init && !labeled) {
+          const slot = this.slotOf(fn, line)
+          const move = fn.frame
+            ? `${G.frameMove}(${L.frame},${slot})`
+            : `${L.startNs}=${G.move}(${L.line},${L.line}=${slot},${L.startNs})`
+          const pos = this.gapStart(node.start)
+          this.insert(pos, OPEN, `${this.separatorAt(pos)}${move};`)
+        }
         this.walk(node.init, fn, undefined)
         if (node.test) {
           this.probeTest(node.test, fn, line)

@@ -29,13 +29,22 @@
  * Loop headers: `while`/`for`/`do … while` get the probe inside the test
  * (`while (__lp$t = __lp$h(…), test)`), `for-in`/`for-of` one probe before the
  * loop and one at the start of each iteration, so a body run n times gives its
- * header n + 1 hits.
+ * header n + 1 hits. A `for` with an init is preceded by a move probe
+ * (`__lp$m`/`__lp$M`: the header becomes the current line, no hit), so that the
+ * init's time is the header's.
  */
 
 /** Global names the instrumented code calls. Unusual on purpose: they must not clash with user code, even under `with`. */
 export const Globals = {
   /** `__lp$h(prevSlot, slot, lineStartNs): nowNs` line event in a sync function: time[prevSlot] += now - lineStartNs; hits[slot]++. */
   hit: "__lp$h",
+  /**
+   * `__lp$m(prevSlot, slot, lineStartNs): nowNs` like `hit` without the hit: makes `slot` the current line. Put
+   * before a `for (init; …)` so that the init runs on the header line, whose hits come from the test probe.
+   */
+  move: "__lp$m",
+  /** `__lp$M(frame, slot): void` the same in an async function or generator. */
+  frameMove: "__lp$M",
   /** `__lp$x(prevSlot, lineStartNs): void` sync function exit (return or throw): time[prevSlot] += now - lineStartNs. */
   exit: "__lp$x",
   /** `__lp$F(): Frame` a new frame for one call of an async function or generator. */

@@ -155,6 +155,12 @@ const makeStore = () => {
     hits[slot]!++
     return now
   }
+  const move = (prevSlot: number, _slot: number, lineStartNs: number): number => {
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
+    timeNs[prevSlot]! += now - lineStartNs
+    return now
+  }
   const exit = (prevSlot: number, lineStartNs: number): void => {
     const now = readNs() - clockState[DEBT]!
     clockState[DEBT]! += clockState[COST]!
@@ -180,6 +186,13 @@ const makeStore = () => {
     credit(frame, now)
     frame.slot = slot
     hits[slot]!++
+    frame.startNs = now
+  }
+  const frameMove = (frame: Frame, slot: number): void => {
+    const now = readNs() - clockState[DEBT]!
+    clockState[DEBT]! += clockState[COST]!
+    credit(frame, now)
+    frame.slot = slot
     frame.startNs = now
   }
   const frameExit = (frame: Frame): void => {
@@ -213,6 +226,8 @@ const makeStore = () => {
 
   const probes: Record<(typeof Globals)[keyof typeof Globals], Function> = {
     [Globals.hit]: hit,
+    [Globals.move]: move,
+    [Globals.frameMove]: frameMove,
     [Globals.exit]: exit,
     [Globals.frame]: frameNew,
     [Globals.frameHit]: frameHit,

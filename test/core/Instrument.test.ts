@@ -109,6 +109,18 @@ describe("instrumentSource: source in → source out", () => {
     `)
   })
 
+  it("a for loop with an init is preceded by a move probe (the init runs on the header line, no hit)", () => {
+    expect(instrument(`function f(xs) {\n  let total = 0\n  for (let i = 0, n = xs.length; i < n; i++) total += xs[i]\n  return total\n}\n`).code)
+      .toMatchInlineSnapshot(`
+        "function f(xs) {let __lp$l=0,__lp$t=0;try{__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t);
+          let total = 0;__lp$t=__lp$m(__lp$l,__lp$l=2,__lp$t);
+          for (let i = 0, n = xs.length;__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t), i < n; i++){ total += xs[i]};__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);
+          return total}finally{__lp$x(__lp$l,__lp$t)}
+        }
+        "
+      `)
+  })
+
   it("async functions keep a frame; await is wrapped in suspend/resume", () => {
     expect(instrument(`async function f(p) {\n  const v = await p\n  return v\n}\n`).code).toMatchInlineSnapshot(`
       "async function f(p) {const __lp$f=__lp$F();try{__lp$H(__lp$f,1);
@@ -407,6 +419,29 @@ describe("the seed example", () => {
     assert.isAtLeast(Number(lineOf(functions, "child", 6).timeNs), Number(power3Line.timeNs))
     assert.strictEqual(lineOf(functions, "exports.run", 9).hits, 1n + BigInt(N) + 1n)
     for (const fn of functions) for (const line of fn.lines) assert.strictEqual(line.waitNs, 0n)
+  })
+
+  it("a for loop's init is timed on its header line", () => {
+    const { exports, profile } = load(
+      [
+        "function slow() {", // 1
+        "  let x = 0", // 2
+        "  for (let i = 0; i < 200000; i++) x = (x * 31 + i) % 1000003", // 3
+        "  return x % 3", // 4
+        "}", // 5
+        "exports.run = function run() {", // 6
+        "  let total = 0", // 7
+        "  for (let i = 0, n = slow(); i < n; i++) total++", // 8
+        "  return total", // 9
+        "}" // 10
+      ].join("\n")
+    )
+    exports.run()
+    const functions = profile()
+    const header = lineOf(functions, "run", 8)
+    const inner = lineOf(functions, "slow", 3)
+    assert.isAtLeast(Number(header.timeNs), 0.9 * Number(inner.timeNs))
+    assert.strictEqual(lineOf(functions, "slow", 3).hits, 200_001n)
   })
 
   it("the profile carries the source lines of each function", () => {
