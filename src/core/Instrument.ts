@@ -92,7 +92,6 @@ const inert = (node: AstNode): boolean => {
 interface FnCtx {
   readonly name: string
   readonly frame: boolean
-  readonly parent: FnCtx | undefined
   readonly firstLine: number
   readonly lastLine: number
   readonly slotByLine: Map<number, number>
@@ -213,7 +212,8 @@ class Instrumenter {
   readonly insKind: Array<number> = []
   readonly insDepth: Array<number> = []
   readonly insText: Array<string> = []
-  readonly functions: Array<{ fn: FnCtx; order: number }> = []
+  /** Every function met, in source order of their heads (instrumented or not). */
+  readonly functions: Array<FnCtx> = []
   slotCount = 0
   depth = 0
 
@@ -362,14 +362,12 @@ class Instrumenter {
     const fn: FnCtx = {
       name: parent === undefined ? localName : `${parent.name}.${localName}`,
       frame: !isStaticBlock && (node.async === true || node.generator === true),
-      parent,
       firstLine: this.lineOf(headStart),
       lastLine: this.lineOf(node.end - 1),
       slotByLine: new Map(),
       usesFrame: false
     }
-    const order = this.functions.length
-    this.functions.push({ fn, order })
+    this.functions.push(fn)
     this.depth++
     if (!isStaticBlock) for (const param of node.params ?? []) this.walk(param, fn, undefined)
     const body: AstNode | null = isStaticBlock ? node : node.body
@@ -442,7 +440,7 @@ class Instrumenter {
           for (const decorator of member.decorators ?? []) this.walk(decorator, fn, undefined)
           const key = this.keyName(member.key, member.computed)
           // The initializer runs in its own hidden function; functions in it are named after the field.
-          if (member.value) this.walk(member.value, fn, `${className}.${key}`, true)
+          if (member.value) this.walk(member.value, fn, `${className}.${key}`)
           break
         }
         case "StaticBlock":
@@ -470,7 +468,7 @@ class Instrumenter {
       if ((prop.method || prop.kind !== "init") && value.type === "FunctionExpression") {
         this.visitFunction(value, fn, name, prop.key.start)
       } else {
-        this.walk(value, fn, name, true)
+        this.walk(value, fn, name)
       }
     }
     this.depth--
@@ -478,12 +476,12 @@ class Instrumenter {
 
   /**
    * Walks any node outside statement position. `hint` names an anonymous
-   * function or class found here; `direct` says the hint is for this very
-   * node (not for something nested in it).
+   * function, class or object literal that is this very node (the variable,
+   * property or assignment target holding it).
    */
-  walk(node: AstNode | null | undefined, fn: FnCtx | undefined, hint: string | undefined, direct = true): void {
+  walk(node: AstNode | null | undefined, fn: FnCtx | undefined, hint: string | undefined): void {
     if (node === null || node === undefined || typeof node.type !== "string") return
-    const localHint = direct ? hint : undefined
+    const localHint = hint
     switch (node.type) {
       case "FunctionDeclaration":
       case "FunctionExpression":
@@ -504,7 +502,7 @@ class Instrumenter {
       case "TSSatisfiesExpression":
       case "TSNonNullExpression":
       case "TSTypeAssertion":
-        this.walk(node.expression, fn, localHint, true)
+        this.walk(node.expression, fn, localHint)
         return
       case "VariableDeclarator":
         this.walk(node.id, fn, undefined)
@@ -766,7 +764,7 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
   const instrumenter = new Instrumenter(source, options.slotBase, parsed.comments)
   instrumenter.walk(parsed.program as unknown as AstNode, undefined, undefined)
   const functions: Array<InstrumentedFunction> = []
-  for (const { fn } of instrumenter.functions) {
+  for (const fn of instrumenter.functions) {
     if (fn.slotByLine.size === 0) continue
     const lines = [...fn.slotByLine.keys()].sort((a, b) => a - b)
     functions.push({
