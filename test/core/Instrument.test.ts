@@ -153,6 +153,16 @@ describe("instrumentSource: source in → source out", () => {
     `)
   })
 
+  it("CRLF line ends and U+2028 in a string: same lines, same results", () => {
+    const source = "exports.f = function f(a) {\r\n  const s = 'x\u2028y'\r\n  return s.length + a\r\n}\r\n"
+    const { code } = instrument(source)
+    assert.strictEqual(code.split(LINE_BREAK).length, source.split(LINE_BREAK).length)
+    assert.strictEqual((code.match(/\r\n/g) ?? []).length, 4)
+    const { exports, profile } = load(source)
+    assert.strictEqual(exports.f(1), 4)
+    assert.deepStrictEqual(profile()[0]!.lines.map((stats) => [stats.lineNo, stats.hits]), [[2, 1n], [4, 1n]])
+  })
+
   it("top-level code is not instrumented", () => {
     const source = `const x = 1\nfor (const y of [x]) console.log(y)\nawait x\n`
     const result = instrument(source, "module")
