@@ -13,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as vm from "node:vm"
+import * as fc from "fast-check"
 import { type LoadFormat, instrumentSource, InstrumentError } from "../../src/core/Instrument.ts"
 import type { InstrumentedFunction } from "../../src/core/Probe.ts"
 import type * as Profile from "../../src/core/Profile.ts"
@@ -459,5 +460,163 @@ describe("the seed example", () => {
     exports.run(3)
     const child = profile().find((fn) => fn.name === "child")!
     assert.deepStrictEqual(child.source, seed.split("\n").slice(3, 8))
+  })
+})
+
+// -- property: hits equal the executions counted by the program itself ----------
+
+type Stmt =
+  | { readonly kind: "assign"; readonly k: number }
+  | { readonly kind: "call" }
+  | { readonly kind: "break" | "continue"; readonly m: number }
+  | { readonly kind: "if"; readonly m: number; readonly then: ReadonlyArray<Stmt>; readonly otherwise: ReadonlyArray<Stmt> }
+  | { readonly kind: "while" | "for" | "forOf" | "do"; readonly n: number; readonly body: ReadonlyArray<Stmt> }
+  | { readonly kind: "try"; readonly body: ReadonlyArray<Stmt>; readonly fin: ReadonlyArray<Stmt> }
+  | { readonly kind: "switch"; readonly cases: ReadonlyArray<ReadonlyArray<Stmt>>; readonly breaks: ReadonlyArray<boolean> }
+
+const stmtArbitraries = new Map<string, fc.Arbitrary<Stmt>>()
+const stmtArbitrary = (depth: number, inLoop: boolean): fc.Arbitrary<Stmt> => {
+  const key = `${depth}:${inLoop}`
+  const cached = stmtArbitraries.get(key)
+  if (cached !== undefined) return cached
+  const simple: Array<fc.Arbitrary<Stmt>> = [
+    fc.integer({ min: 1, max: 50 }).map((k) => ({ kind: "assign", k }) as const),
+    fc.constant({ kind: "call" } as const)
+  ]
+  if (inLoop) {
+    simple.push(fc.integer({ min: 2, max: 4 }).map((m) => ({ kind: "break", m }) as const))
+    simple.push(fc.integer({ min: 2, max: 3 }).map((m) => ({ kind: "continue", m }) as const))
+  }
+  let arbitrary: fc.Arbitrary<Stmt>
+  if (depth === 0) arbitrary = fc.oneof(...simple)
+  else {
+    const block = (loop: boolean) => fc.array(stmtArbitrary(depth - 1, loop), { maxLength: 3 })
+    const n = fc.integer({ min: 0, max: 3 })
+    arbitrary = fc.oneof(
+      ...simple,
+      fc.record({ m: fc.integer({ min: 2, max: 3 }), then: block(inLoop), otherwise: block(inLoop) }).map((s) => ({ kind: "if", ...s }) as const),
+      ...(["while", "for", "forOf", "do"] as const).map((kind) => fc.record({ n, body: block(true) }).map((s) => ({ kind, ...s }))),
+      fc.record({ body: block(inLoop), fin: block(false) }).map((s) => ({ kind: "try", ...s }) as const),
+      fc.record({ cases: fc.array(block(inLoop), { minLength: 3, maxLength: 3 }), breaks: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }) })
+        .map((s) => ({ kind: "switch", ...s }) as const)
+    )
+  }
+  stmtArbitraries.set(key, arbitrary)
+  return arbitrary
+}
+
+/**
+ * Prints a program whose every statement line counts itself: `c[L]++` starts
+ * each line that starts a statement, loop tests count their header line, and a
+ * `do` line is counted once on entry. So `c[L]` is what Hits must say.
+ */
+const printProgram = (body: ReadonlyArray<Stmt>): string => {
+  const lines: Array<string> = []
+  const emit = (text: string): number => lines.push(text)
+  const next = (): number => lines.length + 1
+  let loopId = 0
+  const printBlock = (statements: ReadonlyArray<Stmt>, indent: string): void => {
+    for (const statement of statements) printStmt(statement, indent)
+  }
+  const printStmt = (s: Stmt, indent: string): void => {
+    const L = next()
+    switch (s.kind) {
+      case "assign":
+        emit(`${indent}c[${L}]++; x = (x * 7 + ${s.k}) % 97`)
+        return
+      case "call":
+        emit(`${indent}c[${L}]++; x = helper(x)`)
+        return
+      case "break":
+      case "continue":
+        emit(`${indent}c[${L}]++; if (x % ${s.m} === 0) ${s.kind}`)
+        return
+      case "if":
+        emit(`${indent}if (c[${L}]++, x % ${s.m} === 1) {`)
+        printBlock(s.then, indent + "  ")
+        emit(`${indent}} else {`)
+        printBlock(s.otherwise, indent + "  ")
+        emit(`${indent}}`)
+        return
+      case "while": {
+        const w = `v${loopId++}`
+        emit(`${indent}c[${L}]++; var ${w} = 0`)
+        emit(`${indent}while (c[${L + 1}]++, ${w} < ${s.n}) {`)
+        emit(`${indent}  c[${next()}]++; ${w}++`)
+        printBlock(s.body, indent + "  ")
+        emit(`${indent}}`)
+        return
+      }
+      case "for": {
+        const i = `v${loopId++}`
+        emit(`${indent}for (let ${i} = 0; c[${L}]++, ${i} < ${s.n}; ${i}++) {`)
+        printBlock(s.body, indent + "  ")
+        emit(`${indent}}`)
+        return
+      }
+      case "forOf": {
+        const v = `v${loopId++}`
+        emit(`${indent}for (const ${v} of (c[${L}]++, [1, 2, 3].slice(0, ${s.n}))) { c[${L}]++`)
+        printBlock(s.body, indent + "  ")
+        emit(`${indent}}`)
+        return
+      }
+      case "do": {
+        const d = `v${loopId++}`
+        emit(`${indent}c[${L}]++; c[${L + 1}]++; var ${d} = 0`)
+        emit(`${indent}do {`)
+        emit(`${indent}  c[${next()}]++; ${d}++`)
+        printBlock(s.body, indent + "  ")
+        emit(`${indent}} while (c[${L + 1}]++, ${d} < ${s.n})`)
+        return
+      }
+      case "try":
+        emit(`${indent}c[${L}]++; try {`)
+        printBlock(s.body, indent + "  ")
+        emit(`${indent}} finally {`)
+        printBlock(s.fin, indent + "  ")
+        emit(`${indent}}`)
+        return
+      case "switch":
+        emit(`${indent}switch (c[${L}]++, x % 3) {`)
+        s.cases.forEach((statements, k) => {
+          emit(`${indent}  ${k === 2 ? "default" : `case ${k}`}:`)
+          printBlock(statements, indent + "    ")
+          if (s.breaks[k]) emit(`${indent}    c[${next()}]++; break`)
+        })
+        emit(`${indent}}`)
+        return
+    }
+  }
+  emit("const c = new Array(1000).fill(0)")
+  emit("function helper(v) {")
+  emit("  c[3]++; return (v * 3 + 1) % 89")
+  emit("}")
+  emit("exports.run = function run() {")
+  emit("  c[6]++; let x = 1")
+  printBlock(body, "  ")
+  emit(`  c[${next()}]++; return x`)
+  emit("}")
+  emit("exports.c = c")
+  return lines.join("\n")
+}
+
+describe("property: Hits are the executions of each line", () => {
+  it("random nested control flow: same result and counts as plain, and hits(L) = c[L] for every line", () => {
+    fc.assert(
+      fc.property(fc.array(stmtArbitrary(3, false), { maxLength: 5 }), (body) => {
+        const source = printProgram(body)
+        const plain = { exports: {} as Record<string, any> }
+        vm.runInThisContext(`(function (exports) {${source}\n})`)(plain.exports)
+        const { exports, profile } = load(source)
+        const result = exports.run()
+        assert.strictEqual(result, plain.exports.run())
+        assert.deepStrictEqual(exports.c, plain.exports.c)
+        const hits: Array<number> = new Array(1000).fill(0)
+        for (const fn of profile()) for (const stats of fn.lines) hits[stats.lineNo]! += Number(stats.hits)
+        assert.deepStrictEqual(hits, exports.c, source)
+      }),
+      { numRuns: 300 }
+    )
   })
 })
