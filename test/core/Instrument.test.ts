@@ -467,6 +467,7 @@ describe("the seed example", () => {
 
 type Stmt =
   | { readonly kind: "assign"; readonly k: number }
+  | { readonly kind: "await"; readonly k: number }
   | { readonly kind: "call" }
   | { readonly kind: "break" | "continue"; readonly m: number }
   | { readonly kind: "if"; readonly m: number; readonly then: ReadonlyArray<Stmt>; readonly otherwise: ReadonlyArray<Stmt> }
@@ -475,14 +476,15 @@ type Stmt =
   | { readonly kind: "switch"; readonly cases: ReadonlyArray<ReadonlyArray<Stmt>>; readonly breaks: ReadonlyArray<boolean> }
 
 const stmtArbitraries = new Map<string, fc.Arbitrary<Stmt>>()
-const stmtArbitrary = (depth: number, inLoop: boolean): fc.Arbitrary<Stmt> => {
-  const key = `${depth}:${inLoop}`
+const stmtArbitrary = (depth: number, inLoop: boolean, awaits = false): fc.Arbitrary<Stmt> => {
+  const key = `${depth}:${inLoop}:${awaits}`
   const cached = stmtArbitraries.get(key)
   if (cached !== undefined) return cached
   const simple: Array<fc.Arbitrary<Stmt>> = [
     fc.integer({ min: 1, max: 50 }).map((k) => ({ kind: "assign", k }) as const),
     fc.constant({ kind: "call" } as const)
   ]
+  if (awaits) simple.push(fc.integer({ min: 0, max: 3 }).map((k) => ({ kind: "await", k }) as const))
   if (inLoop) {
     simple.push(fc.integer({ min: 2, max: 4 }).map((m) => ({ kind: "break", m }) as const))
     simple.push(fc.integer({ min: 2, max: 3 }).map((m) => ({ kind: "continue", m }) as const))
@@ -490,7 +492,7 @@ const stmtArbitrary = (depth: number, inLoop: boolean): fc.Arbitrary<Stmt> => {
   let arbitrary: fc.Arbitrary<Stmt>
   if (depth === 0) arbitrary = fc.oneof(...simple)
   else {
-    const block = (loop: boolean) => fc.array(stmtArbitrary(depth - 1, loop), { maxLength: 3 })
+    const block = (loop: boolean) => fc.array(stmtArbitrary(depth - 1, loop, awaits), { maxLength: 3 })
     const n = fc.integer({ min: 0, max: 3 })
     arbitrary = fc.oneof(
       ...simple,
@@ -510,7 +512,7 @@ const stmtArbitrary = (depth: number, inLoop: boolean): fc.Arbitrary<Stmt> => {
  * each line that starts a statement, loop tests count their header line, and a
  * `do` line is counted once on entry. So `c[L]` is what Hits must say.
  */
-const printProgram = (body: ReadonlyArray<Stmt>): string => {
+const printProgram = (body: ReadonlyArray<Stmt>, isAsync = false): string => {
   const lines: Array<string> = []
   const emit = (text: string): number => lines.push(text)
   const next = (): number => lines.length + 1
@@ -526,6 +528,19 @@ const printProgram = (body: ReadonlyArray<Stmt>): string => {
         return
       case "call":
         emit(`${indent}c[${L}]++; x = helper(x)`)
+        return
+      case "await":
+        // k = 0: a plain value, 1: a resolved promise, 2: a thenable, 3: a rejection caught on the same line.
+        emit(
+          `${indent}c[${L}]++; x = ${
+            [
+              `await (x + 1)`,
+              `await Promise.resolve(x + 2)`,
+              `await { then(resolve) { resolve(x + 3) } }`,
+              `await Promise.reject(x + 4).catch((v) => v)`
+            ][s.k]
+          } % 97; log.push(${L})`
+        )
         return
       case "break":
       case "continue":
@@ -588,16 +603,17 @@ const printProgram = (body: ReadonlyArray<Stmt>): string => {
         return
     }
   }
-  emit("const c = new Array(1000).fill(0)")
+  emit("const c = new Array(1000).fill(0), log = []")
   emit("function helper(v) {")
   emit("  c[3]++; return (v * 3 + 1) % 89")
   emit("}")
-  emit("exports.run = function run() {")
+  emit(isAsync ? "exports.run = async function run() {" : "exports.run = function run() {")
   emit("  c[6]++; let x = 1")
   printBlock(body, "  ")
   emit(`  c[${next()}]++; return x`)
   emit("}")
   emit("exports.c = c")
+  emit("exports.log = log")
   return lines.join("\n")
 }
 
@@ -617,6 +633,42 @@ describe("property: Hits are the executions of each line", () => {
         assert.deepStrictEqual(hits, exports.c, source)
       }),
       { numRuns: 300 }
+    )
+  })
+})
+
+describe("property: async code keeps its microtask order", () => {
+  const runAsync = async (exports: Record<string, any>) => {
+    // A concurrent ticker interleaves with the awaits: any extra or missing tick would reorder the log.
+    const ticker = (async () => {
+      for (let i = 0; i < 60; i++) {
+        await null
+        exports.log.push(`t${i}`)
+      }
+    })()
+    const result = await exports.run()
+    await ticker
+    return result
+  }
+
+  it("random async control flow: same result, counts and interleaving as plain; hits(L) = c[L]", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stmtArbitrary(3, false, true), { maxLength: 5 }), async (body) => {
+        const source = printProgram(body, true)
+        const plain = { exports: {} as Record<string, any> }
+        vm.runInThisContext(`(function (exports) {${source}\n})`)(plain.exports)
+        const { exports, profile } = load(source)
+        assert.strictEqual(await runAsync(exports), await runAsync(plain.exports))
+        assert.deepStrictEqual(exports.log, plain.exports.log)
+        assert.deepStrictEqual(exports.c, plain.exports.c)
+        const hits: Array<number> = new Array(1000).fill(0)
+        // Only run and helper count themselves (the thenables' `then` methods share their lines).
+        for (const fn of profile()) {
+          if (fn.name === "run" || fn.name === "helper") for (const stats of fn.lines) hits[stats.lineNo]! += Number(stats.hits)
+        }
+        assert.deepStrictEqual(hits, exports.c, source)
+      }),
+      { numRuns: 200 }
     )
   })
 })
