@@ -53,14 +53,14 @@ import { locate, type FunctionLocation, type NotExportedError } from "./Locate.t
 import {
   PoolOptionError,
   PoolRpcs,
-  RemoteTaskError,
   STARTUP_FAILED_EXIT_CODE,
   TaskError,
   TaskFailure,
   WorkerStartError,
   type Isolation,
   type TaskFailureKind,
-  type TaskOutput,
+  type ChunkOutput,
+  type Task,
   type WorkerConfig
 } from "./PoolProtocol.ts"
 
@@ -90,6 +90,12 @@ export interface PoolOptions {
   readonly exclude?: ReadonlyArray<string> | undefined
   /** Longest a task may run; a task over it fails (kind "timeout") and its worker is ended and replaced. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * Inputs sent to a worker in one message (Python's `chunksize`). Default:
+   * 1 with a timeout, else about 1/16 of a worker's share, at most 64. A
+   * worker runs a chunk's tasks one after another and answers per task.
+   */
+  readonly chunkSize?: number | undefined
   /** false: run the same pool without instrumentation (profiles stay empty). Default true. */
   readonly profile?: boolean | undefined
   /** "fail" (default): the first failed task fails the run. "collect": failures are listed and the run goes on. */
@@ -152,6 +158,7 @@ const escapeGlob = (path: string): string => path.replace(/[*?{}[\],\\]/g, "\\$&
 interface Plan {
   readonly config: WorkerConfig
   readonly concurrency: number
+  readonly chunkSize: number | undefined
   readonly timeoutMs: number | undefined
   readonly collect: boolean
 }
@@ -178,11 +185,19 @@ const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<P
         return yield* new PoolOptionError({ option: "timeout", problem: `expected a positive duration, got ${String(options.timeout)}` })
       }
     }
+    const chunkSize = options.chunkSize
+    if (chunkSize !== undefined && (!Number.isSafeInteger(chunkSize) || chunkSize < 1)) {
+      return yield* new PoolOptionError({ option: "chunkSize", problem: `expected a positive integer, got ${String(chunkSize)}` })
+    }
+    if (chunkSize !== undefined && chunkSize > 1 && timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY) {
+      return yield* new PoolOptionError({ option: "chunkSize", problem: "a per-task timeout needs chunkSize 1 (leave chunkSize out)" })
+    }
     const location = isLocation(child) ? child : yield* locate(child)
     const cwd = process.cwd()
     const childFile = location.moduleUrl.startsWith("file:") ? fileURLToPath(location.moduleUrl) : location.moduleUrl
     return {
       concurrency,
+      chunkSize,
       timeoutMs: timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs,
       collect: options.failures === "collect",
       config: {
@@ -254,7 +269,7 @@ interface ExitInfo {
 /** One worker position of the pool: its rpc client, its current worker, its profile. */
 interface Slot {
   readonly id: number
-  readonly run: (index: number, input: unknown) => Effect.Effect<TaskOutput, RemoteTaskError | RpcClientFailure>
+  readonly run: (tasks: ReadonlyArray<Task>, stopOnFailure: boolean) => Effect.Effect<ChunkOutput, RpcClientFailure>
   current: WorkerHandle | undefined
   lastExit: ExitInfo | undefined
   /**
@@ -307,8 +322,8 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
     }
     const layer = RpcClient.layerProtocolWorker({ size: 1 }).pipe(Layer.provide(NodeWorker.layer(spawn)))
     const context = yield* Layer.build(layer).pipe(Effect.orDie)
-    const client = yield* RpcClient.make(PoolRpcs).pipe(Effect.provideContext(context))
-    ;(slot as { run: Slot["run"] }).run = (index, input) => client.RunTask({ index, input }) as any
+    const client = yield* RpcClient.make(PoolRpcs, { disableTracing: true }).pipe(Effect.provideContext(context))
+    ;(slot as { run: Slot["run"] }).run = (tasks, stopOnFailure) => client.RunChunk({ tasks, stopOnFailure })
     return slot
   })
 
@@ -365,6 +380,10 @@ const cloneCheck = (isolation: Isolation): ((value: unknown) => string | undefin
   }
 }
 
+/** Enough chunks to balance the load (16 a worker), few enough to amortise the round trip; 1 when tasks are timed. */
+const autoChunkSize = (inputCount: number, workerCount: number, timeoutMs: number | undefined): number =>
+  timeoutMs !== undefined ? 1 : Math.max(1, Math.min(64, Math.floor(inputCount / (workerCount * 16))))
+
 /**
  * Runs every input; calls `onResult` for each completed task, in completion
  * order. Fails with `TaskError` at the first failed task unless collecting.
@@ -387,7 +406,19 @@ const runTasks = <I>(
     yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([...live].map(endWorkerAndWait))))
 
     const checkInput = cloneCheck(plan.config.isolation)
+    const chunkSize = plan.chunkSize ?? autoChunkSize(inputs.length, size, plan.timeoutMs)
     let cursor = 0
+    /** Inputs to run again, one a chunk: the chunk they were in lost its worker. */
+    const retry: Array<number> = []
+
+    const nextChunk = (): Array<number> | undefined => {
+      if (retry.length > 0) return [retry.shift()!]
+      if (cursor >= inputs.length) return undefined
+      const end = Math.min(inputs.length, cursor + chunkSize)
+      const indices = Array.from({ length: end - cursor }, (_, k) => cursor + k)
+      cursor = end
+      return indices
+    }
 
     const fail = (failure: TaskFailure): Effect.Effect<void, TaskError> => {
       if (plan.collect) {
@@ -410,51 +441,76 @@ const runTasks = <I>(
       )
     }
 
-    const runOne = (slot: Slot, index: number): Effect.Effect<void, TaskError | WorkerStartError> => {
-      const input = inputs[index]
-      const notCloneable = checkInput(input)
-      if (notCloneable !== undefined) {
-        return fail(failureOf(index, "notCloneable", "DataCloneError", `the input cannot be sent to a worker (${notCloneable})`))
-      }
-      let call: Effect.Effect<Option.Option<TaskOutput>, RemoteTaskError | RpcClientFailure> = Effect.map(
-        slot.run(index, input),
-        Option.some
-      )
-      if (plan.timeoutMs !== undefined) call = Effect.timeoutOption(slot.run(index, input), plan.timeoutMs)
-      return Effect.matchEffect(Effect.andThen(slot.ready.await, call), {
-        onSuccess: (output) => {
-          if (Option.isNone(output)) {
-            // A sync loop never yields to an interrupt: only ending the worker stops it.
-            slot.ready.closeUnsafe()
-            if (slot.current !== undefined) endWorker(slot.current)
-            return fail(failureOf(index, "timeout", "TimeoutError", `the task ran longer than ${plan.timeoutMs} ms; its worker was ended`))
-          }
-          const { result, profile } = output.value
-          if (profile !== undefined && profile.functions.length > 0) {
-            slot.pending.push(profile)
-            if (slot.pending.length >= 256) foldPending(slot)
-          }
-          state.completed++
-          return onResult(index, result)
-        },
-        onFailure: (error): Effect.Effect<void, TaskError | WorkerStartError> => {
-          if (error._tag === "RemoteTaskError") {
-            return fail(failureOf(index, error.kind, error.errorName, error.errorMessage, error.errorStack, error.taskProfile))
-          }
-          const exit = slot.lastExit
-          if (exit?.code === STARTUP_FAILED_EXIT_CODE) {
-            return Effect.fail(new WorkerStartError({ moduleUrl: plan.config.moduleUrl, detail: "see the worker's error above (stderr)" }))
-          }
-          return fail(failureOf(index, "workerDied", "WorkerDied", `${describeExit(exit)} while running this task; it was replaced`))
+    /** The tasks of a chunk whose input can cross; the others fail (kind "notCloneable"). */
+    const tasksOf = (indices: ReadonlyArray<number>): Effect.Effect<Array<Task>, TaskError> =>
+      Effect.gen(function* () {
+        const tasks = indices.map((index) => ({ index, input: inputs[index] }))
+        // One check for the whole chunk; only a chunk that fails is checked input by input.
+        if (checkInput(tasks) === undefined) return tasks
+        const good: Array<Task> = []
+        for (const task of tasks) {
+          const problem = checkInput(task.input)
+          if (problem === undefined) good.push(task)
+          else yield* fail(failureOf(task.index, "notCloneable", "DataCloneError", `the input cannot be sent to a worker (${problem})`))
         }
+        return good
       })
+
+    const record = (slot: Slot, output: ChunkOutput): Effect.Effect<void, TaskError> => {
+      // The delta first: a failure below reports a profile that includes this chunk's successes.
+      if (output.profile !== undefined && output.profile.functions.length > 0) {
+        slot.pending.push(output.profile)
+        if (slot.pending.length >= 256) foldPending(slot)
+      }
+      for (const outcome of output.outcomes) if (outcome.ok) state.completed++
+      return Effect.forEach(
+        output.outcomes,
+        (outcome) =>
+          outcome.ok
+            ? onResult(outcome.index, outcome.result)
+            : fail(
+              failureOf(outcome.index, outcome.kind, outcome.errorName, outcome.errorMessage, outcome.errorStack, outcome.taskProfile)
+            ),
+        { discard: true }
+      )
     }
+
+    const runChunk = (slot: Slot, indices: ReadonlyArray<number>): Effect.Effect<void, TaskError | WorkerStartError> =>
+      Effect.gen(function* () {
+        const tasks = yield* tasksOf(indices)
+        if (tasks.length === 0) return
+        const call = Effect.map(slot.run(tasks, !plan.collect), Option.some)
+        // Chunks are single tasks when there is a timeout (see autoChunkSize).
+        const timed = plan.timeoutMs === undefined ? call : Effect.timeoutOption(slot.run(tasks, !plan.collect), plan.timeoutMs)
+        const outcome = yield* Effect.result(Effect.andThen(slot.ready.await, timed))
+        if (outcome._tag === "Success") {
+          if (Option.isSome(outcome.success)) return yield* record(slot, outcome.success.value)
+          // A sync loop never yields to an interrupt: only ending the worker stops it.
+          slot.ready.closeUnsafe()
+          if (slot.current !== undefined) endWorker(slot.current)
+          return yield* fail(
+            failureOf(tasks[0]!.index, "timeout", "TimeoutError", `the task ran longer than ${plan.timeoutMs} ms; its worker was ended`)
+          )
+        }
+        // The worker died. Which task of a chunk killed it is unknown: run each again alone.
+        const exit = slot.lastExit
+        if (exit?.code === STARTUP_FAILED_EXIT_CODE) {
+          return yield* new WorkerStartError({ moduleUrl: plan.config.moduleUrl, detail: "see the worker's error above (stderr)" })
+        }
+        if (tasks.length > 1) {
+          retry.unshift(...tasks.map((task) => task.index))
+          return
+        }
+        return yield* fail(
+          failureOf(tasks[0]!.index, "workerDied", "WorkerDied", `${describeExit(exit)} while running this task; it was replaced`)
+        )
+      })
 
     const drive = (slot: Slot): Effect.Effect<void, TaskError | WorkerStartError> =>
       Effect.suspend(() => {
-        if (cursor >= inputs.length) return Effect.void
-        const index = cursor++
-        return Effect.flatMap(runOne(slot, index), () => drive(slot))
+        const indices = nextChunk()
+        if (indices === undefined) return Effect.void
+        return Effect.flatMap(runChunk(slot, indices), () => drive(slot))
       })
 
     yield* Effect.forEach(state.slots, drive, { concurrency: "unbounded", discard: true })

@@ -1,8 +1,9 @@
 /**
  * The pool's wire protocol and its errors: the one RPC a pool worker serves
- * (`RunTask`: run the child on one input, return its result and the profile
- * delta of that task), the worker's start-up configuration, and the typed
- * errors that `profileAll` / `profileStream` fail with or collect.
+ * (`RunChunk`: run the child on a few inputs, return their outcomes and the
+ * profile delta of the tasks that succeeded), the worker's start-up
+ * configuration, and the typed errors that `profileAll` / `profileStream`
+ * fail with or collect.
  *
  * Inputs, results and profiles cross as they are (`Schema.Any`): the worker
  * protocols of effect/rpc move messages by structured clone (threads) or
@@ -43,39 +44,50 @@ export const STARTUP_FAILED_EXIT_CODE = 86
 /** What went wrong with one task. */
 export type TaskFailureKind = "threw" | "workerDied" | "timeout" | "notCloneable"
 
-/**
- * The failure of a task as reported by its worker: the child threw (kind
- * "threw"), or its result could not be sent back (kind "notCloneable").
- * `taskProfile` is what the failed task ran before it failed.
- */
-export class RemoteTaskError extends Schema.TaggedError<RemoteTaskError>()("RemoteTaskError", {
-  index: Schema.Number,
-  kind: Schema.Literals(["threw", "notCloneable"]),
-  errorName: Schema.String,
-  errorMessage: Schema.String,
-  errorStack: Schema.String,
-  taskProfile: Schema.Any
-}) {
-  override get message(): string {
-    return `input ${this.index}: ${this.errorName}: ${this.errorMessage}`
-  }
+/** One task of a chunk: the input at `index`. */
+export interface Task {
+  readonly index: number
+  readonly input: unknown
 }
 
-/** The task RPC: run the child on `input` (the input at `index`). */
-export const RunTask = Rpc.make("RunTask", {
-  payload: { index: Schema.Number, input: Schema.Any },
-  success: Schema.Struct({ result: Schema.Any, profile: Schema.Any }),
-  error: RemoteTaskError
+/**
+ * What became of one task of a chunk: its result, or how it failed (the child
+ * threw or rejected: kind "threw"; its result cannot be sent back: kind
+ * "notCloneable"), with the profile of what the failed task ran.
+ */
+export type TaskOutcome =
+  | { readonly index: number; readonly ok: true; readonly result: unknown }
+  | {
+    readonly index: number
+    readonly ok: false
+    readonly kind: "threw" | "notCloneable"
+    readonly errorName: string
+    readonly errorMessage: string
+    readonly errorStack: string
+    readonly taskProfile: Profile.Profile
+  }
+
+/** The success of `RunChunk`: one outcome a task run, and the profile of the tasks that succeeded. */
+export interface ChunkOutput {
+  /** In the order of the chunk; shorter than the chunk when it stopped at a failure. */
+  readonly outcomes: ReadonlyArray<TaskOutcome>
+  /** Exactly the successful tasks' lines (undefined when not profiling). */
+  readonly profile: Profile.Profile | undefined
+}
+
+/**
+ * The task RPC: run the child on each task of a chunk, one after another.
+ * With `stopOnFailure` the worker stops at the first failed task. Chunks
+ * amortise the cost of a round trip over many small tasks, as the `chunksize`
+ * of Python's `Pool.map` does.
+ */
+export const RunChunk = Rpc.make("RunChunk", {
+  payload: { tasks: Schema.Any, stopOnFailure: Schema.Boolean },
+  success: Schema.Any
 })
 
 /** The group a pool worker serves. */
-export class PoolRpcs extends RpcGroup.make(RunTask) {}
-
-/** The success of `RunTask`: the child's result and the task's profile (undefined when not profiling). */
-export interface TaskOutput {
-  readonly result: unknown
-  readonly profile: Profile.Profile | undefined
-}
+export class PoolRpcs extends RpcGroup.make(RunChunk) {}
 
 /**
  * One failed task, as collected with `failures: "collect"`:
