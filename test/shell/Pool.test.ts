@@ -190,6 +190,28 @@ describe("profileAll: failures", () => {
       }))
   }
 
+  for (const isolation of ["thread", "process"] as const) {
+    it.effect(`chunks of 4 on ${isolation} workers: a failure mid-chunk is told apart from the tasks around it`, () =>
+      Effect.gen(function* () {
+        const { throwsAt7 } = yield* children
+        const run = yield* Pool.profileAll(throwsAt7, range(20), { concurrency: 2, chunkSize: 4, isolation, failures: "collect" })
+        assert.deepStrictEqual(run.failures.map((failure) => failure.index), [7])
+        assert.deepStrictEqual(functionNamed(run.failures[0]!.taskProfile, "throwsAt7").lines.map((line) => line.hits), [1n, 1n])
+        assert.deepStrictEqual(functionNamed(run.profile, "throwsAt7").lines.map((line) => line.hits), [19n, 19n])
+        assert.deepStrictEqual(run.results, range(20).map((k) => (k === 7 ? undefined : k * k)))
+      }))
+  }
+
+  it.effect("a worker that dies in a chunk: the chunk runs again task by task, only the culprit fails", () =>
+    Effect.gen(function* () {
+      const { exitsAt5 } = yield* children
+      const run = yield* Pool.profileAll(exitsAt5, range(16), { concurrency: 2, chunkSize: 4, isolation: "process", failures: "collect" })
+      assert.deepStrictEqual(run.failures.map((failure) => [failure.index, failure.kind]), [[5, "workerDied"]])
+      assert.strictEqual(run.completed, 15)
+      // Inputs 4, 6 and 7 ran twice (before and after the death) but count once: their first deltas died with the worker.
+      assert.deepStrictEqual(functionNamed(run.profile, "exitsAt5").lines.map((line) => line.hits), [15n, 15n])
+    }))
+
   it.effect("a child process killed by a signal is replaced; its task failed", () =>
     Effect.gen(function* () {
       const { killedAt5 } = yield* children
@@ -249,6 +271,8 @@ describe("profileAll: failures", () => {
       const { square } = yield* children
       const error = yield* Effect.flip(Pool.profileAll(square, range(4), { concurrency: 0 }))
       assert.strictEqual(error.message, "lineprof pool: option concurrency: expected a positive integer, got 0")
+      const chunked = yield* Effect.flip(Pool.profileAll(square, range(4), { chunkSize: 8, timeout: "1 second" }))
+      assert.strictEqual(chunked.message, "lineprof pool: option chunkSize: a per-task timeout needs chunkSize 1 (leave chunkSize out)")
     }))
 
   // Live clock: the test's own Effect.timeout must fire in real time.
