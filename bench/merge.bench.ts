@@ -3,11 +3,15 @@
  * real bin, merging 100, 1,000 and 10,000 files of the same shape (what many
  * workers profiling the same code leave behind). Merge folds as it reads, so
  * peak memory should stay flat as the file count grows 100 times; the
- * `--version` row is the bin's own start-up footprint, for reference.
+ * `--version` row is the bin's own start-up footprint, for reference, and the
+ * last row is the naive way for contrast: `StatsFiles.readAll` (read every
+ * file, then combine) on the 10,000 files, in a fresh process of its own.
  *
  * Peak RSS is the bin process's `process.resourceUsage().maxRSS`, reported by
  * a one-line module `--import`ed into it.
  */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -15,6 +19,8 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Profile from "../src/core/Profile.ts"
 import * as StatsFile from "../src/core/StatsFile.ts"
+import * as Merge from "../src/shell/Merge.ts"
+import * as StatsFiles from "../src/shell/StatsFiles.ts"
 
 const binPath = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "bin.ts")
 const reportRss = `data:text/javascript,process.on("exit",()=>process.stderr.write("maxRssKb="+process.resourceUsage().maxRSS+"\\n"))`
@@ -60,32 +66,52 @@ interface Row {
   readonly maxRssMb: number
 }
 
-const runBin = (label: string, files: number, args: ReadonlyArray<string>): Row => {
+const benchPath = fileURLToPath(import.meta.url)
+
+/** `node merge.bench.ts --collect-all DIR`: the naive baseline, all profiles held at once. */
+const collectAll = (dir: string) =>
+  Effect.gen(function* () {
+    const paths = yield* Merge.findStatsFiles([dir])
+    const profile = yield* StatsFiles.readAll(paths)
+    if (profile.functions.length === 0) throw new Error("empty merge")
+  }).pipe(Effect.provide(NodeServices.layer))
+
+const measure = (label: string, files: number, script: string, args: ReadonlyArray<string>): Row => {
   const startedAtMs = performance.now()
-  const result = spawnSync(process.execPath, ["--import", reportRss, binPath, ...args], { encoding: "utf8" })
+  const result = spawnSync(process.execPath, ["--import", reportRss, script, ...args], { encoding: "utf8" })
   const wallMs = performance.now() - startedAtMs
-  if (result.status !== 0) throw new Error(`lineprof ${args.join(" ")} failed (${result.status}): ${result.stderr}`)
+  if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr}`)
   const rss = /maxRssKb=(\d+)/.exec(result.stderr)
   if (rss === null) throw new Error(`no maxRSS in: ${result.stderr}`)
   return { label, files, wallMs, maxRssMb: Number(rss[1]) / 1024 }
 }
 
-const root = mkdtempSync(join(tmpdir(), "lineprof-merge-bench-"))
-try {
-  const rows: Array<Row> = [runBin("lineprof --version (start-up)", 0, ["--version"])]
-  for (const count of [100, 1_000, 10_000]) {
-    const dir = makeCorpus(root, count)
-    rows.push(runBin(`lineprof merge -o out.json <folder of ${count}>`, count, ["merge", "-o", join(root, `out-${count}.json`), dir]))
+const runBin = (label: string, files: number, args: ReadonlyArray<string>): Row => measure(label, files, binPath, args)
+
+const main = () => {
+  const root = mkdtempSync(join(tmpdir(), "lineprof-merge-bench-"))
+  try {
+    const rows: Array<Row> = [runBin("lineprof --version (start-up)", 0, ["--version"])]
+    let largest = ""
+    for (const count of [100, 1_000, 10_000]) {
+      largest = makeCorpus(root, count)
+      rows.push(runBin(`lineprof merge -o out.json <folder of ${count}>`, count, ["merge", "-o", join(root, `out-${count}.json`), largest]))
+    }
+    rows.push(measure("naive: StatsFiles.readAll, then combine", 10_000, benchPath, ["--collect-all", largest]))
+    const at100 = rows.find((row) => row.files === 100)!
+    console.log("| command | files | wall (s) | files / s | peak RSS (MB) | RSS vs 100 files |")
+    console.log("|---|---:|---:|---:|---:|---:|")
+    for (const row of rows) {
+      const perSecond = row.files === 0 ? "" : Math.round(row.files / (row.wallMs / 1000)).toString()
+      const ratio = row.files === 0 ? "" : `${(row.maxRssMb / at100.maxRssMb).toFixed(2)}x`
+      console.log(`| ${row.label} | ${row.files} | ${(row.wallMs / 1000).toFixed(2)} | ${perSecond} | ${row.maxRssMb.toFixed(1)} | ${ratio} |`)
+    }
+    console.log(`\n(${functionsPerFile} functions x ${linesPerFunction} lines a file; the merged profile has the same shape.)`)
+  } finally {
+    rmSync(root, { recursive: true, force: true })
   }
-  const at100 = rows.find((row) => row.files === 100)!
-  console.log("| command | files | wall (s) | files / s | peak RSS (MB) | RSS vs 100 files |")
-  console.log("|---|---:|---:|---:|---:|---:|")
-  for (const row of rows) {
-    const perSecond = row.files === 0 ? "" : Math.round(row.files / (row.wallMs / 1000)).toString()
-    const ratio = row.files === 0 ? "" : `${(row.maxRssMb / at100.maxRssMb).toFixed(2)}x`
-    console.log(`| ${row.label} | ${row.files} | ${(row.wallMs / 1000).toFixed(2)} | ${perSecond} | ${row.maxRssMb.toFixed(1)} | ${ratio} |`)
-  }
-  console.log(`\n(${functionsPerFile} functions x ${linesPerFunction} lines a file; the merged profile has the same shape.)`)
-} finally {
-  rmSync(root, { recursive: true, force: true })
 }
+
+const collectAt = process.argv.indexOf("--collect-all")
+if (collectAt >= 0) Effect.runPromise(collectAll(process.argv[collectAt + 1]!))
+else main()
