@@ -470,7 +470,13 @@ type Stmt =
   | { readonly kind: "await"; readonly k: number }
   | { readonly kind: "call" }
   | { readonly kind: "break" | "continue"; readonly m: number }
-  | { readonly kind: "if"; readonly m: number; readonly then: ReadonlyArray<Stmt>; readonly otherwise: ReadonlyArray<Stmt> }
+  | {
+    readonly kind: "if"
+    readonly m: number
+    readonly then: ReadonlyArray<Stmt>
+    readonly elseIf: ReadonlyArray<Stmt> | null
+    readonly otherwise: ReadonlyArray<Stmt>
+  }
   | { readonly kind: "while" | "for" | "forOf" | "do"; readonly n: number; readonly body: ReadonlyArray<Stmt> }
   | { readonly kind: "try"; readonly body: ReadonlyArray<Stmt>; readonly fin: ReadonlyArray<Stmt> }
   | { readonly kind: "switch"; readonly cases: ReadonlyArray<ReadonlyArray<Stmt>>; readonly breaks: ReadonlyArray<boolean> }
@@ -496,7 +502,7 @@ const stmtArbitrary = (depth: number, inLoop: boolean, awaits = false): fc.Arbit
     const n = fc.integer({ min: 0, max: 3 })
     arbitrary = fc.oneof(
       ...simple,
-      fc.record({ m: fc.integer({ min: 2, max: 3 }), then: block(inLoop), otherwise: block(inLoop) }).map((s) => ({ kind: "if", ...s }) as const),
+      fc.record({ m: fc.integer({ min: 2, max: 3 }), then: block(inLoop), elseIf: fc.option(block(inLoop)), otherwise: block(inLoop) }).map((s) => ({ kind: "if", ...s }) as const),
       ...(["while", "for", "forOf", "do"] as const).map((kind) => fc.record({ n, body: block(true) }).map((s) => ({ kind, ...s }))),
       fc.record({ body: block(inLoop), fin: block(false) }).map((s) => ({ kind: "try", ...s }) as const),
       fc.record({ cases: fc.array(block(inLoop), { minLength: 3, maxLength: 3 }), breaks: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }) })
@@ -549,6 +555,10 @@ const printProgram = (body: ReadonlyArray<Stmt>, isAsync = false): string => {
       case "if":
         emit(`${indent}if (c[${L}]++, x % ${s.m} === 1) {`)
         printBlock(s.then, indent + "  ")
+        if (s.elseIf !== null) {
+          emit(`${indent}} else if (c[${next()}]++, x % 2 === 0) {`)
+          printBlock(s.elseIf, indent + "  ")
+        }
         emit(`${indent}} else {`)
         printBlock(s.otherwise, indent + "  ")
         emit(`${indent}}`)
