@@ -61,7 +61,7 @@ export interface ClockCandidate {
   readonly readNs: () => number
 }
 
-/** The candidate clocks, all monotonic; `install` measures them and keeps the cheapest. */
+/** The candidate clocks, all monotonic; `install` measures their line probes and keeps the cheapest. */
 export const clockCandidates: ReadonlyArray<ClockCandidate> = [
   { name: "performance.now", readNs: () => performance.now() * 1e6 },
   {
@@ -91,6 +91,20 @@ export const measureClockNs = (clock: ClockCandidate, reads = 20_000, roundCount
 // ---------------------------------------------------------------------------
 // The store (one per thread)
 
+/** A line probe of the same shape as the recorder's `hit`, over scratch counters: measures a clock in place. */
+const makeScratchHit = (readNs: () => number) => {
+  const hits = new Float64Array(2)
+  const timeNs = new Float64Array(2)
+  const clockState = new Float64Array(2)
+  return (prevSlot: number, slot: number, lineStartNs: number): number => {
+    const now = readNs() - clockState[0]!
+    clockState[0]! += clockState[1]!
+    timeNs[prevSlot]! += now - lineStartNs
+    hits[slot]!++
+    return now
+  }
+}
+
 /** One call of an async function or generator. */
 class Frame {
   slot = SINK_SLOT
@@ -104,7 +118,9 @@ class Frame {
 
 const INITIAL_SLOTS = 1024
 /** Calibration runs for about this long (it stops earlier only if the machine is very slow: 400 rounds). */
-const CALIBRATION_BUDGET_NS = 15e6
+const CALIBRATION_BUDGET_NS = 10e6
+/** Choosing the clock runs for about this long. */
+const CLOCK_CHOICE_BUDGET_NS = 8e6
 const DEBT = 0
 const COST = 1
 
@@ -278,17 +294,38 @@ const makeStore = () => {
     return Math.max(0, (bestProbed - bestPlain) / n)
   }
 
-  /** The cheapest candidate clock: interleaved rounds, minimum per candidate. */
+  /**
+   * The clock whose line probe is cheapest, measured in place: a probe of the
+   * same shape as `hit` per candidate, called from a loop as instrumented code
+   * calls it, in interleaved rounds. Candidates are compared by their total
+   * over all rounds, so that the garbage of the allocating clocks (an array or
+   * a BigInt per read) is paid for by the scavenges it causes.
+   */
   const chooseClock = (): ClockCandidate => {
-    const bestNs = clockCandidates.map(() => Infinity)
-    for (let round = 0; round < 6; round++) {
-      clockCandidates.forEach((candidate, k) => {
-        bestNs[k] = Math.min(bestNs[k]!, measureClockNs(candidate, 1_000, 1))
+    const loops = clockCandidates.map((candidate, k) => {
+      const name = `__lp$clock${k}`
+      Object.defineProperty(globalThis, name, { value: makeScratchHit(candidate.readNs), writable: false, configurable: true })
+      return new Function(
+        "n",
+        `let __lp$l = 0, __lp$t = 0, acc = 0
+         for (let i = 0; i < n; i++) { __lp$t = ${name}(__lp$l, __lp$l = 1, __lp$t); acc += i }
+         return acc`
+      ) as (n: number) => number
+    })
+    const totalNs = clockCandidates.map(() => 0)
+    const stopwatch = clockCandidates[0]!.readNs
+    const budgetEnd = stopwatch() + CLOCK_CHOICE_BUDGET_NS
+    for (let round = 0; round < 6 || (stopwatch() < budgetEnd && round < 200); round++) {
+      loops.forEach((loop, k) => {
+        const t0 = stopwatch()
+        loop(1_000)
+        if (round >= 2) totalNs[k]! += stopwatch() - t0
       })
     }
+    clockCandidates.forEach((_, k) => delete (globalThis as any)[`__lp$clock${k}`])
     let chosen = 0
-    bestNs.forEach((ns, k) => {
-      if (ns < bestNs[chosen]!) chosen = k
+    totalNs.forEach((ns, k) => {
+      if (ns < totalNs[chosen]!) chosen = k
     })
     return clockCandidates[chosen]!
   }
