@@ -109,8 +109,10 @@ const makeScratchHit = (readNs: () => number) => {
 class Frame {
   slot = SINK_SLOT
   startNs: number
-  /** Virtual time at which the call suspended, or -1 while it runs. */
-  suspendedNs = -1
+  /** Whether the call is suspended (at await/yield) since `suspendedNs`. */
+  suspended = false
+  /** Virtual time at which the call suspended (virtual time may be negative: no sentinel values). */
+  suspendedNs = 0
   constructor(startNs: number) {
     this.startNs = startNs
   }
@@ -184,9 +186,9 @@ const makeStore = () => {
   }
   /** Credits the frame's current line up to `now` (as Wait if it was suspended). */
   const credit = (frame: Frame, now: number): void => {
-    if (frame.suspendedNs >= 0) {
+    if (frame.suspended) {
       waitNs[frame.slot]! += now - frame.suspendedNs
-      frame.suspendedNs = -1
+      frame.suspended = false
     } else {
       timeNs[frame.slot]! += now - frame.startNs
     }
@@ -221,6 +223,7 @@ const makeStore = () => {
     const now = readNs() - clockState[DEBT]!
     clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
+    frame.suspended = true
     frame.suspendedNs = now
     return value
   }
@@ -236,6 +239,7 @@ const makeStore = () => {
     clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.slot = slot
+    frame.suspended = true
     frame.suspendedNs = now
     return value
   }
