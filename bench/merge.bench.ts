@@ -8,7 +8,10 @@
  * file, then combine) on the 10,000 files, in a fresh process of its own.
  *
  * Peak RSS is the bin process's `process.resourceUsage().maxRSS`, reported by
- * a one-line module `--import`ed into it.
+ * a one-line module `--import`ed into it. RSS includes the headroom V8 keeps
+ * between collections, so a second table shows what the fold really keeps
+ * alive: the live heap after a forced GC, sampled every 1,000 files during
+ * `Merge.mergeFiles` (in a fresh `--expose-gc` process).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
@@ -93,8 +96,10 @@ const main = () => {
   try {
     const rows: Array<Row> = [runBin("lineprof --version (start-up)", 0, ["--version"])]
     let largest = ""
+    const corpora: Array<readonly [number, string]> = []
     for (const count of [100, 1_000, 10_000]) {
       largest = makeCorpus(root, count)
+      corpora.push([count, largest])
       rows.push(runBin(`lineprof merge -o out.json <folder of ${count}>`, count, ["merge", "-o", join(root, `out-${count}.json`), largest]))
     }
     rows.push(measure("naive: StatsFiles.readAll, then combine", 10_000, benchPath, ["--collect-all", largest]))
@@ -107,11 +112,44 @@ const main = () => {
       console.log(`| ${row.label} | ${row.files} | ${(row.wallMs / 1000).toFixed(2)} | ${perSecond} | ${row.maxRssMb.toFixed(1)} | ${ratio} |`)
     }
     console.log(`\n(${functionsPerFile} functions x ${linesPerFunction} lines a file; the merged profile has the same shape.)`)
+    console.log("\n| files folded | live heap after listing (MB) | largest live heap during the fold (MB) |")
+    console.log("|---:|---:|---:|")
+    for (const [count, dir] of corpora) if (count >= 1_000) console.log(liveHeapRow(dir, count))
   } finally {
     rmSync(root, { recursive: true, force: true })
   }
 }
 
+/** `node --expose-gc merge.bench.ts --live-heap DIR`: prints the largest live heap (MB) seen during the fold. */
+const liveHeap = (dir: string) =>
+  Effect.gen(function* () {
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (gc === undefined) throw new Error("run with --expose-gc")
+    const paths = yield* Merge.findStatsFiles([dir])
+    gc()
+    const afterListingMb = process.memoryUsage().heapUsed / 2 ** 20
+    let maxLiveMb = 0
+    const progress = {
+      tick: (done: number) => {
+        if (done % 1000 !== 0) return
+        gc()
+        maxLiveMb = Math.max(maxLiveMb, process.memoryUsage().heapUsed / 2 ** 20)
+      },
+      finish: () => {}
+    }
+    yield* Merge.mergeFiles(paths, { progress })
+    process.stdout.write(JSON.stringify({ afterListingMb, maxLiveMb }))
+  }).pipe(Effect.provide(NodeServices.layer))
+
+const liveHeapRow = (dir: string, files: number): string => {
+  const result = spawnSync(process.execPath, ["--expose-gc", benchPath, "--live-heap", dir], { encoding: "utf8" })
+  if (result.status !== 0) throw new Error(`live heap of ${files} files failed: ${result.stderr}`)
+  const { afterListingMb, maxLiveMb } = JSON.parse(result.stdout) as { afterListingMb: number; maxLiveMb: number }
+  return `| ${files} | ${afterListingMb.toFixed(1)} | ${maxLiveMb.toFixed(1)} |`
+}
+
 const collectAt = process.argv.indexOf("--collect-all")
+const liveAt = process.argv.indexOf("--live-heap")
 if (collectAt >= 0) Effect.runPromise(collectAll(process.argv[collectAt + 1]!))
+else if (liveAt >= 0) Effect.runPromise(liveHeap(process.argv[liveAt + 1]!))
 else main()
