@@ -102,10 +102,26 @@ export const statsPath = (): string | undefined => started?.statsPath
 export const makeStatsPath = (dir: string): string =>
   path.join(dir, `${process.pid}-${threadId}-${randomBytes(4).toString("hex")}.json`)
 
+/**
+ * `mkdir -p` one level at a time. Not `mkdirSync(dir, { recursive: true })`:
+ * that spins forever on a path it cannot create under /proc (seen on Node 24).
+ */
+const makeFolderSync = (dir: string): void => {
+  try {
+    mkdirSync(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === "EEXIST") return
+    if (code !== "ENOENT" || path.dirname(dir) === dir) throw error
+    makeFolderSync(path.dirname(dir))
+    mkdirSync(dir)
+  }
+}
+
 /** Writes `text` to `file` atomically with synchronous calls: temporary sibling, then rename. */
 export const writeFileAtomicSync = (file: string, text: string): void => {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`)
-  mkdirSync(path.dirname(file), { recursive: true })
+  makeFolderSync(path.dirname(file))
   try {
     writeFileSync(temporary, text, { flag: "wx" })
     renameSync(temporary, file)

@@ -1,4 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
 import * as Profile from "../../src/core/Profile.ts"
 import { fixturesDir, hitsOf, runFixture, statsFileOwner } from "../fixtures/engine/run.ts"
 
@@ -41,8 +44,8 @@ describe("Delivery", () => {
     const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
     assert.include(threads, 1)
     seedHits(run.merged, 8, 4)
-    // work() was stopped inside Atomics.wait: the lines up to it ran, the return did not.
-    assert.deepStrictEqual(hitsOf(run.merged, "work"), { 14: 1, 15: N + 1, 16: 1, 17: 1 })
+    // work() was stopped inside Atomics.wait (line 17): the lines up to it ran, the return did not.
+    assert.deepStrictEqual(hitsOf(run.merged, "work"), { 14: 1, 15: N + 1, 17: 1 })
   })
 
   it("a worker started by a worker and terminate()d, and a worker that throws, deliver too", async () => {
@@ -104,6 +107,16 @@ describe("Delivery", () => {
     assert.strictEqual(frameLine(threw.stderr), "17")
     assert.strictEqual(frameLine(plain.stderr), "17")
     seedHits(threw.merged, 10, 6)
+  })
+
+  it("a stats folder that cannot be made: one warning line, the program's output and exit code unchanged", async () => {
+    const blocker = path.join(mkdtempSync(path.join(tmpdir(), "lineprof-test-")), "a-file")
+    writeFileSync(blocker, "")
+    const plain = await runFixture("esm/app.mjs", ["10"], { profile: false })
+    const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: path.join(blocker, "stats") } })
+    assert.strictEqual(run.code, plain.code)
+    assert.strictEqual(run.stdout, plain.stdout)
+    assert.match(run.stderr, /^lineprof: cannot write stats file .*a-file\/stats\/\d+-0-[0-9a-f]+\.json: ENOTDIR[^\n]*\n$/)
   })
 
   it("SIGKILL loses at most the last flush interval", async () => {
