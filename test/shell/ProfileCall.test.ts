@@ -49,6 +49,16 @@ describe("ProfileCall.profileCall", () => {
       assert.deepStrictEqual(hitsOf(profile, "power3"), { 3: N })
     }))
 
+  it.effect("a TypeScript module: lines are the .ts lines", () =>
+    Effect.gen(function* () {
+      const typed = yield* Effect.promise(() =>
+        Locate.nativeImport(pathToFileURL(fileURLToPath(new URL("../fixtures/engine/locate/typed.ts", import.meta.url))).href)
+      )
+      const { result, profile } = yield* ProfileCall.profileCall(typed["scale"] as (n: number) => number, 21)
+      assert.strictEqual(result, 42)
+      assert.deepStrictEqual(hitsOf(profile, "scale"), { 7: 1 })
+    }))
+
   it.effect("an async function: the result is awaited, and its await line waited", () =>
     Effect.gen(function* () {
       const seed = yield* Effect.promise(() => load("seed.mjs"))
