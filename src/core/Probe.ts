@@ -24,7 +24,8 @@
  *
  * A suspension need not end in `__lp$R`: when the awaited promise rejects, or
  * a generator is resumed by `throw()`/`return()`, the next probe of the frame
- * (`__lp$H`, `__lp$X`, `__lp$W`) finds it suspended and credits the wait.
+ * (whichever it is: `__lp$H`, `__lp$X`, `__lp$S`, …) finds it suspended and
+ * credits the wait.
  *
  * Loop headers: `while`/`for`/`do … while` get the probe inside the test
  * (`while (__lp$t = __lp$h(…), test)`), `for-in`/`for-of` one probe before the
