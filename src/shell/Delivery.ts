@@ -179,16 +179,24 @@ const flushOwn = (final: boolean): void => {
   })
 }
 
-/** Main thread: writes the file of a worker that has not delivered it itself. */
-const rescue = (record: WorkerRecord): void => {
+/** Main thread: writes the file of a worker that has not delivered it itself; `final` marks it delivered. */
+const writeWorker = (record: WorkerRecord, final: boolean): void => {
   if (record.counters === undefined || !record.files.some((file) => file.functions.length > 0)) return
   const counters = record.counters
-  writeUnderState(record.state, record.statsPath, true, () =>
+  writeUnderState(record.state, record.statsPath, final, () =>
     Recorder.profileFrom(record.files, counters.hits, counters.timeNs, counters.waitNs)
   )
 }
 
+const rescue = (record: WorkerRecord): void => writeWorker(record, true)
+
 /** Main thread: writes the final files of this thread and of every worker that did not deliver. */
+/** Main thread: writes this thread's file and every undelivered worker's file, not final. */
+const flushAll = (): void => {
+  flushOwn(false)
+  for (const record of workers.values()) writeWorker(record, false)
+}
+
 const deliverAll = (): void => {
   flushOwn(true)
   for (const record of workers.values()) rescue(record)
@@ -227,9 +235,19 @@ const onMessage = (message: Message): void => {
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 
 const onSignal = (signal: NodeJS.Signals): void => {
-  if (process.listenerCount(signal) > 1) {
-    // The program handles this signal itself and may go on: flush, and deliver at exit.
-    flushOwn(false)
+  // Step aside first: the program's own listeners (which run after this one)
+  // then see exactly the listeners they would see without lineprof. That
+  // matters to libraries such as signal-exit, which re-raise the signal only
+  // when their listeners are the only ones.
+  process.removeListener(signal, onSignal)
+  if (process.listenerCount(signal) > 0) {
+    // The program handles the signal: it may go on, exit, or die of the signal
+    // raised again. Write everything now (not final: the exit handler writes the
+    // final files if it exits), and listen again once this signal is handled.
+    flushAll()
+    setImmediate(() => {
+      if (!process.listeners(signal).includes(onSignal)) process.on(signal, onSignal)
+    }).unref()
     return
   }
   deliverAll()

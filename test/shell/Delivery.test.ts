@@ -92,6 +92,14 @@ describe("Delivery", () => {
     seedHits(run.merged, 10, 6)
   })
 
+  it("a signal-exit style listener still raises the signal again, so the program dies of it", async () => {
+    const plain = await runFixture("ending/app.mjs", [String(N), "defer"], { profile: false, killWhenReady: "SIGTERM" })
+    const run = await runFixture("ending/app.mjs", [String(N), "defer"], { killWhenReady: "SIGTERM" })
+    assert.strictEqual(plain.signal, "SIGTERM")
+    assert.strictEqual(run.signal, "SIGTERM")
+    seedHits(run.merged, 10, 6)
+  })
+
   it("process.exit inside a profiled function, and an uncaught exception", async () => {
     const exited = await runFixture("ending/app.mjs", [String(N), "exit"])
     assert.strictEqual(exited.code, 5)
