@@ -35,6 +35,15 @@ export interface WorkerConfig {
   readonly isolation: Isolation
 }
 
+/**
+ * A profile held as it is (these errors live in the parent, they are not
+ * encoded): checked for its shape, typed as `Profile`.
+ */
+const ProfileValue = Schema.declare(
+  (value: unknown): value is Profile.Profile =>
+    typeof value === "object" && value !== null && Array.isArray((value as Profile.Profile).functions)
+)
+
 /** Where the tasks run: worker_threads or child processes. */
 export type Isolation = "thread" | "process"
 
@@ -92,7 +101,7 @@ export class PoolRpcs extends RpcGroup.make(RunChunk) {}
 /**
  * One failed task, as collected with `failures: "collect"`:
  * - `threw`: the child threw or rejected; `errorName`, `errorMessage` and
- *   `errorStack` are the original error's, `taskProfile` what ran before it.
+ *   `errorStack` are the original error's, `taskProfile` what the task ran until it failed.
  * - `workerDied`: the worker exited (process.exit, crash, out of memory,
  *   a signal) while the task was in flight; the worker was replaced.
  * - `timeout`: the task ran longer than the `timeout` option; its worker was
@@ -105,7 +114,7 @@ export class TaskFailure extends Schema.Class<TaskFailure>("TaskFailure")({
   errorName: Schema.String,
   errorMessage: Schema.String,
   errorStack: Schema.String,
-  taskProfile: Schema.Any
+  taskProfile: ProfileValue
 }) {
   /** One line: `input 7: Error: boom`. */
   get summary(): string {
@@ -127,9 +136,9 @@ export class TaskError extends Schema.TaggedError<TaskError>()("TaskError", {
   errorName: Schema.String,
   errorMessage: Schema.String,
   errorStack: Schema.String,
-  taskProfile: Schema.Any,
-  profile: Schema.Any,
-  workerProfiles: Schema.Any,
+  taskProfile: ProfileValue,
+  profile: ProfileValue,
+  workerProfiles: Schema.Array(ProfileValue),
   completed: Schema.Number
 }) {
   override get message(): string {
