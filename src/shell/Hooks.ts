@@ -90,23 +90,27 @@ const warn = (line: string): void => {
 /** Instruments one loaded file's source; undefined leaves it unchanged. */
 export const instrumentLoaded = (url: string, format: string, source: unknown): string | undefined => {
   const file = fileURLToPath(url)
-  const text = sourceText(source, file)
-  if (text === undefined) return undefined
-  const fileHash = createHash("sha1").update(text).digest("hex")
-  let result: Instrument.InstrumentResult
   try {
-    result = loadInstrumenter().instrumentSource(text, { file, format: format as Instrument.LoadFormat, slotBase: Recorder.nextSlot() })
+    const text = sourceText(source, file)
+    if (text === undefined) return undefined
+    const fileHash = createHash("sha1").update(text).digest("hex")
+    const result = loadInstrumenter().instrumentSource(text, {
+      file,
+      format: format as Instrument.LoadFormat,
+      slotBase: Recorder.nextSlot()
+    })
+    Recorder.allocateSlots(result.slotCount)
+    Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
+    state.stats.instrumented++
+    return result.code
   } catch (error) {
+    // Whatever goes wrong, the program gets its file as Node would have loaded it.
     state.stats.failed++
     // An InstrumentError's message already names the file and the line.
     const message = String((error as Error)?.message ?? error).split("\n")[0]!
     warn(`${message.includes(file) ? message : `${file}: ${message}`} (loaded without profiling)`)
     return undefined
   }
-  Recorder.allocateSlots(result.slotCount)
-  Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
-  state.stats.instrumented++
-  return result.code
 }
 
 /** Registers the load hook in this thread (once) and adds the selection of `options` (defaults: see Config). */
