@@ -6,7 +6,9 @@
  * the previous complete file or the new one, never a partial one.
  *
  * 1. A periodic, unref()ed flush rewrites the thread's file when its counts
- *    changed, so a SIGKILL loses at most one interval.
+ *    changed, so a SIGKILL loses at most one interval. The main thread's flush
+ *    also covers its workers (from their shared counters), so a worker that
+ *    never returns to its event loop is covered too.
  * 2. At exit (`process.on("exit")`: normal end, `process.exit`, an uncaught
  *    exception) the thread writes its final file.
  * 3. SIGINT, SIGTERM, SIGHUP (main thread): the final files are written; when
@@ -69,6 +71,8 @@ interface WorkerRecord {
   readonly state: Int32Array
   counters: Counters | undefined
   readonly files: Array<RegisteredFile>
+  /** Sum of the worker's hits at the main thread's last write of its file. */
+  lastHitsTotal: number
 }
 
 let started: { readonly config: Config.Config; readonly statsPath: string; readonly state: Int32Array } | undefined
@@ -179,13 +183,20 @@ const flushOwn = (final: boolean): void => {
   })
 }
 
-/** Main thread: writes the file of a worker that has not delivered it itself; `final` marks it delivered. */
+/**
+ * Main thread: writes the file of a worker that has not delivered it itself;
+ * `final` marks it delivered. A periodic (not final) write happens only when
+ * the worker's hits changed since the main thread last wrote them.
+ */
 const writeWorker = (record: WorkerRecord, final: boolean): void => {
   if (record.counters === undefined || !record.files.some((file) => file.functions.length > 0)) return
   const counters = record.counters
-  writeUnderState(record.state, record.statsPath, final, () =>
-    Recorder.profileFrom(record.files, counters.hits, counters.timeNs, counters.waitNs)
-  )
+  const hitsTotal = sumOf(counters.hits)
+  if (!final && hitsTotal === record.lastHitsTotal) return
+  writeUnderState(record.state, record.statsPath, final, () => {
+    record.lastHitsTotal = hitsTotal
+    return Recorder.profileFrom(record.files, counters.hits, counters.timeNs, counters.waitNs)
+  })
 }
 
 const rescue = (record: WorkerRecord): void => writeWorker(record, true)
@@ -209,7 +220,8 @@ const onMessage = (message: Message): void => {
       statsPath: message.statsPath,
       state: message.state,
       counters: undefined,
-      files: []
+      files: [],
+      lastHitsTotal: -1
     })
     return
   }
@@ -305,7 +317,9 @@ export const start = (config: Config.Config): void => {
     })
   })
 
-  setInterval(() => flushOwn(false), config.intervalMs).unref()
+  // The main thread also flushes its workers: a worker busy in a long
+  // computation never reaches its own timer, and a SIGKILL takes all threads.
+  setInterval(() => (isMainThread ? flushAll() : flushOwn(false)), config.intervalMs).unref()
   process.on("exit", () => (isMainThread ? deliverAll() : flushOwn(true)))
   if (isMainThread) for (const signal of signals) process.on(signal, onSignal)
 }

@@ -129,8 +129,14 @@ describe("Delivery", () => {
 
   it("SIGKILL loses at most the last flush interval", async () => {
     // The child lives in ../child: include the whole fixture folder.
-    const run = await runFixture("kill/main.mjs", [String(N)], { env: { LINEPROF_INTERVAL_MS: "50", LINEPROF_INCLUDE: fixturesDir } })
+    const run = await runFixture("kill/main.mjs", [String(N), "child"], { env: { LINEPROF_INTERVAL_MS: "50", LINEPROF_INCLUDE: fixturesDir } })
     assert.strictEqual(run.stdout, "child exit null SIGKILL\n")
     seedHits(run.merged, 6, 2)
+  })
+
+  it("SIGKILL: a worker that never yields is flushed by its main thread", async () => {
+    const run = await runFixture("kill/main.mjs", [String(N), "busy"], { env: { LINEPROF_INTERVAL_MS: "50" } })
+    assert.strictEqual(run.stdout, "child exit null SIGKILL\n")
+    seedHits(run.merged, 8, 4)
   })
 })
