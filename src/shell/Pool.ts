@@ -45,7 +45,7 @@ import * as Stream from "effect/Stream"
 import { fork, type ChildProcess } from "node:child_process"
 import { availableParallelism } from "node:os"
 import { extname } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { serialize } from "node:v8"
 import { Worker } from "node:worker_threads"
 import * as Profile from "../core/Profile.ts"
@@ -233,30 +233,55 @@ const endWorkerAndWait = (worker: WorkerHandle): Promise<void> =>
     else endWorker(worker)
   })
 
-/** Node flags for the workers: the parent's, minus lineprof's own preload (the worker installs its hooks itself). */
+/**
+ * lineprof's preload (`--import <lineprof>/register`, how `lineprof run`
+ * profiles a program) is kept from the workers: a worker installs its own
+ * recorder and hooks and resets the counters after each chunk, so the
+ * preload's stats files of a worker would hold partial counts.
+ */
+const registerFile = fileURLToPath(new URL(`./register${ownExtension}`, import.meta.url))
+const isLineprofPreload = (value: string): boolean => {
+  const unquoted = value.replace(/^(["'])(.*)\1$/, "$2")
+  return unquoted === registerFile || unquoted === pathToFileURL(registerFile).href || unquoted === "lineprof/register"
+}
+
+/** Node flags for the workers: the parent's, minus lineprof's preload. */
 const workerExecArgv = (): Array<string> => {
   const out: Array<string> = []
   const argv = process.execArgv
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k]!
-    if ((arg === "--import" || arg === "--require" || arg === "-r") && /lineprof|register/.test(argv[k + 1] ?? "")) {
+    if ((arg === "--import" || arg === "--require" || arg === "-r") && isLineprofPreload(argv[k + 1] ?? "")) {
       k++
       continue
     }
-    if (/^--(import|require)=.*(lineprof|register)/.test(arg)) continue
+    const joined = /^--(?:import|require)=(.*)$/.exec(arg)
+    if (joined !== null && isLineprofPreload(joined[1]!)) continue
     out.push(arg)
   }
   return out
 }
 
+/** The parent's environment, with lineprof's preload taken out of NODE_OPTIONS. */
+const workerEnv = (): NodeJS.ProcessEnv => {
+  const nodeOptions = process.env["NODE_OPTIONS"]
+  if (nodeOptions === undefined) return process.env
+  const kept = nodeOptions.replace(
+    /(^|\s)--(?:import|require)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
+    (flag, _space: string, value: string) => (isLineprofPreload(value) ? "" : flag)
+  )
+  return { ...process.env, NODE_OPTIONS: kept.trim() }
+}
+
 const spawnWorker = (config: WorkerConfig): WorkerHandle => {
   const argv = [JSON.stringify(config)]
   if (config.isolation === "thread") {
-    return new Worker(workerEntry, { argv, execArgv: workerExecArgv() })
+    return new Worker(workerEntry, { argv, execArgv: workerExecArgv(), env: workerEnv() })
   }
   return fork(fileURLToPath(workerEntry), argv, {
     serialization: "advanced",
     execArgv: workerExecArgv(),
+    env: workerEnv(),
     stdio: ["inherit", "inherit", "inherit", "ipc"]
   })
 }

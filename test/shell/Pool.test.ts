@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Worker } from "node:worker_threads"
 import * as Profile from "../../src/core/Profile.ts"
@@ -286,6 +289,41 @@ describe("profileAll: failures", () => {
       assert.strictEqual(outcome._tag, "TimeoutError")
       assert.strictEqual(threads.counts.started, 3)
       assert.strictEqual(threads.counts.alive, 0)
+    }))
+})
+
+describe("profileAll under lineprof's preload", () => {
+  it.effect("keeps `--import <lineprof>/register` out of the workers (no stats files from them)", () =>
+    Effect.gen(function* () {
+      const { doubleLater } = yield* children
+      const dir = mkdtempSync(join(tmpdir(), "lineprof-pool-"))
+      const register = fileURLToPath(new URL("../../src/shell/register.ts", import.meta.url))
+      const saved = {
+        nodeOptions: process.env["NODE_OPTIONS"],
+        dir: process.env["LINEPROF_DIR"],
+        intervalMs: process.env["LINEPROF_INTERVAL_MS"]
+      }
+      const restore = Effect.sync(() => {
+        for (
+          const [name, value] of [
+            ["NODE_OPTIONS", saved.nodeOptions],
+            ["LINEPROF_DIR", saved.dir],
+            ["LINEPROF_INTERVAL_MS", saved.intervalMs]
+          ] as const
+        ) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      })
+      process.env["NODE_OPTIONS"] = `--import=${JSON.stringify(register)}`
+      process.env["LINEPROF_DIR"] = dir
+      // A preloaded worker would write its stats file every 10 ms; the async child leaves its timers room to run.
+      process.env["LINEPROF_INTERVAL_MS"] = "10"
+      const run = yield* Effect.ensuring(Pool.profileAll(doubleLater, range(200), { concurrency: 2, isolation: "process" }), restore)
+      assert.deepStrictEqual(functionNamed(run.profile, "doubleLater").lines.map((line) => line.hits), [200n, 200n, 200n])
+      const written = existsSync(dir) ? readdirSync(dir) : []
+      rmSync(dir, { recursive: true, force: true })
+      assert.deepStrictEqual(written, [])
     }))
 })
 
