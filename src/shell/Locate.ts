@@ -78,6 +78,20 @@ export const findExportName = (namespace: Record<string, unknown>, fn: Function)
   return undefined
 }
 
+/** The export that has `fn`'s name and arity (see `locate`), or undefined. */
+export const findExportByName = (namespace: Record<string, unknown>, fn: Function): string | undefined => {
+  if (fn.name === "") return undefined
+  const same = (candidate: unknown): boolean =>
+    typeof candidate === "function" && candidate.name === fn.name && candidate.length === fn.length
+  if (fn.name !== "default" && same(namespace[fn.name])) return fn.name
+  const exports = namespace["default"]
+  if (same(exports)) return "default"
+  if (exports !== null && typeof exports === "object" && same((exports as Record<string, unknown>)[fn.name])) {
+    return `default.${fn.name}`
+  }
+  return undefined
+}
+
 /** What the inspector says about a function: its defining script's URL and whether it closes over a function scope. */
 interface Inspection {
   readonly kind: "located" | "builtin" | "bound"
@@ -116,7 +130,20 @@ const inspect = (fn: Function): Inspection => {
     let closure = false
     if (scopes?.value?.objectId !== undefined) {
       const list = post("Runtime.getProperties", { objectId: scopes.value.objectId, ownProperties: true })
-      closure = (list.result as Array<any>).some((p) => /^(Closure|Block|Local|Catch|With)\b/.test(String(p.value?.description)))
+      const chain = (list.result as Array<any>)
+        .filter((p) => /^\d+$/.test(p.name))
+        .map((p) => String(p.value?.description))
+        .filter((description) => description !== "Global" && description !== "Script")
+      // At a module's top level the chain (Global aside) is [Module] for an ES
+      // module, [Closure] (the anonymous wrapper) or nothing for CommonJS, and
+      // [Block] for a module a test runner (vitest) evaluated itself. Block
+      // scopes say nothing either way. A named closure scope (the enclosing
+      // function's), a Local, Catch or With scope, or an anonymous closure that
+      // is not the CommonJS wrapper means the function was made inside another.
+      const anonymous = chain.filter((description) => description === "Closure").length
+      closure =
+        chain.some((description) => /^(Closure \(|Local|Catch|With)/.test(description)) ||
+        (chain.includes("Module") ? anonymous > 0 : anonymous > 1)
     }
     let url = ""
     session.on("Debugger.scriptParsed", (message: any) => {
@@ -164,7 +191,10 @@ export const locate = (fn: unknown): Effect.Effect<FunctionLocation, NotExported
       try: () => nativeImport(moduleUrl),
       catch: (error) => fail(`its module ${moduleUrl} cannot be imported (${String((error as Error)?.message ?? error)})`)
     })
-    const exportName = findExportName(namespace, fn)
+    // When the module in the cache is not the instance `fn` came from (a test
+    // runner or bundler loaded its own copy), the same top-level function is
+    // recognised by its name and arity.
+    const exportName = findExportName(namespace, fn) ?? (inspection.closure ? undefined : findExportByName(namespace, fn))
     if (exportName === undefined) {
       return yield* fail(
         inspection.closure

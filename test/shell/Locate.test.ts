@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as Locate from "../../src/shell/Locate.ts"
+// This copy is loaded by the test runner (vitest evaluates it itself), not by Node.
+import * as runnerCopy from "../fixtures/engine/locate/named.mjs"
 
 const fixture = (name: string): string =>
   pathToFileURL(fileURLToPath(new URL(`../fixtures/engine/locate/${name}`, import.meta.url))).href
@@ -42,6 +44,16 @@ describe("Locate.locate", () => {
       assert.strictEqual(Locate.resolveExport(common, found.exportName), power3)
       const typed = yield* Effect.promise(() => load("typed.ts"))
       assert.deepStrictEqual(yield* Locate.locate(typed["scale"]), { moduleUrl: fixture("typed.ts"), exportName: "scale" })
+    }))
+
+  it.effect("a function from a copy of the module that a test runner loaded is found by its name and arity", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* Locate.locate(runnerCopy.child), { moduleUrl: fixture("named.mjs"), exportName: "child" })
+      assert.deepStrictEqual(yield* Locate.locate(runnerCopy.default), { moduleUrl: fixture("named.mjs"), exportName: "default" })
+      const closure = yield* failure(runnerCopy.makeClosure())
+      assert.match(closure.message, /: it is a closure inside another function in /)
+      const hidden = yield* failure(runnerCopy.getHidden())
+      assert.match(hidden.message, /^cannot locate function hidden: it is not exported by /)
     }))
 
   it.effect("rejects a closure, naming it", () =>
