@@ -5,6 +5,8 @@ import * as Profile from "../../src/core/Profile.ts"
 import * as Locate from "../../src/shell/Locate.ts"
 import * as ProfileCall from "../../src/shell/ProfileCall.ts"
 import { hitsOf } from "../fixtures/engine/run.ts"
+// This copy is loaded by the test runner (vitest evaluates it itself), as in a user's own tests.
+import { run as runnerCopyRun } from "../fixtures/engine/call/seed.mjs"
 
 const fixtureUrl = (name: string): string =>
   pathToFileURL(fileURLToPath(new URL(`../fixtures/engine/call/${name}`, import.meta.url))).href
@@ -37,6 +39,13 @@ describe("ProfileCall.profileCall", () => {
       assert.deepStrictEqual(hitsOf(second.profile, "child"), { 7: 1, 8: 1, 9: 1 })
       assert.deepStrictEqual(hitsOf(second.profile, "power3"), { 3: 1 })
       assert.deepStrictEqual(second.profile.functions.map((fn) => fn.name), ["power3", "child"])
+    }))
+
+  it.effect("a function the test runner imported: its module is found and loaded through the hooks", () =>
+    Effect.gen(function* () {
+      const { result, profile } = yield* ProfileCall.profileCall(runnerCopyRun, N)
+      assert.strictEqual(result, runnerCopyRun(N))
+      assert.deepStrictEqual(hitsOf(profile, "child"), { 7: N, 8: N, 9: N })
     }))
 
   it.effect("a CommonJS module", () =>
