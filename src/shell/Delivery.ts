@@ -11,9 +11,11 @@
  *    never returns to its event loop is covered too.
  * 2. At exit (`process.on("exit")`: normal end, `process.exit`, an uncaught
  *    exception) the thread writes its final file.
- * 3. SIGINT, SIGTERM, SIGHUP (main thread): the final files are written; when
- *    the program has no handler of its own the signal is raised again, so the
- *    process dies of it as it would have (exit code 128 + n).
+ * 3. SIGINT, SIGTERM, SIGHUP (main thread): when the program has no handler
+ *    of its own, the final files are written and the signal is raised again,
+ *    so the process dies of it as it would have (exit code 128 + n). When it
+ *    has one, every file is flushed and lineprof steps aside for that signal
+ *    while the program's handlers run (they see only their own listeners).
  * 4. `worker.terminate()` skips a worker's exit handlers. So each worker posts
  *    its recorder's SharedArrayBuffer-backed counters and its files' metadata
  *    to the main thread over a BroadcastChannel; the main thread writes the
