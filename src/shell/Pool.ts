@@ -219,8 +219,12 @@ type WorkerHandle = Worker | ChildProcess
 
 const isThread = (worker: WorkerHandle): worker is Worker => "terminate" in worker
 
+/** Workers the pool itself ended (a timeout, the end of the run): their exit is no start failure. */
+const endedByPool = new WeakSet<WorkerHandle>()
+
 /** Ends a worker now: no graceful close, the run is over or the worker is stuck. */
 const endWorker = (worker: WorkerHandle): void => {
+  endedByPool.add(worker)
   if (isThread(worker)) void worker.terminate()
   else if (worker.exitCode === null && worker.signalCode === null) worker.kill("SIGKILL")
 }
@@ -303,6 +307,8 @@ interface Slot {
    * replaced is neither lost to the dying worker nor charged for the restart.
    */
   readonly ready: Latch.Latch
+  /** Set when a worker exited before it was ready: it cannot start, and starting it again would loop. */
+  startFailure: ExitInfo | undefined
   /** Profile deltas not yet folded into `profile` (folded in batches: merging is linear in the profile's size). */
   pending: Array<Profile.Profile>
   profile: Profile.Profile
@@ -321,6 +327,7 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
       current: undefined,
       lastExit: undefined,
       ready: Latch.makeUnsafe(false),
+      startFailure: undefined,
       pending: [],
       profile: Profile.empty
     }
@@ -330,16 +337,23 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
       slot.ready.closeUnsafe()
       live.add(worker)
       // effect/workers' handshake: a worker posts [0] once it serves requests.
+      let wasReady = false
       worker.on("message", (message: unknown) => {
-        if (Array.isArray(message) && message[0] === 0 && slot.current === worker) slot.ready.openUnsafe()
+        if (Array.isArray(message) && message[0] === 0 && slot.current === worker) {
+          wasReady = true
+          slot.ready.openUnsafe()
+        }
       })
       worker.on("exit", (code: number | null, signal?: string | null) => {
         live.delete(worker)
         slot.lastExit = { code, signal: signal ?? null }
-        if (slot.current === worker) {
-          slot.current = undefined
-          slot.ready.closeUnsafe()
-        }
+        if (slot.current !== worker) return
+        slot.current = undefined
+        if (!wasReady && !endedByPool.has(worker)) {
+          // Let the tasks waiting for this worker see why it will never serve.
+          slot.startFailure = slot.lastExit
+          slot.ready.openUnsafe()
+        } else slot.ready.closeUnsafe()
       })
       // A thread's uncaught error is also reported on "exit"; this keeps it from being rethrown here.
       worker.on("error", () => {})
@@ -500,6 +514,16 @@ const runTasks = <I>(
       )
     }
 
+    const startError = (exit: ExitInfo): Effect.Effect<never, WorkerStartError> =>
+      Effect.fail(
+        new WorkerStartError({
+          moduleUrl: plan.config.moduleUrl,
+          detail: exit.code === STARTUP_FAILED_EXIT_CODE
+            ? "see the worker's error above (stderr)"
+            : `${describeExit(exit)} before it was ready`
+        })
+      )
+
     const runChunk = (slot: Slot, indices: ReadonlyArray<number>): Effect.Effect<void, TaskError | WorkerStartError> =>
       Effect.gen(function* () {
         const tasks = yield* tasksOf(indices)
@@ -507,7 +531,9 @@ const runTasks = <I>(
         const call = Effect.map(slot.run(tasks, !plan.collect), Option.some)
         // Chunks are single tasks when there is a timeout (see autoChunkSize).
         const timed = plan.timeoutMs === undefined ? call : Effect.timeoutOption(slot.run(tasks, !plan.collect), plan.timeoutMs)
-        const outcome = yield* Effect.result(Effect.andThen(slot.ready.await, timed))
+        yield* slot.ready.await
+        if (slot.startFailure !== undefined) return yield* startError(slot.startFailure)
+        const outcome = yield* Effect.result(timed)
         if (outcome._tag === "Success") {
           if (Option.isSome(outcome.success)) return yield* record(slot, outcome.success.value)
           // A sync loop never yields to an interrupt: only ending the worker stops it.
@@ -519,9 +545,7 @@ const runTasks = <I>(
         }
         // The worker died. Which task of a chunk killed it is unknown: run each again alone.
         const exit = slot.lastExit
-        if (exit?.code === STARTUP_FAILED_EXIT_CODE) {
-          return yield* new WorkerStartError({ moduleUrl: plan.config.moduleUrl, detail: "see the worker's error above (stderr)" })
-        }
+        if (slot.startFailure !== undefined) return yield* startError(slot.startFailure)
         if (tasks.length > 1) {
           retry.unshift(...tasks.map((task) => task.index))
           return

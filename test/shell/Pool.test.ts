@@ -269,6 +269,15 @@ describe("profileAll: failures", () => {
       assert.strictEqual(threads.counts.started, 0)
     }))
 
+  it.effect("a worker that cannot load the child's module is WorkerStartError, not a restart loop", () =>
+    Effect.gen(function* () {
+      const { idle } = yield* load("../fixtures/pool/noWorkers.ts")
+      const error = yield* Effect.flip(Pool.profileAll(idle, range(8), { concurrency: 2, failures: "collect" }))
+      assert.strictEqual(error._tag, "WorkerStartError", error.message)
+      assert.match(error.message, /^lineprof pool: a worker could not load file:.*noWorkers\.ts: /)
+      assert.notInclude(error.message, "\n")
+    }))
+
   it.effect("bad options are one-line errors", () =>
     Effect.gen(function* () {
       const { square } = yield* children
