@@ -38,6 +38,9 @@ import type * as StatsFile from "../core/StatsFile.ts"
 import type * as Config from "./Config.ts"
 import * as Recorder from "./Recorder.ts"
 
+/** ".ts" when running from src/, ".js" from a build: lazily required siblings take the same one. */
+const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+
 const IDLE = 0
 const WRITING = 1
 const DELIVERED = 2
@@ -48,7 +51,7 @@ const DELIVERED = 2
  */
 let statsFile: typeof StatsFile | undefined
 const encode = (profile: Profile.Profile): string =>
-  (statsFile ??= createRequire(import.meta.url)("../core/StatsFile.ts") as typeof StatsFile).encode(profile)
+  (statsFile ??= createRequire(import.meta.url)(`../core/StatsFile${ownExtension}`) as typeof StatsFile).encode(profile)
 
 /** How long the main thread waits for a worker that is writing its own file before it takes over. */
 const TAKE_OVER_AFTER_MS = 1000

@@ -27,6 +27,9 @@ import type * as Instrument from "../core/Instrument.ts"
 import * as Config from "./Config.ts"
 import * as Recorder from "./Recorder.ts"
 
+/** ".ts" when running from src/, ".js" from a build: lazily required siblings take the same one. */
+const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+
 /**
  * The instrumenter (and its parser), loaded on the first selected file: every
  * Node process that NODE_OPTIONS reaches loads this module, and most of them
@@ -34,7 +37,7 @@ import * as Recorder from "./Recorder.ts"
  */
 let instrumenter: typeof Instrument | undefined
 const loadInstrumenter = (): typeof Instrument =>
-  (instrumenter ??= createRequire(import.meta.url)("../core/Instrument.ts") as typeof Instrument)
+  (instrumenter ??= createRequire(import.meta.url)(`../core/Instrument${ownExtension}`) as typeof Instrument)
 
 /** The formats the instrumenter understands. */
 const instrumentable = new Set(["module", "commonjs", "module-typescript", "commonjs-typescript"])
