@@ -101,7 +101,8 @@ export const nodeEnvironment = (): Environment => ({
 
 // -- flags ----------------------------------------------------------------------------
 
-const units = { s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9 } as const
+/** Unit names, and the seconds line_profiler's `-u` takes (`--unit 1e-6` reads as `--unit us`). */
+const units = { s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9, "1": 1, "1e-3": 1e-3, "1e-6": 1e-6, "1e-9": 1e-9 } as const
 type UnitName = keyof typeof units
 /** line_profiler's default output unit (`python -m line_profiler -u`). */
 const defaultUnit: UnitName = "us"
@@ -111,9 +112,9 @@ const renderFlags = {
     Flag.withDefault("text" as const),
     Flag.withDescription("report format: text (line_profiler layout), json (a stats file) or html (a self-contained page)")
   ),
-  unit: Flag.Literals("unit", ["s", "ms", "us", "ns"]).pipe(
+  unit: Flag.Literals("unit", ["s", "ms", "us", "ns", "1", "1e-3", "1e-6", "1e-9"]).pipe(
     Flag.optional,
-    Flag.withDescription("time unit of the text report (default: us, line_profiler's)")
+    Flag.withDescription("time unit of the text report: s, ms, us, ns, or line_profiler's 1, 1e-3, 1e-6, 1e-9 (default: us)")
   ),
   skipZero: Flag.Boolean("skip-zero").pipe(
     Flag.withDefault(false),
