@@ -641,9 +641,10 @@ export function profileStream<I, O>(
   options: PoolOptions = {}
 ): ProfiledStream<I, Awaited<O>, TaskError | PoolError> {
   const done = Deferred.makeUnsafe<PoolSummary>()
-  const state = newState()
+  let state = newState()
   const stream = Stream.callback<TaskResult<I, Awaited<O>>, TaskError | PoolError>((queue) =>
     Effect.gen(function* () {
+      state = newState()
       const plan = yield* makePlan(child, options)
       const list = toArray(inputs)
       yield* runTasks(plan, list, state, (index, result) =>

@@ -106,6 +106,16 @@ describe("profileAll: the seed", () => {
       assert.deepStrictEqual([...hitsByLine(negated.profile).get("negate")!.values()], [20n, 20n])
     }))
 
+  it.effect("no inputs: no workers, no results, an empty profile", () =>
+    Effect.gen(function* () {
+      const { square } = yield* children
+      const threads = watchThreads()
+      const run = yield* Pool.profileAll(square, [])
+      threads.stop()
+      assert.deepStrictEqual(run, { results: [], profile: Profile.empty, workerProfiles: [], failures: [], completed: 0 })
+      assert.strictEqual(threads.counts.started, 0)
+    }))
+
   it.effect("accepts an explicit module URL and export name", () =>
     Effect.gen(function* () {
       const run = yield* Pool.profileAll<number, number>(
