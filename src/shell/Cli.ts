@@ -416,6 +416,10 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
         Flag.optional,
         Flag.withDescription("how often each process flushes its stats (250ms, 1s; default 1s): what a SIGKILL can lose")
       ),
+      compensate: Flag.Boolean("compensate").pipe(
+        Flag.optional,
+        Flag.withDescription("subtract the calibrated probe cost from line times (default on; --no-compensate: raw times, or LINEPROF_COMPENSATE=0)")
+      ),
       command: Argument.String("command").pipe(
         Argument.withDescription("the script (.js .mjs .cjs .ts …) or command to run, then its arguments"),
         Argument.variadic()
@@ -453,7 +457,13 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
         const statsDir = yield* fs.makeTempDirectory({ directory: tmpdir(), prefix: "lineprof-" }).pipe(
           Effect.mapError((error) => new CommandError({ message: `cannot make a temporary folder: ${describePlatformError(error)}` }))
         )
+        // --compensate wins; else LINEPROF_COMPENSATE from the environment; else on.
+        const envCompensate = Config.fromEnv(environment.env, environment.cwd)
+        const compensate = Option.isSome(input.compensate)
+          ? input.compensate.value
+          : Result.isSuccess(envCompensate) ? envCompensate.success.compensate : true
         const config = Config.make({
+          compensate,
           cwd: environment.cwd,
           include: include.length > 0 ? include : defaultInclude(environment.cwd, script ? resolve(environment.cwd, program) : undefined),
           exclude: exclude.length === 0 ? undefined : exclude,
