@@ -309,6 +309,31 @@ describe("profileAll: failures", () => {
       assert.strictEqual(threads.counts.started, 3)
       assert.strictEqual(threads.counts.alive, 0)
     }))
+
+  it.live("interruption ends every child process", () =>
+    Effect.gen(function* () {
+      const { recordPidThenSpin } = yield* children
+      const dir = mkdtempSync(join(tmpdir(), "lineprof-pool-pids-"))
+      const outcome = yield* Effect.flip(
+        Effect.timeout(
+          Pool.profileAll(recordPidThenSpin, [dir, dir], { concurrency: 2, isolation: "process", chunkSize: 1 }),
+          "2 seconds"
+        )
+      )
+      const pids = readdirSync(dir).map(Number)
+      rmSync(dir, { recursive: true, force: true })
+      assert.strictEqual(outcome._tag, "TimeoutError")
+      assert.strictEqual(pids.length, 2)
+      const alive = pids.filter((pid) => {
+        try {
+          process.kill(pid, 0)
+          return true
+        } catch {
+          return false
+        }
+      })
+      assert.deepStrictEqual(alive, [])
+    }))
 })
 
 describe("profileAll under lineprof's preload", () => {
