@@ -247,7 +247,7 @@ describe("profileAll: failures", () => {
   it.effect("a task over the timeout fails and its stuck worker is replaced", () =>
     Effect.gen(function* () {
       const { spinsAt2 } = yield* children
-      const run = yield* Pool.profileAll(spinsAt2, range(8), { concurrency: 2, timeout: "300 millis", failures: "collect" })
+      const run = yield* Pool.profileAll(spinsAt2, range(8), { concurrency: 2, timeout: "2 seconds", failures: "collect" })
       assert.deepStrictEqual(run.failures.map((failure) => [failure.index, failure.kind]), [[2, "timeout"]])
       assert.deepStrictEqual(run.results, range(8).map((k) => (k === 2 ? undefined : k)))
     }))
@@ -297,15 +297,20 @@ describe("profileAll: failures", () => {
       assert.strictEqual(chunked.message, "lineprof pool: option chunkSize: a per-task timeout needs chunkSize 1 (leave chunkSize out)")
     }))
 
-  // Live clock: the test's own Effect.timeout must fire in real time.
-  it.live("interruption ends every worker", () =>
+  // Live clock: the polling sleeps run in real time.
+  it.live("interruption ends every worker thread", () =>
     Effect.gen(function* () {
       const { spinsAt2 } = yield* children
       const threads = watchThreads()
       // Input 2 spins forever and there is no task timeout: only the interruption ends it.
-      const outcome = yield* Effect.flip(Effect.timeout(Pool.profileAll(spinsAt2, range(6), { concurrency: 3 }), "1 second"))
+      const run = Pool.profileAll(spinsAt2, range(6), { concurrency: 3, chunkSize: 1 })
+      const allStarted = Effect.gen(function* () {
+        while (threads.counts.started < 3) yield* Effect.sleep("20 millis")
+        yield* Effect.sleep("200 millis")
+      })
+      const winner = yield* Effect.raceFirst(Effect.as(run, "run"), Effect.as(allStarted, "interrupt"))
       threads.stop()
-      assert.strictEqual(outcome._tag, "TimeoutError")
+      assert.strictEqual(winner, "interrupt")
       assert.strictEqual(threads.counts.started, 3)
       assert.strictEqual(threads.counts.alive, 0)
     }))
@@ -314,15 +319,14 @@ describe("profileAll: failures", () => {
     Effect.gen(function* () {
       const { recordPidThenSpin } = yield* children
       const dir = mkdtempSync(join(tmpdir(), "lineprof-pool-pids-"))
-      const outcome = yield* Effect.flip(
-        Effect.timeout(
-          Pool.profileAll(recordPidThenSpin, [dir, dir], { concurrency: 2, isolation: "process", chunkSize: 1 }),
-          "2 seconds"
-        )
-      )
+      const run = Pool.profileAll(recordPidThenSpin, [dir, dir], { concurrency: 2, isolation: "process", chunkSize: 1 })
+      const bothSpinning = Effect.gen(function* () {
+        while (readdirSync(dir).length < 2) yield* Effect.sleep("20 millis")
+      })
+      const winner = yield* Effect.raceFirst(Effect.as(run, "run"), Effect.as(bothSpinning, "interrupt"))
       const pids = readdirSync(dir).map(Number)
       rmSync(dir, { recursive: true, force: true })
-      assert.strictEqual(outcome._tag, "TimeoutError")
+      assert.strictEqual(winner, "interrupt")
       assert.strictEqual(pids.length, 2)
       const alive = pids.filter((pid) => {
         try {
