@@ -172,7 +172,7 @@ export const renderReport = (
     case "json":
       return StatsFile.encode(profile)
     case "html":
-      return Html.render(profile, { title: options.title })
+      return Html.render(profile, { title: options.title, cwd: options.cwd })
     case "text": {
       const text = Text.render(profile, renderOptions(flags, options.cwd))
       return options.colour ? Terminal.highlightReport(text) : text

@@ -72,12 +72,13 @@ describe("argument helpers", () => {
 })
 
 /** Runs `main` in-process with captured stdout and stderr. */
-const runMain = (argv: ReadonlyArray<string>) =>
+const runMain = (argv: ReadonlyArray<string>, options: { readonly cwd?: string } = {}) =>
   Effect.gen(function* () {
     let stdout = ""
     let stderr = ""
     const environment: Cli.Environment = {
       ...Cli.nodeEnvironment(),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       env: { NO_COLOR: "1" },
       stdout: { isTTY: false, write: (text: string) => (stdout += text) },
       stderr: { isTTY: false, write: (text: string) => (stderr += text) }
@@ -112,5 +113,14 @@ describe("main", () => {
         stderr: `lineprof: ${bad}: unsupported lineprof stats version 99 (this lineprof reads version 1)\n`
       })
       assert.strictEqual(existsSync(out), false)
+    }))
+
+  it.effect("show --format html shows files under the current folder relative to it, as the text report does", () =>
+    Effect.gen(function* () {
+      // a.json profiles /src/app.js: from /src it is app.js.
+      const result = yield* runMain(["show", "--format", "html", join(fixtures, "a.json")], { cwd: "/src" })
+      assert.strictEqual(result.code, 0)
+      assert.include(result.stdout, "<code>app.js</code>")
+      assert.notInclude(result.stdout, "/src/app.js")
     }))
 })
