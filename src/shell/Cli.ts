@@ -322,6 +322,30 @@ const plural = (count: number, word: string): string => (count === 1 ? word : `$
 /** A script run with lineprof's own Node; anything else is a command run as given. */
 export const isScript = (program: string): boolean => /\.(?:[cm]?js|[cm]?ts)$/.test(program)
 
+/** Node's flags whose value is the next argument and may itself name a script (`-r ./setup.js`). */
+const nodeValueFlags = new Set(["-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions", "--env-file"])
+
+/**
+ * The script a run is about: the program when it is a script, else the first
+ * script among a command's arguments (`node --inspect app.js` → `app.js`,
+ * `tsx src/main.ts` → `src/main.ts`), skipping the values of Node's preload
+ * flags; undefined for a command without one (`npm test`). It names the
+ * default output and decides the default `--include`.
+ */
+export const scriptOf = (program: string, args: ReadonlyArray<string>): string | undefined => {
+  if (isScript(program)) return program
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!
+    if (arg === "--") continue
+    if (arg.startsWith("-")) {
+      if (nodeValueFlags.has(arg)) index++
+      continue
+    }
+    if (isScript(arg)) return arg
+  }
+  return undefined
+}
+
 /** Parses `--interval`: `250ms`, `1s`, `1.5s`, or a bare number of milliseconds. */
 export const parseIntervalMs = (text: string): Result.Result<number, string> => {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text)
@@ -398,7 +422,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
       output: Flag.String("output").pipe(
         Flag.withAlias("o"),
         Flag.optional,
-        Flag.withDescription("the merged stats file (default: <script>.lineprof.json in the current folder)")
+        Flag.withDescription("the merged stats file (default: <script>.lineprof.json in the current folder; the command's name when it runs no script)")
       ),
       report: Flag.Boolean("report").pipe(
         Flag.withDefault(true),
@@ -448,7 +472,8 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
           const found = yield* Effect.promise(() => stat(resolve(environment.cwd, program)).then((s) => s.isFile(), () => false))
           if (!found) return yield* new CommandError({ message: `${program}: no such script` })
         }
-        const outputShown = Option.getOrElse(input.output, () => `${basename(program)}.lineprof.json`)
+        const namedScript = scriptOf(program, programArgs)
+        const outputShown = Option.getOrElse(input.output, () => `${basename(namedScript ?? program)}.lineprof.json`)
         const outputPath = resolve(environment.cwd, outputShown)
         yield* checkOutputPath(outputPath, outputShown)
 
@@ -465,7 +490,9 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
         const config = Config.make({
           compensate,
           cwd: environment.cwd,
-          include: include.length > 0 ? include : defaultInclude(environment.cwd, script ? resolve(environment.cwd, program) : undefined),
+          include: include.length > 0
+            ? include
+            : defaultInclude(environment.cwd, namedScript === undefined ? undefined : resolve(environment.cwd, namedScript)),
           exclude: exclude.length === 0 ? undefined : exclude,
           dir: statsDir,
           intervalMs
@@ -496,7 +523,9 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
           setExitCode(programCode)
 
           // 3. merge, write, report; a failure here is lineprof's, not the program's
-          yield* collect(environment, input, { program, statsDir, outputPath, outputShown }).pipe(
+          const commandLine = [program, ...programArgs].join(" ")
+          const shownCommand = commandLine.length > 100 ? `${commandLine.slice(0, 99)}…` : commandLine
+          yield* collect(environment, input, { program: shownCommand, statsDir, outputPath, outputShown }).pipe(
             Effect.catch((error: Merge.MergeInputError | StatsFiles.StatsFileError | CommandError) =>
               Effect.andThen(
                 writeLine(environment.stderr, `lineprof: ${error.message}`),

@@ -144,6 +144,15 @@ describe("lineprof run", () => {
     expect(callsOfWork(decodeFile(join(elsewhere, "child.mjs.lineprof.json")))).toEqual([6n, 6n])
   })
 
+  it("node <script> as a command: the output is named after the script, which is profiled even outside the current folder", () => {
+    const elsewhere = join(scratch.dir, "node-command")
+    mkdirSync(elsewhere)
+    const result = runBin(["run", "--no-report", "--", process.execPath, "--no-warnings", "../programs/child.mjs", "4"], { cwd: elsewhere })
+    expect(result.code).toBe(0)
+    expect(result.stderr).toBe("lineprof: wrote child.mjs.lineprof.json (1 stats file merged)\n")
+    expect(callsOfWork(decodeFile(join(elsewhere, "child.mjs.lineprof.json")))).toEqual([4n, 4n])
+  })
+
   it("--exclude leaves matching files unprofiled", () => {
     const out = join(scratch.dir, "excluded.json")
     const result = run(["--no-report", "--exclude", "lib.mjs", "-o", out, "--", "threads.mjs"])

@@ -48,6 +48,15 @@ describe("argument helpers", () => {
     for (const command of ["npm", "node", "npx", "vitest", "script.sh", "app.json"]) assert.strictEqual(Cli.isScript(command), false)
   })
 
+  it("scriptOf finds the script a program or command runs, skipping Node's flags and their values", () => {
+    assert.strictEqual(Cli.scriptOf("app.ts", ["x.js"]), "app.ts")
+    assert.strictEqual(Cli.scriptOf("node", ["app.js", "in.json"]), "app.js")
+    assert.strictEqual(Cli.scriptOf("/usr/bin/node", ["--inspect", "-r", "./setup.cjs", "--import=./hook.mjs", "src/main.mjs"]), "src/main.mjs")
+    assert.strictEqual(Cli.scriptOf("tsx", ["--", "tool/main.ts"]), "tool/main.ts")
+    assert.strictEqual(Cli.scriptOf("npm", ["test"]), undefined)
+    assert.strictEqual(Cli.scriptOf("node", ["-e", "1+1"]), undefined)
+  })
+
   it("defaultInclude adds the script's folder only when it lies outside the current one", () => {
     assert.strictEqual(Cli.defaultInclude("/work/app", "/work/app/src/main.js"), undefined)
     assert.strictEqual(Cli.defaultInclude("/work/app", undefined), undefined)
