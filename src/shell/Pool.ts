@@ -13,7 +13,9 @@
  *   result cannot cross) fails the run with `TaskError` (index, original
  *   message and stack, profile of what completed), or, with
  *   `failures: "collect"`, is listed in `failures` while the run goes on.
- * - A worker that dies is replaced; the task it was running is the failed one.
+ * - A worker that dies is replaced; the task it was running is the failed one
+ *   (the other tasks of its chunk run again, one a chunk, so the one that
+ *   kills a worker again is found; their lost deltas never count).
  * - Anything that cannot run in a worker (a closure, a built-in, a function
  *   that is not exported) fails with `NotExportedError` before any worker starts.
  * - Interruption, a failure or the end of the run ends every worker at once.
@@ -24,10 +26,12 @@
  *    effect/rpc client (`RpcClient.layerProtocolWorker({ size: 1 })` over
  *    `NodeWorker.layer`). One client per worker, not one client over a pool of
  *    workers: effect/rpc fails every in-flight call of a client when one of its
- *    workers dies, and here only the dead worker's task may fail. The worker
- *    protocol starts a dead worker again by itself (after about a second).
- * 3. each slot takes the next input index from a shared cursor, so fast
- *    workers take more tasks; results and deltas are recorded as they arrive.
+ *    workers dies, and here only the dead worker's task may fail. A slot
+ *    whose worker died or timed out gets a new client and worker at once.
+ * 3. each slot takes the next chunk of input indices from a shared cursor,
+ *    so fast workers take more; a chunk is one message each way (the round
+ *    trip to an idle worker costs tens of µs), its outcomes and profile delta
+ *    are recorded as they arrive.
  */
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import * as Clock from "effect/Clock"
@@ -298,7 +302,14 @@ interface ExitInfo {
 /** One worker position of the pool: its rpc client, its current worker, its profile. */
 interface Slot {
   readonly id: number
-  readonly run: (tasks: ReadonlyArray<Task>, stopOnFailure: boolean) => Effect.Effect<ChunkOutput, RpcClientFailure>
+  run: (tasks: ReadonlyArray<Task>, stopOnFailure: boolean) => Effect.Effect<ChunkOutput, RpcClientFailure>
+  /**
+   * Replaces the slot's worker now: closes its rpc client and worker
+   * protocol (ending the worker if it still runs) and starts a new one.
+   * effect/rpc would start a dead worker again by itself, but only after a
+   * second; this is as fast as a worker starts.
+   */
+  replace: Effect.Effect<void>
   current: WorkerHandle | undefined
   lastExit: ExitInfo | undefined
   /**
@@ -324,6 +335,7 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
     const slot: Slot = {
       id,
       run: undefined as never,
+      replace: undefined as never,
       current: undefined,
       lastExit: undefined,
       ready: Latch.makeUnsafe(false),
@@ -360,9 +372,24 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
       return worker
     }
     const layer = RpcClient.layerProtocolWorker({ size: 1 }).pipe(Layer.provide(NodeWorker.layer(spawn)))
-    const context = yield* Layer.build(layer).pipe(Effect.orDie)
-    const client = yield* RpcClient.make(PoolRpcs, { disableTracing: true }).pipe(Effect.provideContext(context))
-    ;(slot as { run: Slot["run"] }).run = (tasks, stopOnFailure) => client.RunChunk({ tasks, stopOnFailure })
+    const runScope = yield* Effect.scope
+    let clientScope: Scope.Closeable | undefined
+    const connect = Effect.gen(function* () {
+      if (clientScope !== undefined) {
+        // Whatever worker the old protocol holds is ended by the pool, not failing to start.
+        if (slot.current !== undefined) endWorker(slot.current)
+        yield* Scope.close(clientScope, Exit.void)
+      }
+      clientScope = yield* Scope.fork(runScope)
+      const context = yield* Layer.buildWithScope(layer, clientScope).pipe(Effect.orDie)
+      const client = yield* RpcClient.make(PoolRpcs, { disableTracing: true }).pipe(
+        Effect.provideContext(context),
+        Scope.provide(clientScope)
+      )
+      slot.run = (tasks, stopOnFailure) => client.RunChunk({ tasks, stopOnFailure })
+    })
+    yield* connect
+    slot.replace = connect
     return slot
   })
 
@@ -538,7 +565,7 @@ const runTasks = <I>(
           if (Option.isSome(outcome.success)) return yield* record(slot, outcome.success.value)
           // A sync loop never yields to an interrupt: only ending the worker stops it.
           slot.ready.closeUnsafe()
-          if (slot.current !== undefined) endWorker(slot.current)
+          yield* slot.replace
           return yield* fail(
             failureOf(tasks[0]!.index, "timeout", "TimeoutError", `the task ran longer than ${plan.timeoutMs} ms; its worker was ended`)
           )
@@ -546,6 +573,7 @@ const runTasks = <I>(
         // The worker died. Which task of a chunk killed it is unknown: run each again alone.
         const exit = slot.lastExit
         if (slot.startFailure !== undefined) return yield* startError(slot.startFailure)
+        yield* slot.replace
         if (tasks.length > 1) {
           retry.unshift(...tasks.map((task) => task.index))
           return

@@ -225,6 +225,16 @@ describe("profileAll: failures", () => {
       assert.deepStrictEqual(functionNamed(run.profile, "exitsAt5").lines.map((line) => line.hits), [15n, 15n])
     }))
 
+  it.effect("workers that die on every task are replaced every time; every task is reported once", () =>
+    Effect.gen(function* () {
+      const { alwaysExits } = yield* children
+      const run = yield* Pool.profileAll(alwaysExits, range(6), { concurrency: 2, chunkSize: 3, failures: "collect" })
+      assert.deepStrictEqual(run.failures.map((failure) => [failure.index, failure.kind]), range(6).map((k) => [k, "workerDied"]))
+      assert.deepStrictEqual(run.results, range(6).map(() => undefined))
+      assert.strictEqual(run.completed, 0)
+      assert.deepStrictEqual(run.profile, Profile.empty)
+    }))
+
   it.effect("a child process killed by a signal is replaced; its task failed", () =>
     Effect.gen(function* () {
       const { killedAt5 } = yield* children
