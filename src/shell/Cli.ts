@@ -188,22 +188,29 @@ const renderOptions = (flags: RenderFlags, cwd: string) => ({
   cwd
 })
 
-/** Writes `text` to `path` atomically: a temporary sibling, then a rename. */
-export const writeTextAtomic = (path: string, text: string): Effect.Effect<void, CommandError, FileSystem.FileSystem> =>
+/** Writes `text` to `path` atomically: a temporary sibling, then a rename. Messages name the file as `shown`. */
+export const writeTextAtomic = (
+  path: string,
+  text: string,
+  shown: string = path
+): Effect.Effect<void, CommandError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const temporaryPath = StatsFiles.temporaryPathFor(path)
     yield* fs.writeFileString(temporaryPath, text, { flag: "wx" }).pipe(
       Effect.andThen(fs.rename(temporaryPath, path)),
       Effect.onError(() => Effect.ignore(fs.remove(temporaryPath))),
-      Effect.mapError((error) => new CommandError({ message: `${path}: cannot write: ${describePlatformError(error)}` }))
+      Effect.mapError((error) => new CommandError({ message: `${shown}: cannot write: ${describePlatformError(error, shown)}` }))
     )
   })
 
-const describePlatformError = (error: { readonly message: string; readonly reason?: { readonly _tag: string } }): string => {
+const describePlatformError = (
+  error: { readonly message: string; readonly reason?: { readonly _tag: string } },
+  shown: string
+): string => {
   switch (error.reason?._tag) {
     case "NotFound":
-      return "its folder does not exist"
+      return `folder ${dirname(shown)} does not exist`
     case "PermissionDenied":
       return "permission denied"
     default:
@@ -211,12 +218,19 @@ const describePlatformError = (error: { readonly message: string; readonly reaso
   }
 }
 
-/** Fails when `path` is an existing folder: an output must be a file. */
+/**
+ * Fails before any work when `path` (shown as `shown`) cannot be an output
+ * file: it is a folder, or its folder does not exist. `run` checks this
+ * before it starts the program, so a long run is not lost at the end.
+ */
 const checkOutputPath = (path: string, shown: string) =>
-  Effect.promise(() => stat(path).then((info) => info.isDirectory(), () => false)).pipe(
-    Effect.flatMap((isFolder) =>
-      isFolder ? Effect.fail(new CommandError({ message: `${shown}: is a folder; -o needs a file path` })) : Effect.void
-    )
+  Effect.promise(async () => {
+    const isFolder = (candidate: string) => stat(candidate).then((info) => info.isDirectory(), () => false)
+    if (await isFolder(path)) return `${shown}: is a folder; -o needs a file path`
+    if (!(await isFolder(dirname(path)))) return `${shown}: cannot write: folder ${dirname(shown)} does not exist`
+    return undefined
+  }).pipe(
+    Effect.flatMap((problem) => (problem === undefined ? Effect.void : Effect.fail(new CommandError({ message: problem }))))
   )
 
 const progressFor = (environment: Environment) => (total: number) =>
@@ -253,7 +267,8 @@ const makeShow = (environment: Environment) =>
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
         const title = `lineprof: ${input.files.join(", ")}`
         if (Option.isSome(outputPath)) {
-          yield* writeTextAtomic(outputPath.value, renderReport(merged.profile, input, { cwd: environment.cwd, colour: false, title }))
+          const report = renderReport(merged.profile, input, { cwd: environment.cwd, colour: false, title })
+          yield* writeTextAtomic(outputPath.value, report, Option.getOrThrow(input.output))
         } else {
           const colour = Terminal.shouldColour(environment.stdout, environment.env)
           const report = renderReport(merged.profile, input, { cwd: environment.cwd, colour, title })
@@ -296,7 +311,7 @@ const makeMerge = (environment: Environment) =>
           makeProgress: progressFor(environment)
         })
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to merge; nothing written" })
-        yield* StatsFiles.write(outputPath, merged.profile)
+        yield* StatsFiles.write(outputPath, merged.profile, { shownPath: input.output })
         const skipped = merged.skipped.length === 0 ? "" : ` (${merged.skipped.length} bad ${plural(merged.skipped.length, "file")} skipped)`
         yield* writeLine(
           environment.stderr,
@@ -480,7 +495,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
         // 1. a fresh folder for the stats files
         const fs = yield* FileSystem.FileSystem
         const statsDir = yield* fs.makeTempDirectory({ directory: tmpdir(), prefix: "lineprof-" }).pipe(
-          Effect.mapError((error) => new CommandError({ message: `cannot make a temporary folder: ${describePlatformError(error)}` }))
+          Effect.mapError((error) => new CommandError({ message: `cannot make a temporary folder: ${describePlatformError(error, tmpdir())}` }))
         )
         // --compensate wins; else LINEPROF_COMPENSATE from the environment; else on.
         const envCompensate = Config.fromEnv(environment.env, environment.cwd)
@@ -574,7 +589,7 @@ const collect = (
       progress: progressFor(environment)(files.length)
     })
     if (merged.mergedFiles === 0) return yield* warn(environment, "every stats file was bad; nothing written")
-    yield* StatsFiles.write(paths.outputPath, merged.profile)
+    yield* StatsFiles.write(paths.outputPath, merged.profile, { shownPath: paths.outputShown })
     if (merged.profile.functions.length === 0) {
       yield* warn(environment, "no profiled function ran: check --include / --exclude")
     }
@@ -582,7 +597,7 @@ const collect = (
       if (flags.format === "html") {
         const htmlShown = paths.outputShown.replace(/\.json$/, "") + ".html"
         const html = renderReport(merged.profile, flags, { cwd: environment.cwd, colour: false, title: `lineprof: ${paths.program}` })
-        yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html)
+        yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html, htmlShown)
         yield* writeLine(environment.stderr, `lineprof: wrote the HTML report to ${htmlShown}`)
       } else if (flags.format === "text") {
         const colour = Terminal.shouldColour(environment.stderr, environment.env)

@@ -77,12 +77,12 @@ const readError = (path: string, error: PlatformError.PlatformError): StatsFileE
   return fail(path, problem === "permission denied" ? "cannot read: permission denied" : problem)
 }
 
-const writeError = (path: string, error: PlatformError.PlatformError): StatsFileError => {
+const writeError = (path: string, shownPath: string, error: PlatformError.PlatformError): StatsFileError => {
   const code = errnoOf(error)
-  if (code === "ENOENT" || (code === undefined && error.reason._tag === "NotFound")) {
-    return fail(path, `cannot write: folder ${dirname(path)} does not exist`)
-  }
-  return fail(path, `cannot write: ${describe(error)}`)
+  const problem = code === "ENOENT" || (code === undefined && error.reason._tag === "NotFound")
+    ? `folder ${dirname(shownPath)} does not exist`
+    : describe(error)
+  return new StatsFileError({ path, message: `${shownPath}: cannot write: ${problem}` })
 }
 
 /** Python's pickle protocols 2 to 5 start with 0x80 and the protocol number. */
@@ -144,14 +144,21 @@ export const temporaryPathFor = (path: string): string =>
 /**
  * Writes a profile to `path` atomically (temporary file in the same folder,
  * synced, then renamed). Fails without touching `path` when the profile does
- * not pass `Profile.check` or the file system refuses.
+ * not pass `Profile.check` or the file system refuses. Messages name the file
+ * as `options.shownPath` (the spelling the user gave), else as `path`.
  */
-export const write = (path: string, profile: Profile.Profile): Effect.Effect<void, StatsFileError, FileSystem.FileSystem> =>
+export const write = (
+  path: string,
+  profile: Profile.Profile,
+  options: { readonly shownPath?: string } = {}
+): Effect.Effect<void, StatsFileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const shownPath = options.shownPath ?? path
     const text = yield* Effect.try({
       try: () => StatsFile.encode(profile),
-      catch: (error) => fail(path, `cannot write: ${error instanceof Error ? error.message : String(error)}`)
+      catch: (error) =>
+        new StatsFileError({ path, message: `${shownPath}: cannot write: ${error instanceof Error ? error.message : String(error)}` })
     })
     const bytes = new TextEncoder().encode(text)
     const temporaryPath = temporaryPathFor(path)
@@ -164,6 +171,6 @@ export const write = (path: string, profile: Profile.Profile): Effect.Effect<voi
     ).pipe(
       Effect.andThen(fs.rename(temporaryPath, path)),
       Effect.onError(() => Effect.ignore(fs.remove(temporaryPath))),
-      Effect.mapError((error) => writeError(path, error))
+      Effect.mapError((error) => writeError(path, shownPath, error))
     )
   })

@@ -293,6 +293,20 @@ describe("bad inputs", () => {
     expect(existsSync(out)).toBe(false)
   })
 
+  it("an output in a folder that does not exist: one line naming -o as given, before any input is read", () => {
+    for (const [args, out] of [
+      [["merge", "-o", "no-such-folder/all.json", fixture("truncated.json")], "no-such-folder/all.json"],
+      [["show", "-o", "no-such-folder/report.txt", fixture("truncated.json")], "no-such-folder/report.txt"],
+      [["show", "--format", "html", "-o", "no-such-folder/report.html", fixture("a.json")], "no-such-folder/report.html"]
+    ] as const) {
+      const result = runBin(args, { cwd: scratch.dir })
+      expect(result.code).toBe(1)
+      // truncated.json is bad too: the output is checked first.
+      expect(result.stderr).toBe(`lineprof: ${out}: cannot write: folder no-such-folder does not exist\n`)
+      expect(existsSync(join(scratch.dir, "no-such-folder"))).toBe(false)
+    }
+  })
+
   it("an output path that is a folder is refused", () => {
     const result = runBin(["merge", "-o", scratch.dir, fixture("a.json")])
     expect(result.code).toBe(1)

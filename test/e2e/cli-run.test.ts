@@ -190,6 +190,13 @@ describe("lineprof run", () => {
     expect(missingCommand.stderr).toBe("lineprof: no-such-command-lineprof: cannot run: command not found\n")
   })
 
+  it("an output in a folder that does not exist fails before the program starts: one line, exit 1", () => {
+    const result = run(["-o", "no-such-folder/threads.json", "--", "threads.mjs"])
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toBe("lineprof: no-such-folder/threads.json: cannot write: folder no-such-folder does not exist\n")
+  })
+
   it("removes its temporary stats folder", () => {
     const tmp = join(scratch.dir, "tmp")
     mkdirSync(tmp)

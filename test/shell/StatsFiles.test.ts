@@ -266,6 +266,16 @@ describe("StatsFiles.write is atomic", () => {
       assert.deepStrictEqual(yield* namesIn(folder), [])
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
+  it.effect("messages name the file as shownPath, the spelling the user gave", () =>
+    Effect.gen(function*() {
+      const folder = yield* makeFolder
+      const error = yield* Effect.flip(
+        StatsFiles.write(`${folder}/no/such/folder/stats.json`, sample, { shownPath: "no/such/folder/stats.json" })
+      )
+      assert.strictEqual(error.message, "no/such/folder/stats.json: cannot write: folder no/such/folder does not exist")
+      assert.strictEqual(error.path, `${folder}/no/such/folder/stats.json`)
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
   it.effect("a directory in the way", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
