@@ -221,6 +221,9 @@ const checkHeader = (json: unknown): string | undefined => {
     return `not a lineprof stats file: "format" is ${showValue(header.format)}, expected "${formatName}"`
   }
   if (!("version" in header)) return `no "version" field in the lineprof header (this lineprof reads version ${currentVersion})`
+  if (typeof header.version === "number" && Number.isInteger(header.version) && header.version > currentVersion) {
+    return `lineprof stats version ${header.version} was written by a newer lineprof; this one reads version ${currentVersion} (upgrade lineprof)`
+  }
   if (header.version !== currentVersion) {
     return `unsupported lineprof stats version ${showValue(header.version)} (this lineprof reads version ${currentVersion})`
   }

@@ -136,7 +136,8 @@ describe("StatsFile.decode error messages", () => {
       `a.json: not a lineprof stats file: "format" is "chrome-cpuprofile", expected "lineprof"`
     ],
     ["no version", () => failureOf(`{"format": "lineprof"}`), `a.json: no "version" field in the lineprof header (this lineprof reads version 1)`],
-    ["a newer version", () => failureOf(`{"format": "lineprof", "version": 2}`), "a.json: unsupported lineprof stats version 2 (this lineprof reads version 1)"],
+    ["a newer version", () => failureOf(`{"format": "lineprof", "version": 2}`), "a.json: lineprof stats version 2 was written by a newer lineprof; this one reads version 1 (upgrade lineprof)"],
+    ["an older version", () => failureOf(`{"format": "lineprof", "version": 0}`), "a.json: unsupported lineprof stats version 0 (this lineprof reads version 1)"],
     ["a version string", () => failureOf(`{"format": "lineprof", "version": "1"}`), `a.json: unsupported lineprof stats version "1" (this lineprof reads version 1)`],
     ["no functions", () => failureAfter((d) => void delete d.functions), "a.json: functions: missing"],
     ["functions not an array", () => failureAfter((d) => void (d.functions = {})), "a.json: functions: expected an array of function objects, got {}"],

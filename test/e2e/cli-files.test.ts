@@ -178,7 +178,7 @@ describe("bad inputs", () => {
 
   const cases: ReadonlyArray<BadCase> = [
     { name: "truncated JSON", make: copyBad("truncated.json"), problem: "truncated JSON" },
-    { name: "a wrong version", make: copyBad("wrong-version.json"), problem: "unsupported lineprof stats version 99" },
+    { name: "a wrong version", make: copyBad("wrong-version.json"), problem: "lineprof stats version 99 was written by a newer lineprof" },
     { name: "binary garbage", make: copyBad("garbage.json"), problem: "binary data" },
     { name: "a negative count", make: copyBad("negative.json"), problem: "(hits): expected a non-negative integer, got -1" },
     { name: "a missing file", make: (dir) => join(dir, "missing.json"), problem: "no such file or folder" },

@@ -119,7 +119,7 @@ describe("main", () => {
       assert.deepStrictEqual(result, {
         code: Cli.ExitCode.badInput,
         stdout: "",
-        stderr: `lineprof: ${bad}: unsupported lineprof stats version 99 (this lineprof reads version 1)\n`
+        stderr: `lineprof: ${bad}: lineprof stats version 99 was written by a newer lineprof; this one reads version 1 (upgrade lineprof)\n`
       })
       assert.strictEqual(existsSync(out), false)
     }))
