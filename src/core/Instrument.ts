@@ -12,6 +12,7 @@
  *    each statement (once per line per pass), probes in loop tests and at the
  *    start of each for-in/for-of iteration, `{ }` around brace-less bodies,
  *    and `resume(frame, await suspend(frame, x))` around await and yield
+ *    (and `return suspend(frame, x)` in async generators, whose return awaits)
  * 3. sort the insertions (by position; at one position closers before
  *    openers, outer openers first) and splice them into the source.
  *
@@ -92,6 +93,8 @@ const inert = (node: AstNode): boolean => {
 interface FnCtx {
   readonly name: string
   readonly frame: boolean
+  /** `return x` awaits x: it is wrapped in `suspend`, so that wait is the return line's Wait. */
+  readonly asyncGenerator: boolean
   readonly firstLine: number
   readonly lastLine: number
   readonly slotByLine: Map<number, number>
@@ -362,6 +365,7 @@ class Instrumenter {
     const fn: FnCtx = {
       name: parent === undefined ? localName : `${parent.name}.${localName}`,
       frame: !isStaticBlock && (node.async === true || node.generator === true),
+      asyncGenerator: !isStaticBlock && node.async === true && node.generator === true,
       firstLine: this.lineOf(headStart),
       lastLine: this.lineOf(node.end - 1),
       slotByLine: new Map(),
@@ -399,7 +403,7 @@ class Instrumenter {
     if (blockWouldConflict(statements)) {
       // Inside `try { }` these declarations would be a SyntaxError: leave this
       // function as it is (its nested functions are still instrumented).
-      const bare: FnCtx = { ...fn, frame: false, slotByLine: new Map() }
+      const bare: FnCtx = { ...fn, frame: false, asyncGenerator: false, slotByLine: new Map() }
       for (const statement of statements) this.walk(statement, bare, undefined)
       this.depth--
       return
@@ -688,6 +692,19 @@ class Instrumenter {
         for (const switchCase of node.cases as ReadonlyArray<AstNode>) {
           this.walk(switchCase.test, fn, undefined)
           this.visitList(switchCase.consequent, 0, fn, after)
+        }
+        break
+      case "ReturnStatement":
+        probeUnlessCurrent()
+        if (fn.asyncGenerator && node.argument) {
+          // An async generator's `return x` awaits x: `return suspend(f, x)`; the exit probe credits the wait.
+          fn.usesFrame = true
+          const argument: AstNode = node.argument
+          this.insert(argument.start, OPEN, `${G.suspend}(${L.frame},`)
+          this.walk(argument, fn, undefined)
+          this.insert(argument.end, CLOSE, ")")
+        } else {
+          this.walk(node, fn, undefined)
         }
         break
       case "WithStatement":

@@ -110,6 +110,27 @@ describe("async functions", () => {
   })
 })
 
+describe("implicit awaits", () => {
+  it("`return x` in an async generator awaits x: that wait is the return line's Wait", async () => {
+    const { exports, functions } = load(
+      [
+        "exports.agen = async function* agen(ms) {", // 1
+        "  yield 1", // 2
+        "  return new Promise((r) => setTimeout(() => r('late'), ms))", // 3
+        "}" // 4
+      ].join("\n")
+    )
+    const timerMs = 30
+    const seen: Array<unknown> = []
+    const iterator = exports.agen(timerMs)
+    seen.push(await iterator.next(), await iterator.next())
+    assert.deepStrictEqual(seen, [{ value: 1, done: false }, { value: "late", done: true }])
+    const returned = line(functions(), "agen", 3)
+    assert.isAtLeast(Number(returned.waitNs), (timerMs - 2) * 1e6)
+    assert.isBelow(Number(returned.timeNs), Number(returned.waitNs) / 4)
+  })
+})
+
 describe("recursion", () => {
   it("every call keeps its own line timer: the recursive line includes each deeper level", () => {
     const { exports, functions } = load(
