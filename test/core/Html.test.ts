@@ -72,7 +72,7 @@ describe("Html.render", () => {
     const child = sectionOf(html, "f1")
     // The numbers line_profiler printed for line 15 in merged_native.txt: 20000 hits, 9733066 ns, 486.7 per hit, 53.9 %.
     assert.match(goldenText("merged_native.txt"), /\n {4}15 {5}20000 {4}9733066\.0 {4}486\.7 {5}53\.9 /)
-    assert.include(child, `<tr><td>15<td>20000<td title="9733066 ns">9.73 ms<td>487 ns<td>53.9<td><i style="--q:0.539"></i><td>    num = power3(num)`)
+    assert.include(child, `<tr id=f1-L15 class=hot><td>15<td>20000<td title="9733066 ns">9.73 ms<td>487 ns<td>53.9<td><i style="--q:0.539"></i><td>    num = power3(num)`)
     // The def line ran no statement: number columns are one empty span.
     assert.include(child, `<tr><td>13<td colspan=5><td>def child(num):`)
     assert.notInclude(child, "<th>Wait</th>")
@@ -93,11 +93,45 @@ describe("Html.render", () => {
     assert.notInclude(sectionOf(html, "f1"), "Wait")
   })
 
+  it("tints hot (>= 20 %) and warm (>= 5 %) rows and links the heading to the hottest line", () => {
+    const html = Html.render(
+      Profile.make([
+        fn("mixed", "a.ts", 1, [[2, 1n, 10n], [3, 1n, 60n], [4, 1n, 700n], [5, 1n, 230n]], ["function mixed() {", "  a()", "  b()", "  c()", "  d()", "}"])
+      ])
+    )
+    const mixed = sectionOf(html, "f1")
+    // 1 %, 6 %, 70 %, 23 % of 1000 ns.
+    assert.include(mixed, "<tr><td>2<td>1<td")
+    assert.include(mixed, "<tr class=warm><td>3<td>1<td")
+    assert.include(mixed, "<tr id=f1-L4 class=hot><td>4<td>1<td")
+    assert.include(mixed, "<tr class=hot><td>5<td>1<td")
+    assert.include(mixed, `hottest line <a href="#f1-L4">4</a> (70.0 %)`)
+    // A function of one line has nothing to point at.
+    assert.notInclude(sectionOf(Html.render(Profile.make([fn("one", "a.ts", 1, [[1, 1n, 5n]], ["one()"])])), "f1"), "hottest")
+  })
+
+  it("totals Wait per function in its heading and in the list, where async code would otherwise look cheap", () => {
+    const html = Html.render(
+      Profile.make([
+        fn("sync", "a.ts", 1, [[2, 1n, 9_000n]], ["function sync() {", "  work()", "}"]),
+        fn("fetch", "a.ts", 10, [[11, 1n, 50n, 30_000_000n], [12, 1n, 50n, 15_000_000n]], ["async function fetch() {", "  await a()", "  await b()", "}"])
+      ])
+    )
+    const nav = html.slice(html.indexOf('<nav id="functions">'), html.indexOf("</nav>"))
+    assert.include(nav, `<th title="time suspended at await / yield">Wait</th>`)
+    assert.include(nav, `<td class=n title="45000000 ns">45.0 ms</td></tr>`)
+    assert.include(nav, `<td class=n title="0 ns">0</td></tr>`)
+    assert.include(sectionOf(html, "f2"), `Wait: <span title="45000000 ns">45.0 ms</span>`)
+    assert.notInclude(sectionOf(html, "f1"), "Wait")
+    // No Wait column in the list when nothing waited.
+    assert.notInclude(Html.render(Profile.make([fn("sync", "a.ts", 1, [[2, 1n, 9_000n]], ["function sync() {", "  work()", "}"])])), "Wait")
+  })
+
   it("says the file could not be found when the profile has no source, and still lists the lines that ran", () => {
     const html = Html.render(Profile.make([fn("ghost", "vanished/deleted_module.py", 3, [[4, 2n, 2000n]])]))
     const ghost = sectionOf(html, "f1")
     assert.include(ghost, "Could not find file <code>vanished/deleted_module.py</code>.")
-    assert.include(ghost, `<tr><td>4<td>2<td title="2000 ns">2.00 \u00b5s<td>1.00 \u00b5s<td>100.0<td><i style="--q:1.000"></i><td></tbody>`)
+    assert.include(ghost, `<tr class=hot><td>4<td>2<td title="2000 ns">2.00 \u00b5s<td>1.00 \u00b5s<td>100.0<td><i style="--q:1.000"></i><td></tbody>`)
   })
 
   it("escapes source, names and files: a script-breaking line is text", () => {

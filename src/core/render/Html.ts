@@ -8,9 +8,14 @@
  * first; ties keep the profile's canonical order); each entry links to the
  * function's section, where every line of its source shows Hits, Time, Per
  * Hit, % Time (the line's share of the function's time, also drawn as a heat
- * bar), and Wait when any line of the function waited. Functions without
- * source text list the lines that have stats and say the file could not be
- * found, as line_profiler does.
+ * bar), and Wait when any line of the function waited. Hot lines stand out:
+ * a row whose share is at least 20 % is tinted red, at least 5 % amber (the
+ * text report's colour thresholds), and each function's heading links to its
+ * hottest line, which matters in a function of thousands of lines. Wait (time
+ * suspended at await / yield) is also totalled per function, in the heading
+ * and in the list, where async code that mostly waits would otherwise look
+ * cheap. Functions without source text list the lines that have stats and say
+ * the file could not be found, as line_profiler does.
  *
  * Every piece of text from the profile (source, names, files) is escaped, so a
  * source line `</script><img src=x onerror=alert(1)>` is shown, never parsed.
@@ -64,6 +69,15 @@ export const formatDuration = (ns: number): string => {
 const percent = (part: bigint, whole: bigint): string =>
   whole === 0n ? "" : ((Number(part) / Number(whole)) * 100).toFixed(1)
 
+/** Shares of a function's time from which a row is tinted hot / warm (as the text report colours them). */
+const hotShare = 0.2
+const warmShare = 0.05
+
+const rowClass = (part: bigint, whole: bigint): string => {
+  const share = whole === 0n ? 0 : Number(part) / Number(whole)
+  return share >= hotShare ? " class=hot" : share >= warmShare ? " class=warm" : ""
+}
+
 /** Width and strength of a heat bar for a share of `part / whole`. */
 const heat = (part: bigint, whole: bigint): string => {
   const share = whole === 0n ? 0 : Number(part) / Number(whole)
@@ -94,7 +108,10 @@ section:target h2{background:#fff3bf}
 .L td{padding:0 8px;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;vertical-align:top}
 .L td:first-child{color:var(--muted)}
 .L td:last-child{text-align:left;white-space:pre;tab-size:4;width:100%}
-.L tr:hover td{background:#f3f6fa}
+.L tr.warm td{background:#fff6dc}
+.L tr.hot td{background:#ffe2dc}
+.L tr:hover td{background:#eef3f9}
+.L tr:target td{background:#fff3bf}
 .L td:has(>i){vertical-align:middle}
 th.h,td.h{width:96px;min-width:96px}
 td.h{padding:3px 8px;vertical-align:middle}
@@ -111,22 +128,39 @@ interface Ranked {
   readonly version: string | undefined
   readonly id: string
   readonly totalNs: bigint
+  /** Time the function spent suspended at await / yield, all lines. */
+  readonly waitNs: bigint
 }
 
-const renderListRow = (entry: Ranked, rank: number, allNs: bigint): string => {
-  const { fn, file, id, totalNs } = entry
+const waitOf = (fn: Profile.FunctionProfile): bigint => fn.lines.reduce((sum, line) => sum + line.waitNs, 0n)
+
+/** The line with the most time (the first of equals), when the function has more than one line with stats and some time. */
+const hottestLine = (fn: Profile.FunctionProfile): Profile.LineStats | undefined => {
+  if (fn.lines.length < 2) return undefined
+  let hottest = fn.lines[0]!
+  for (const line of fn.lines) if (line.timeNs > hottest.timeNs) hottest = line
+  return hottest.timeNs > 0n ? hottest : undefined
+}
+
+const lineId = (id: string, lineNo: number): string => `${id}-L${lineNo}`
+
+const renderListRow = (entry: Ranked, rank: number, allNs: bigint, withWait: boolean): string => {
+  const { fn, file, id, totalNs, waitNs } = entry
   return (
     `<tr><td class=n>${rank}</td><td><a href="#${id}">${escapeHtml(fn.name)}</a></td>` +
     `<td class=f>${escapeHtml(file)}:${fn.firstLine}${entry.version === undefined ? "" : ` (version ${escapeHtml(entry.version)})`}</td>` +
     `<td class=n title="${totalNs} ns">${formatDuration(Number(totalNs))}</td>` +
     `<td class=n>${percent(totalNs, allNs)}</td><td class=h>${heat(totalNs, allNs)}</td>` +
-    `<td class=n>${Profile.totalHits(fn)}</td></tr>`
+    `<td class=n>${Profile.totalHits(fn)}</td>` +
+    (withWait ? `<td class=n title="${waitNs} ns">${formatDuration(Number(waitNs))}</td>` : "") +
+    `</tr>`
   )
 }
 
 const renderFunction = (entry: Ranked, rank: number): string => {
-  const { fn, file, id, totalNs } = entry
-  const hasWait = fn.lines.some((line) => line.waitNs > 0n)
+  const { fn, file, id, totalNs, waitNs } = entry
+  const hasWait = waitNs > 0n
+  const hottest = hottestLine(fn)
   const statsByLine = new Map(fn.lines.map((line) => [line.lineNo, line]))
   // Hits, Time, Per Hit, % Time, (Wait,) heat: one empty span for a line that never ran.
   const columns = hasWait ? 6 : 5
@@ -135,6 +169,10 @@ const renderFunction = (entry: Ranked, rank: number): string => {
     `<section id="${id}"><h2>${rank}. ${escapeHtml(fn.name)}</h2>` +
       `<p class=meta>File: <code>${escapeHtml(file)}</code> \u00b7 line ${fn.firstLine} \u00b7 ` +
       `Total time: <span title="${totalNs} ns">${formatDuration(Number(totalNs))}</span>` +
+      (hasWait ? ` \u00b7 Wait: <span title="${waitNs} ns">${formatDuration(Number(waitNs))}</span>` : "") +
+      (hottest === undefined
+        ? ""
+        : ` \u00b7 hottest line <a href="#${lineId(id, hottest.lineNo)}">${hottest.lineNo}</a> (${percent(hottest.timeNs, totalNs)} %)`) +
       (entry.version === undefined ? "" : ` \u00b7 file version <code>${escapeHtml(entry.version)}</code> (the file changed between runs)`) +
       `<a class=top href="#functions">\u2191 list</a></p>`
   )
@@ -157,8 +195,9 @@ const renderFunction = (entry: Ranked, rank: number): string => {
       return
     }
     const perHit = stats.hits === 0n ? "" : formatDuration(Number(stats.timeNs) / Number(stats.hits))
+    const anchor = stats === hottest ? ` id=${lineId(id, lineNo)}` : ""
     out.push(
-      `<tr><td>${lineNo}<td>${stats.hits}<td title="${stats.timeNs} ns">${formatDuration(Number(stats.timeNs))}` +
+      `<tr${anchor}${rowClass(stats.timeNs, totalNs)}><td>${lineNo}<td>${stats.hits}<td title="${stats.timeNs} ns">${formatDuration(Number(stats.timeNs))}` +
         `<td>${perHit}<td>${percent(stats.timeNs, totalNs)}` +
         `${hasWait ? `<td title="${stats.waitNs} ns">${formatDuration(Number(stats.waitNs))}` : ""}` +
         `<td>${heat(stats.timeNs, totalNs)}${contents}`
@@ -193,10 +232,12 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
       file: displayPath(entry.fn.file, options.cwd),
       version: (versions.get(sameCode(entry.fn)) ?? 0) > 1 ? entry.fn.fileHash.slice(0, 8) || "unknown" : undefined,
       totalNs: entry.totalNs,
+      waitNs: waitOf(entry.fn),
       id: `f${k + 1}`
     }))
   const allNs = ranked.reduce((sum, entry) => sum + entry.totalNs, 0n)
   const fileCount = new Set(profile.functions.map((fn) => fn.file)).size
+  const anyWait = ranked.some((entry) => entry.waitNs > 0n)
 
   // 2. the page: head, the list, then one section a function
   const parts: Array<string> = []
@@ -215,9 +256,10 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
   } else {
     parts.push(
       `<table class=fl><thead><tr><th>#</th><th class=t>Function</th><th class=t>File</th><th>Total time</th>` +
-        `<th>% of all</th><th class=h></th><th>Hits</th></tr></thead><tbody>`
+        `<th>% of all</th><th class=h></th><th>Hits</th>` +
+        `${anyWait ? `<th title="time suspended at await / yield">Wait</th>` : ""}</tr></thead><tbody>`
     )
-    ranked.forEach((entry, k) => parts.push(renderListRow(entry, k + 1, allNs)))
+    ranked.forEach((entry, k) => parts.push(renderListRow(entry, k + 1, allNs, anyWait)))
     parts.push(`</tbody></table></nav>`)
   }
   parts.push(`<main>`)
