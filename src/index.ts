@@ -14,6 +14,24 @@ export * as Instrument from "./core/Instrument.ts"
 export * as Recorder from "./shell/Recorder.ts"
 export * as StatsFiles from "./shell/StatsFiles.ts"
 export * as Merge from "./shell/Merge.ts"
-export { profileAll, profileStream } from "./shell/Pool.ts"
-export type { PoolOptions, PoolResult, TaskResult } from "./shell/Pool.ts"
+export {
+  profileAll,
+  profileStream,
+  NotExportedError,
+  PoolOptionError,
+  TaskError,
+  TaskFailure,
+  WorkerStartError
+} from "./shell/Pool.ts"
+export type {
+  Child,
+  FunctionLocation,
+  Isolation,
+  PoolOptions,
+  PoolResult,
+  PoolSummary,
+  ProfiledStream,
+  TaskFailureKind,
+  TaskResult
+} from "./shell/Pool.ts"
 export { profileCall, profileCallPromise } from "./shell/ProfileCall.ts"
