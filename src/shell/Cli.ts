@@ -41,7 +41,7 @@ import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { Argument, CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
+import { Argument, CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag, Param, Primitive } from "effect/cli"
 import type * as Profile from "../core/Profile.ts"
 import * as StatsFile from "../core/StatsFile.ts"
 import * as Html from "../core/render/Html.ts"
@@ -100,6 +100,25 @@ export const nodeEnvironment = (): Environment => ({
 })
 
 // -- flags ----------------------------------------------------------------------------
+
+/**
+ * A string typed as a path for effect/cli, so that its shell completions offer
+ * file names (`lineprof show <TAB>`), but kept exactly as typed: effect/cli's
+ * own Path primitive makes it absolute against process.cwd(), and lineprof's
+ * messages name files the way the user wrote them (and expand globs itself).
+ */
+const pathAsTyped: Primitive.Primitive<string> = Object.assign(
+  Object.create(Object.getPrototypeOf(Primitive.String)) as object,
+  Primitive.Path("either"),
+  { parse: Primitive.String.parse }
+)
+
+/** A positional path argument (see `pathAsTyped`). */
+const pathArgument = (name: string): Argument.Argument<string> =>
+  Param.makeSingle({ kind: Param.argumentKind, name, primitiveType: pathAsTyped })
+
+/** A path flag taking a value (see `pathAsTyped`). */
+const pathFlag = (name: string): Flag.Flag<string> => Param.makeSingle({ kind: Param.flagKind, name, primitiveType: pathAsTyped })
 
 /** Unit names, and the seconds line_profiler's `-u` takes (`--unit 1e-6` reads as `--unit us`). */
 const units = { s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9, "1": 1, "1e-3": 1e-3, "1e-6": 1e-6, "1e-9": 1e-9 } as const
@@ -242,11 +261,11 @@ const makeShow = (environment: Environment) =>
   Command.make(
     "show",
     {
-      files: Argument.String("file").pipe(
+      files: pathArgument("file").pipe(
         Argument.withDescription("stats files (or folders, or globs) to render; several are merged first"),
         Argument.variadic({ min: 1 })
       ),
-      output: Flag.String("output").pipe(
+      output: pathFlag("output").pipe(
         Flag.withAlias("o"),
         Flag.optional,
         Flag.withDescription("write the report to this file instead of stdout")
@@ -292,11 +311,11 @@ const makeMerge = (environment: Environment) =>
   Command.make(
     "merge",
     {
-      inputs: Argument.String("input").pipe(
+      inputs: pathArgument("input").pipe(
         Argument.withDescription("stats files, folders (searched recursively for *.json and *.lprof) and globs"),
         Argument.variadic({ min: 1 })
       ),
-      output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("the merged stats file to write")),
+      output: pathFlag("output").pipe(Flag.withAlias("o"), Flag.withDescription("the merged stats file to write")),
       skipBad: skipBadFlag
     },
     (input) =>
@@ -434,7 +453,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
   Command.make(
     "run",
     {
-      output: Flag.String("output").pipe(
+      output: pathFlag("output").pipe(
         Flag.withAlias("o"),
         Flag.optional,
         Flag.withDescription("the merged stats file (default: <script>.lineprof.json in the current folder; the command's name when it runs no script)")
@@ -459,7 +478,7 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
         Flag.optional,
         Flag.withDescription("subtract the calibrated probe cost from line times (default on; --no-compensate: raw times, or LINEPROF_COMPENSATE=0)")
       ),
-      command: Argument.String("command").pipe(
+      command: pathArgument("command").pipe(
         Argument.withDescription("the script (.js .mjs .cjs .ts …) or command to run, then its arguments"),
         Argument.variadic()
       ),

@@ -4,6 +4,7 @@
  * exit 1, output neither created nor clobbered), --skip-bad, usage errors
  * (exit 2), help, completions and colour.
  */
+import { spawnSync } from "node:child_process"
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Result from "effect/Result"
@@ -356,6 +357,31 @@ describe("usage", () => {
     const result = runBin(["--completions", "bash"])
     expect(result.code).toBe(0)
     for (const word of ["lineprof", "run", "show", "merge", "--skip-bad"]) expect(result.stdout).toContain(word)
+  })
+
+  it("bash completions offer file names for stats files, -o and run's script, and keep values for --unit", () => {
+    const dir = mkdtempSync(join(scratch.dir, "completion-"))
+    for (const name of ["app.js", "app.js.lineprof.json", "notes.txt"]) writeFileSync(join(dir, name), "")
+    mkdirSync(join(dir, "runs"))
+    const script = join(dir, "lineprof.bash")
+    writeFileSync(script, runBin(["--completions", "bash"]).stdout)
+    // Bash calls the function with the command, the current word and the previous word.
+    const complete = (line: string): Array<string> => {
+      const driver = [
+        `source ${JSON.stringify(script)}`,
+        `COMP_LINE=${JSON.stringify(line)}; COMP_WORDS=($COMP_LINE); [[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")`,
+        `COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMP_POINT=\${#COMP_LINE}`,
+        `_lineprof lineprof "\${COMP_WORDS[COMP_CWORD]}" "\${COMP_WORDS[COMP_CWORD-1]}"`,
+        `printf '%s\\n' "\${COMPREPLY[@]}"`
+      ].join("\n")
+      const result = spawnSync("bash", ["-c", driver], { cwd: dir, encoding: "utf8" })
+      return lines(result.stdout).sort()
+    }
+    expect(complete("lineprof show app")).toEqual(["app.js", "app.js.lineprof.json"])
+    expect(complete("lineprof merge -o all.json ru")).toEqual(["runs"])
+    expect(complete("lineprof merge -o no")).toEqual(["notes.txt"])
+    expect(complete("lineprof run -- app.")).toEqual(["app.js", "app.js.lineprof.json"])
+    expect(complete("lineprof show --unit m")).toEqual(["ms"])
   })
 
   it("--version prints the version", () => {
