@@ -12,7 +12,8 @@
  *    each statement (once per line per pass), probes in loop tests and at the
  *    start of each for-in/for-of iteration, `{ }` around brace-less bodies,
  *    and `resume(frame, await suspend(frame, x))` around await and yield
- *    (and `return suspend(frame, x)` in async generators, whose return awaits)
+ *    (and `return suspend(frame, x)` in async generators, whose return awaits;
+ *    `using` disposers around `await using`, whose disposal awaits)
  * 3. sort the insertions (by position; at one position closers before
  *    openers, outer openers first) and splice them into the source.
  *
@@ -577,8 +578,30 @@ class Instrumenter {
    */
   visitList(statements: ReadonlyArray<AstNode>, from: number, fn: FnCtx, known: number): number {
     let current = known
-    for (let i = from; i < statements.length; i++) current = this.visitStatement(statements[i]!, fn, current, false)
+    let firstAwaitUsing: AstNode | undefined
+    let lastAwaitUsing: AstNode | undefined
+    for (let i = from; i < statements.length; i++) {
+      const statement = statements[i]!
+      if (fn.frame && statement.type === "VariableDeclaration" && statement.kind === "await using") {
+        firstAwaitUsing ??= statement
+        lastAwaitUsing = statement
+      }
+      current = this.visitStatement(statement, fn, current, false)
+    }
+    if (firstAwaitUsing !== undefined && lastAwaitUsing !== undefined) {
+      // Their disposal awaits at the end of the block: see `Globals.disposer`.
+      fn.usesFrame = true
+      const pos = this.gapStart(firstAwaitUsing.start)
+      this.insert(pos, OPEN, `${this.separatorAt(pos)}${this.disposerDeclaration(1)}`)
+      this.insert(lastAwaitUsing.end, OPEN, `;${this.disposerDeclaration(0)}`)
+    }
     return current
+  }
+
+  disposerCount = 0
+  /** `using __lp$uN=__lp$D(__lp$f,resumes);` with a name unique in the file. */
+  disposerDeclaration(resumes: number): string {
+    return `using ${L.disposer}${this.disposerCount++}=${G.disposer}(${L.frame},${resumes});`
   }
 
   /** A loop or `if` body: brace-less bodies get a block so that their line can be probed. */
@@ -664,7 +687,11 @@ class Instrumenter {
         this.walk(node.left, fn, undefined)
         this.walk(node.right, fn, undefined)
         if (node.await === true && fn.frame) this.visitForAwait(node, fn, line)
-        else this.visitBody(node.body, fn, line, this.probeExpr(fn, line))
+        else if (fn.frame && node.left.type === "VariableDeclaration" && node.left.kind === "await using") {
+          // Each iteration disposes the head's resource with an await: suspend when the body's block ends.
+          fn.usesFrame = true
+          this.visitBody(node.body, fn, line, `${this.probeExpr(fn, line)};${this.disposerDeclaration(0).slice(0, -1)}`)
+        } else this.visitBody(node.body, fn, line, this.probeExpr(fn, line))
         break
       }
       case "IfStatement":

@@ -64,7 +64,15 @@ export const Globals = {
    * ends each iteration (`{ __lp$H(f, 3); try { body } finally { __lp$W(f, 3) } }`), so the implicit awaits of the
    * loop are Wait of its header line.
    */
-  suspendAt: "__lp$W"
+  suspendAt: "__lp$W",
+  /**
+   * `__lp$D(frame, resumes): Disposable` a resource whose `[Symbol.dispose]()` calls `suspend(frame)` (resumes 0)
+   * or `resume(frame)` (resumes 1). The disposal of `await using` declarations awaits where no probe can go, so a
+   * statement list that has them declares `using __lp$uN = __lp$D(f, 1)` before the first (disposed after all of
+   * them) and `using __lp$uM = __lp$D(f, 0)` after the last (disposed before them): their awaits are Wait of the
+   * line current when the block ends. Sync resources add no await, so the order of microtasks is kept.
+   */
+  disposer: "__lp$D"
 } as const
 
 /** Local variable names the instrumenter declares inside each instrumented function. */
@@ -74,7 +82,9 @@ export const Locals = {
   /** Virtual time at which the current line of a sync call started. */
   startNs: "__lp$t",
   /** The frame of an async function or generator call. */
-  frame: "__lp$f"
+  frame: "__lp$f",
+  /** Prefix of the `using` declarations around `await using` (see `Globals.disposer`), numbered in the file. */
+  disposer: "__lp$u"
 } as const
 
 /** Slot 0 is the sink for the time before the first line of a call. */

@@ -244,6 +244,10 @@ const makeStore = () => {
     return value
   }
 
+  const disposer = (frame: Frame, resumes: number): Disposable => ({
+    [Symbol.dispose]: resumes === 1 ? () => void resume(frame, undefined) : () => void suspend(frame, undefined)
+  })
+
   const probes: Record<(typeof Globals)[keyof typeof Globals], Function> = {
     [Globals.hit]: hit,
     [Globals.move]: move,
@@ -254,7 +258,8 @@ const makeStore = () => {
     [Globals.frameExit]: frameExit,
     [Globals.suspend]: suspend,
     [Globals.resume]: resume,
-    [Globals.suspendAt]: suspendAt
+    [Globals.suspendAt]: suspendAt,
+    [Globals.disposer]: disposer
   }
 
   /**

@@ -111,6 +111,40 @@ describe("async functions", () => {
 })
 
 describe("implicit awaits", () => {
+  it("the awaits of `await using` disposal are Wait of the line where the block ends, not Time", async () => {
+    const { exports, functions } = load(
+      [
+        "exports.scoped = async function scoped(ms, log) {", // 1
+        "  await using first = { async [Symbol.asyncDispose]() { await new Promise((r) => setTimeout(r, ms)); log.push('first') } }", // 2
+        "  using sync = { [Symbol.dispose]() { log.push('sync') } }", // 3
+        "  await using second = { [Symbol.asyncDispose]() { log.push('second'); return new Promise((r) => setTimeout(r, ms)) } }", // 4
+        "  log.push('body')", // 5
+        "  return ms", // 6
+        "}", // 7
+        "exports.looped = async function looped(ms, log) {", // 8
+        "  for (await using each of [{ async [Symbol.asyncDispose]() { await new Promise((r) => setTimeout(r, ms)) } }]) {", // 9
+        "    log.push('iteration')", // 10
+        "  }", // 11
+        "  return 'done'", // 12
+        "}" // 13
+      ].join("\n")
+    )
+    const timerMs = 20
+    const log: Array<string> = []
+    assert.strictEqual(await exports.scoped(timerMs, log), timerMs)
+    assert.deepStrictEqual(log, ["body", "second", "sync", "first"])
+    const ending = line(functions(), "scoped", 6)
+    assert.strictEqual(ending.hits, 1n)
+    // Two disposals, each awaiting a timer of timerMs.
+    assert.isAtLeast(Number(ending.waitNs), 2 * (timerMs - 2) * 1e6)
+    assert.isBelow(Number(ending.timeNs), Number(ending.waitNs) / 4)
+    assert.strictEqual(await exports.looped(timerMs, log), "done")
+    const body = line(functions(), "looped", 10)
+    assert.strictEqual(body.hits, 1n)
+    assert.isAtLeast(Number(body.waitNs), (timerMs - 2) * 1e6)
+    assert.isBelow(Number(body.timeNs), Number(body.waitNs) / 4)
+  })
+
   it("`return x` in an async generator awaits x: that wait is the return line's Wait", async () => {
     const { exports, functions } = load(
       [
