@@ -88,6 +88,88 @@ export const measureClockNs = (clock: ClockCandidate, reads = 20_000, roundCount
   return rounds[Math.floor(rounds.length / 2)]!
 }
 
+export interface CalibrationOptions {
+  /** The clock. */
+  readonly readNs: () => number
+  /** A loop of `n` iterations with one line probe each. */
+  readonly probed: (n: number) => unknown
+  /** The same loop without the probe. */
+  readonly plain: (n: number) => unknown
+  /** Iterations a round (default 2,000). */
+  readonly n?: number
+  /** Calibration runs at least this long once the estimate has settled (default 10 ms). */
+  readonly budgetNs?: number
+  /** ... and never longer than this, settled or not (default 50 ms). */
+  readonly maxNs?: number
+  /** ... and at least this many rounds (default 100: V8 tiers code up by work done, not by time). */
+  readonly minRounds?: number
+}
+
+/**
+ * The cost of one probe event: the per-iteration difference between the
+ * least time of a round of `probed` and of `plain`. Interruptions only ever
+ * add time, so the least over rounds is the cost on an idle core.
+ *
+ * The rounds go on until the budget is spent, `minRounds` ran *and* the
+ * estimate has settled: no new low by more than 2% in the later half of the
+ * rounds. In a freshly
+ * started process on a busy machine the optimising compiler may finish the
+ * loops late; stopping at a fixed budget then measured the probe as called
+ * from unoptimised code (2 to 4 times its cost in the optimised code that
+ * then runs the program), and the compensation made the Time of short lines
+ * zero. The `maxNs` cap bounds the start-up cost.
+ */
+export const calibrateProbeCost = (options: CalibrationOptions): number => {
+  const { plain, probed, readNs } = options
+  const n = options.n ?? 2_000
+  const budgetNs = options.budgetNs ?? 10e6
+  const maxNs = options.maxNs ?? 50e6
+  const minRounds = options.minRounds ?? 100
+  let bestProbed = Infinity
+  let bestPlain = Infinity
+  let settledSince = 0
+  const startNs = readNs()
+  for (let round = 0; ; round++) {
+    const t0 = readNs()
+    probed(n)
+    const t1 = readNs()
+    plain(n)
+    const t2 = readNs()
+    if (round >= 3) {
+      if (t1 - t0 < 0.98 * bestProbed || t2 - t1 < 0.98 * bestPlain) settledSince = round
+      bestProbed = Math.min(bestProbed, t1 - t0)
+      bestPlain = Math.min(bestPlain, t2 - t1)
+    }
+    const elapsedNs = t2 - startNs
+    if (elapsedNs >= maxNs) break
+    if (round >= minRounds && elapsedNs >= budgetNs && round - settledSince >= round >> 1) break
+  }
+  return Math.max(0, (bestProbed - bestPlain) / n)
+}
+
+/**
+ * The environment variable through which the first calibrated thread of a run
+ * hands its clock and probe cost to the threads and child processes it starts
+ * (they inherit the environment): `<node version> <clock> <ns>`. Calibrating
+ * takes tens of ms on a busy machine; the same Node binary on the same machine
+ * pays the same probe cost. A value from another Node version is ignored.
+ */
+export const CALIBRATION_ENV = "LINEPROF_CALIBRATION"
+
+const readSharedCalibration = (): { readonly clock: ClockCandidate["name"]; readonly costNs: number } | undefined => {
+  const value = globalThis.process?.env?.[CALIBRATION_ENV]
+  if (value === undefined) return undefined
+  const [version, clock, cost] = value.split(" ")
+  const costNs = Number(cost)
+  const candidate = clockCandidates.find((entry) => entry.name === clock)
+  if (version !== process.version || candidate === undefined || !(costNs >= 0) || !Number.isFinite(costNs)) return undefined
+  return { clock: candidate.name, costNs }
+}
+
+const writeSharedCalibration = (clock: ClockCandidate["name"], costNs: number): void => {
+  if (globalThis.process?.env !== undefined) process.env[CALIBRATION_ENV] = `${process.version} ${clock} ${costNs}`
+}
+
 // ---------------------------------------------------------------------------
 // The store (one per thread)
 
@@ -119,8 +201,6 @@ class Frame {
 }
 
 const INITIAL_SLOTS = 1024
-/** Calibration runs for about this long (it stops earlier only if the machine is very slow: 400 rounds). */
-const CALIBRATION_BUDGET_NS = 10e6
 /** Choosing the clock runs for about this long. */
 const CLOCK_CHOICE_BUDGET_NS = 8e6
 const DEBT = 0
@@ -264,9 +344,7 @@ const makeStore = () => {
 
   /**
    * Cost of one sync line event as instrumented code pays it (global lookup,
-   * call, clock read, two adds, assignments): the per-iteration difference
-   * between a loop with one probe and the same loop without. The minimum over
-   * rounds after a warm-up: interruptions only ever add time.
+   * call, clock read, two adds, assignments): see `calibrateProbeCost`.
    */
   const calibrate = (): number => {
     const probed = new Function(
@@ -280,27 +358,11 @@ const makeStore = () => {
     ) => number
     const saved = clockState[COST]!
     clockState[COST] = 0
-    // Rounds until a time budget is spent: on a busy machine the optimising
-    // compiler may finish late, and only optimised rounds count (the minimum).
-    const n = 2_000
-    let bestProbed = Infinity
-    let bestPlain = Infinity
-    const budgetEnd = readNs() + CALIBRATION_BUDGET_NS
-    for (let round = 0; round < 12 || (readNs() < budgetEnd && round < 400); round++) {
-      const t0 = readNs()
-      probed(n)
-      const t1 = readNs()
-      plain(n)
-      const t2 = readNs()
-      if (round >= 3) {
-        bestProbed = Math.min(bestProbed, t1 - t0)
-        bestPlain = Math.min(bestPlain, t2 - t1)
-      }
-    }
+    const costNs = calibrateProbeCost({ readNs, probed, plain })
     clockState[COST] = saved
     hits[SINK_SLOT] = 0
     timeNs[SINK_SLOT] = 0
-    return Math.max(0, (bestProbed - bestPlain) / n)
+    return costNs
   }
 
   /**
@@ -343,7 +405,9 @@ const makeStore = () => {
     install(options: InstallOptions = {}): void {
       if (!installed) {
         if (capacity === 0) grow(INITIAL_SLOTS)
-        const best = clockCandidates.find((candidate) => candidate.name === options.clock) ?? chooseClock()
+        const best =
+          clockCandidates.find((candidate) => candidate.name === (options.clock ?? readSharedCalibration()?.clock)) ??
+          chooseClock()
         readNs = best.readNs
         clockName = best.name
         for (const [name, probe] of Object.entries(probes)) {
@@ -353,7 +417,14 @@ const makeStore = () => {
       }
       if (options.compensate === false) clockState[COST] = 0
       else {
-        calibratedNs ??= calibrate()
+        if (calibratedNs === undefined) {
+          const shared = readSharedCalibration()
+          if (shared !== undefined && shared.clock === clockName) calibratedNs = shared.costNs
+          else {
+            calibratedNs = calibrate()
+            writeSharedCalibration(clockName, calibratedNs)
+          }
+        }
         clockState[COST] = calibratedNs
       }
     },
@@ -400,8 +471,9 @@ const store: Store = ((globalThis as any)[STORE_KEY] ??= makeStore())
 
 /**
  * Defines the probe globals of core/Probe on `globalThis` (once per thread),
- * picks the cheapest monotonic clock and calibrates the probe cost (a few ms)
- * unless `compensate` is false. Idempotent; a later call may switch
+ * picks the cheapest monotonic clock and calibrates the probe cost (10 to 50
+ * ms) unless `compensate` is false, or takes both from `CALIBRATION_ENV` when
+ * a parent thread or process of this run measured them. Idempotent; a later call may switch
  * compensation on or off.
  */
 export const install = (options?: InstallOptions): void => store.install(options)

@@ -7,11 +7,14 @@
  * workload guarantees (a timer never fires early by more than its rounding).
  */
 import { assert, beforeAll, describe, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
 import * as vm from "node:vm"
 import { instrumentSource } from "../../src/core/Instrument.ts"
 import { Globals } from "../../src/core/Probe.ts"
 import * as Profile from "../../src/core/Profile.ts"
 import * as Recorder from "../../src/shell/Recorder.ts"
+
+const recorderUrl = new URL("../../src/shell/Recorder.ts", import.meta.url).href
 
 let fileCounter = 0
 /** Instruments CommonJS `source`, registers it, runs it with vm; returns its exports and its part of the profile. */
@@ -56,6 +59,63 @@ describe("install", () => {
     assert.strictEqual(Recorder.probeCostNs(), 0)
     Recorder.install()
     assert.strictEqual(Recorder.probeCostNs(), calibrated)
+  })
+})
+
+describe("calibration", () => {
+  /** A fake clock and loops that advance it: the probed loop costs `probedNs(elapsed)` an iteration, the plain one 1 ns. */
+  const fakeLoops = (probedNs: (elapsedNs: number) => number) => {
+    let nowNs = 0
+    return {
+      readNs: () => nowNs,
+      probed: (n: number) => {
+        nowNs += n * probedNs(nowNs)
+      },
+      plain: (n: number) => {
+        nowNs += n
+      },
+      elapsedNs: () => nowNs
+    }
+  }
+
+  it("goes on past its budget until the estimate settles: a loop optimised late is measured optimised", () => {
+    // Unoptimised for the first 30 ms (400 ns an iteration), then optimised (40 ns): probe cost 39 ns.
+    const loops = fakeLoops((elapsedNs) => (elapsedNs < 30e6 ? 400 : 40))
+    const costNs = Recorder.calibrateProbeCost({ ...loops, budgetNs: 10e6, maxNs: 100e6 })
+    assert.closeTo(costNs, 39, 0.01)
+    assert.isBelow(loops.elapsedNs(), 100e6)
+  })
+
+  it("stops at maxNs when the estimate never settles, and at the budget when it settles at once", () => {
+    let round = 0
+    const improving = fakeLoops(() => 1000 * 0.95 ** Math.floor(round++ / 2))
+    Recorder.calibrateProbeCost({ ...improving, budgetNs: 10e6, maxNs: 60e6 })
+    assert.isAtLeast(improving.elapsedNs(), 60e6)
+    assert.isBelow(improving.elapsedNs(), 62e6)
+    const steady = fakeLoops(() => 41)
+    assert.closeTo(Recorder.calibrateProbeCost({ ...steady, budgetNs: 10e6, maxNs: 60e6 }), 40, 0.01)
+    assert.isBelow(steady.elapsedNs(), 11e6)
+  })
+
+  it("a child process takes the clock and probe cost from LINEPROF_CALIBRATION, and the first one writes it", () => {
+    const script = [
+      `const Recorder = await import(${JSON.stringify(recorderUrl)})`,
+      "Recorder.install()",
+      "console.log(JSON.stringify({ clock: Recorder.clockName(), costNs: Recorder.probeCostNs(), env: process.env.LINEPROF_CALIBRATION }))"
+    ].join("\n")
+    const runChild = (env: Record<string, string | undefined>) => {
+      const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        env: { ...process.env, NODE_OPTIONS: "", ...env }
+      })
+      assert.strictEqual(child.status, 0, child.stderr)
+      return JSON.parse(child.stdout) as { clock: string; costNs: number; env: string }
+    }
+    const inherited = runChild({ [Recorder.CALIBRATION_ENV]: `${process.version} process.hrtime.bigint 12.5` })
+    assert.deepStrictEqual([inherited.clock, inherited.costNs], ["process.hrtime.bigint", 12.5])
+    const measured = runChild({ [Recorder.CALIBRATION_ENV]: "v0.0.0 process.hrtime.bigint 12.5" })
+    assert.strictEqual(measured.env, `${process.version} ${measured.clock} ${measured.costNs}`)
+    assert.isAbove(measured.costNs, 0)
   })
 })
 
