@@ -249,6 +249,22 @@ describe("Python number formatting", () => {
     assert.strictEqual(Text.formatFixed(-1.25, 1), "-1.2")
   })
 
+  it("%f's fast path gives the exact path's digits, ties and near-ties included", () => {
+    // Doubles of every magnitude, plus values on and next to ties (k + 1/2) / 10^p.
+    const tie = fc
+      .tuple(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom(-1, 0, 1))
+      .map(([k, p, step]) => {
+        const x = (k + 0.5) / 10 ** p
+        return [step === 0 ? x : step < 0 ? x - Number.EPSILON * x : x + Number.EPSILON * x, p] as const
+      })
+    const anyValue = fc.tuple(fc.double({ min: 0, max: 1e16, noNaN: true }), fc.integer({ min: 0, max: 3 }))
+    fc.assert(
+      fc.property(fc.oneof(tie, anyValue), ([x, precision]) => Text.formatFixed(x, precision) === Text.formatFixedExact(x, precision)),
+      { numRuns: 20_000 }
+    )
+    assert.deepStrictEqual([Text.formatFixed(0, 1), Text.formatFixed(-0, 1)], ["0.0", "-0.0"])
+  })
+
   it("%g picks fixed or exponent notation and trims zeros, like Python", () => {
     assert.deepStrictEqual(
       [1e-9, 1e-6, 0.001, 1, 0.000513427, 12444444.333335813, 100000, 1000000, 999999.5, 0.0001, 0.00001, 0].map((x) =>

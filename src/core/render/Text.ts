@@ -88,8 +88,27 @@ const nonFinite = (x: number): string | undefined =>
 
 const isNegative = (x: number): boolean => x < 0 || Object.is(x, -0)
 
-/** Python's `'%.{precision}f' % x`. */
+/**
+ * Python's `'%.{precision}f' % x`. Most values take a fast path:
+ * `Number.prototype.toFixed` also rounds the exact binary value, and differs
+ * from Python only on (near-)ties, where it rounds up instead of to even.
+ * When the scaled value is far from a tie, and small enough that the one
+ * multiplication in the check is off by far less than that distance, both
+ * round the same way. Everything else takes the exact path
+ * (`formatFixedExact`), which is ~20x slower and made a report of a million
+ * rows take seconds.
+ */
 export const formatFixed = (x: number, precision: number): string => {
+  if (x >= 0 && !Object.is(x, -0) && precision >= 0 && precision <= 9) {
+    const scaled = x * 10 ** precision
+    // Below 2^40 the product is within 2^-13 of the exact one: a margin of 1e-3 is safe.
+    if (scaled < 2 ** 40 && Math.abs(scaled - Math.floor(scaled) - 0.5) > 1e-3) return x.toFixed(precision)
+  }
+  return formatFixedExact(x, precision)
+}
+
+/** Python's `'%.{precision}f' % x`, always through exact integer arithmetic (the reference for `formatFixed`'s fast path). */
+export const formatFixedExact = (x: number, precision: number): string => {
   const special = nonFinite(x)
   if (special !== undefined) return special
   const sign = isNegative(x) ? "-" : ""
