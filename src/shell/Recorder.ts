@@ -201,8 +201,9 @@ class Frame {
 }
 
 const INITIAL_SLOTS = 1024
-/** Choosing the clock runs for about this long. */
+/** Choosing the clock runs for about this long (and at least 40 rounds), at most for the max. */
 const CLOCK_CHOICE_BUDGET_NS = 8e6
+const CLOCK_CHOICE_MAX_NS = 30e6
 const DEBT = 0
 const COST = 1
 
@@ -369,8 +370,9 @@ const makeStore = () => {
    * The clock whose line probe is cheapest, measured in place: a probe of the
    * same shape as `hit` per candidate, called from a loop as instrumented code
    * calls it, in interleaved rounds. Candidates are compared by their total
-   * over all rounds, so that the garbage of the allocating clocks (an array or
-   * a BigInt per read) is paid for by the scavenges it causes.
+   * over the later half of the rounds (the earlier ones measure which loop V8
+   * optimised first), so that the garbage of the allocating clocks (an array
+   * or a BigInt per read) is paid for by the scavenges it causes.
    */
   const chooseClock = (): ClockCandidate => {
     const loops = clockCandidates.map((candidate, k) => {
@@ -383,17 +385,21 @@ const makeStore = () => {
          return acc`
       ) as (n: number) => number
     })
-    const totalNs = clockCandidates.map(() => 0)
+    const roundNs: Array<Array<number>> = clockCandidates.map(() => [])
     const stopwatch = clockCandidates[0]!.readNs
-    const budgetEnd = stopwatch() + CLOCK_CHOICE_BUDGET_NS
-    for (let round = 0; round < 6 || (stopwatch() < budgetEnd && round < 200); round++) {
+    const startNs = stopwatch()
+    for (let round = 0; ; round++) {
       loops.forEach((loop, k) => {
         const t0 = stopwatch()
         loop(1_000)
-        if (round >= 2) totalNs[k]! += stopwatch() - t0
+        roundNs[k]!.push(stopwatch() - t0)
       })
+      const elapsedNs = stopwatch() - startNs
+      if (elapsedNs >= CLOCK_CHOICE_MAX_NS || (round >= 40 && elapsedNs >= CLOCK_CHOICE_BUDGET_NS)) break
     }
     clockCandidates.forEach((_, k) => delete (globalThis as any)[`__lp$clock${k}`])
+    // Only the later half of the rounds: the earlier ones measure how soon V8 optimised each loop.
+    const totalNs = roundNs.map((rounds) => rounds.slice(rounds.length >> 1).reduce((a, b) => a + b, 0))
     let chosen = 0
     totalNs.forEach((ns, k) => {
       if (ns < totalNs[chosen]!) chosen = k
