@@ -168,11 +168,12 @@ const collectVarNames = (node: AstNode | null | undefined, names: Set<string>): 
 
 /**
  * Whether moving a function body's statements into a block (`try { … }`)
- * would make them an early error: at a function's top level a function
- * declaration may share its name with a `var` or another function
- * declaration, in a block it may not.
+ * would change them: at a function's top level a function declaration may
+ * share its name with a `var` or another function declaration, in a block it
+ * is an early error; and one named like a parameter assigns that parameter
+ * (in sloppy mode `arguments[k]` too), in a block it is a new binding.
  */
-const blockWouldConflict = (statements: ReadonlyArray<AstNode>): boolean => {
+const blockWouldConflict = (statements: ReadonlyArray<AstNode>, params: ReadonlyArray<AstNode>): boolean => {
   const functionNames = new Set<string>()
   let duplicate = false
   for (const statement of statements) {
@@ -184,6 +185,7 @@ const blockWouldConflict = (statements: ReadonlyArray<AstNode>): boolean => {
   if (functionNames.size === 0) return false
   if (duplicate) return true
   const varNames = new Set<string>()
+  for (const param of params) collectBindingNames(param, varNames)
   for (const statement of statements) collectVarNames(statement, varNames)
   for (const name of functionNames) if (varNames.has(name)) return true
   return false
@@ -401,8 +403,8 @@ class Instrumenter {
       this.depth--
       return
     }
-    if (blockWouldConflict(statements)) {
-      // Inside `try { }` these declarations would be a SyntaxError: leave this
+    if (blockWouldConflict(statements, isStaticBlock ? [] : (node.params ?? []))) {
+      // Inside `try { }` these declarations would be a SyntaxError or a new binding: leave this
       // function as it is (its nested functions are still instrumented).
       const bare: FnCtx = { ...fn, frame: false, asyncGenerator: false, slotByLine: new Map() }
       for (const statement of statements) this.walk(statement, bare, undefined)

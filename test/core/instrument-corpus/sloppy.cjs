@@ -38,10 +38,20 @@ function hoisted() {
   }
 }
 
+// A function declaration named like a parameter assigns that parameter (and,
+// with simple parameters, arguments[0]); in a block it would be a new binding.
+function paramNamedFunction(x) {
+  function x() {
+    return "declared"
+  }
+  return [typeof x, typeof arguments[0], arguments[0] === x]
+}
+
 exports.main = function main(log) {
   log(aliased(1, 2), aliased(1))
   log(sloppyThis(), strictThis())
   log(directEval("var declaredByEval = local + '!'"))
   log(withScope({ alpha: 1, beta: 2 }))
   log(hoisted())
+  log(paramNamedFunction(1))
 }
