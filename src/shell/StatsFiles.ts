@@ -16,6 +16,7 @@
  * Needs the `FileSystem` service from `effect/FileSystem`; provide
  * `NodeFileSystem.layer` from `@effect/platform-node/NodeFileSystem`.
  */
+import { constants } from "node:buffer"
 import { randomBytes } from "node:crypto"
 import { basename, dirname, join } from "node:path"
 import * as Effect from "effect/Effect"
@@ -90,11 +91,19 @@ const isPickle = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] =
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
+const maxStringLength = constants.MAX_STRING_LENGTH
+
+const megabytes = (bytes: number): string => `${Math.round(bytes / 2 ** 20)} MB`
+
 const decodeText = (path: string, bytes: Uint8Array): Effect.Effect<Profile.Profile, StatsFileError> => {
   let text: string
   try {
     text = utf8.decode(bytes)
-  } catch {
+  } catch (error) {
+    if (typeof error === "object" && error !== null && "code" in error && error.code === "ERR_STRING_TOO_LONG") {
+      // Node cannot hold the text in one string (about 512 MB): not a sign of a bad file.
+      return Effect.fail(fail(path, `too large to read: more than the ${megabytes(maxStringLength)} of text Node holds in one string`))
+    }
     return Effect.fail(fail(path, "binary data, not a lineprof stats file (expected JSON text)"))
   }
   if (text.includes("\u0000")) return Effect.fail(fail(path, "binary data, not a lineprof stats file (expected JSON text)"))

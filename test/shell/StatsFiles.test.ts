@@ -5,6 +5,7 @@
  * File-system failures that root cannot provoke (permission denied, a full
  * disk) come from a FileSystem layer that wraps the real one.
  */
+import { constants } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
@@ -160,6 +161,16 @@ describe("StatsFiles.read: one line for every bad file", () => {
         assert.strictEqual(yield* readFailure(path), `${path}: ${problem}`)
       }).pipe(Effect.provide(NodeFileSystem.layer)))
   }
+})
+
+describe("StatsFiles.decodeBytes: text too long for one string", () => {
+  it.effect("says the file is too large, not that it is binary", () =>
+    Effect.gen(function*() {
+      // Spaces: valid JSON whitespace, one byte longer than Node's longest string.
+      const bytes = new Uint8Array(constants.MAX_STRING_LENGTH + 1).fill(0x20)
+      const error = yield* Effect.flip(StatsFiles.decodeBytes("huge.json", bytes))
+      assert.strictEqual(error.message, "huge.json: too large to read: more than the 512 MB of text Node holds in one string")
+    }).pipe(Effect.provide(NodeFileSystem.layer)), { timeout: 60_000 })
 })
 
 describe("StatsFiles.write and read", () => {
