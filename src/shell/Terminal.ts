@@ -18,13 +18,15 @@ export interface Stream {
 
 /**
  * Colour or not, by the no-color.org convention: `NO_COLOR` (non-empty) turns
- * it off, then `FORCE_COLOR` (non-empty, not "0") turns it on, else the stream
- * decides by being a terminal.
+ * it off; then `FORCE_COLOR` decides when set to something: "0" or "false"
+ * turns it off even on a terminal (as Node and chalk read it), any other
+ * non-empty value on; else the stream decides by being a terminal.
  */
 export const shouldColour = (stream: Pick<Stream, "isTTY">, env: Readonly<Record<string, string | undefined>>): boolean => {
   if (env["NO_COLOR"] !== undefined && env["NO_COLOR"] !== "") return false
   const force = env["FORCE_COLOR"]
-  if (force !== undefined && force !== "" && force !== "0" && force !== "false") return true
+  if (force === "0" || force === "false") return false
+  if (force !== undefined && force !== "") return true
   return stream.isTTY === true
 }
 

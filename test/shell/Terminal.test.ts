@@ -20,6 +20,8 @@ describe("shouldColour", () => {
     assert.strictEqual(Terminal.shouldColour(tty, { NO_COLOR: "" }), true)
     assert.strictEqual(Terminal.shouldColour(pipe, { FORCE_COLOR: "1" }), true)
     assert.strictEqual(Terminal.shouldColour(pipe, { FORCE_COLOR: "0" }), false)
+    assert.strictEqual(Terminal.shouldColour(tty, { FORCE_COLOR: "0" }), false)
+    assert.strictEqual(Terminal.shouldColour(tty, { FORCE_COLOR: "false" }), false)
     assert.strictEqual(Terminal.shouldColour(pipe, { FORCE_COLOR: "1", NO_COLOR: "1" }), false)
   })
 })
