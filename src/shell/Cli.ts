@@ -599,7 +599,7 @@ const collect = (
     if (files.length === 0) {
       return yield* warn(
         environment,
-        "no stats were recorded: no profiled file ran (see --include / --exclude) or no Node process started; nothing written"
+        "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written"
       )
     }
     const merged = yield* Merge.mergeFiles(files, {

@@ -181,6 +181,15 @@ describe("lineprof run", () => {
     expect(existsSync(out)).toBe(false)
   })
 
+  it("a script with top-level code only: its exit code, and a warning that says top-level code is not profiled", () => {
+    const result = run(["--", "toplevel.mjs"])
+    expect(result.code).toBe(5)
+    expect(result.stderr).toBe(
+      "lineprof: warning: no stats were recorded: no function of a profiled file ran (top-level code is not profiled; " +
+        "see --include / --exclude), or no Node process started; nothing written\n"
+    )
+  })
+
   it("a missing script or command: one line, exit 1", () => {
     const missingScript = run(["--", "nope.mjs"])
     expect(missingScript.code).toBe(1)
