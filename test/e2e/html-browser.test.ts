@@ -285,6 +285,34 @@ describe("the HTML report in headless Chromium", () => {
     assert.strictEqual(position.background, "rgb(255, 243, 191)")
   })
 
+  it("wraps a source line too long for the window instead of cutting it off", { timeout: 60_000 }, async () => {
+    const longLine = `  const message = "${"lorem ipsum dolor sit amet ".repeat(20)}"`
+    await open(
+      Html.render(
+        Profile.make([
+          {
+            file: "src/long.ts",
+            name: "long",
+            firstLine: 1,
+            lastLine: 3,
+            fileHash: "",
+            source: ["function long() {", longLine, "}"],
+            lines: [Profile.makeLine(2, { hits: 1n, timeNs: 1000n })]
+          }
+        ])
+      ),
+      "long.html"
+    )
+    const cell = page.locator("#f1 tbody td:last-child", { hasText: "lorem" })
+    assert.strictEqual(await cell.textContent(), longLine)
+    const box = await page.evaluate<{ right: number; width: number; pageWidth: number }>(`(() => {
+      const cell = [...document.querySelectorAll("#f1 tbody td:last-child")].find((td) => td.textContent.includes("lorem"))
+      return { right: cell.getBoundingClientRect().right, width: window.innerWidth, pageWidth: document.documentElement.scrollWidth }
+    })()`)
+    assert.isAtMost(box.right, box.width)
+    assert.isAtMost(box.pageWidth, box.width)
+  })
+
   it("stays usable with one function and with 2000", { timeout: 60_000 }, async () => {
     await open(Html.render(Profile.make([{ ...reportProfile().functions.find((fn) => fn.name === "power3")! }])), "one.html")
     assert.strictEqual(await page.locator("#functions tbody tr").count(), 1)

@@ -21,7 +21,9 @@
  * source line `</script><img src=x onerror=alert(1)>` is shown, never parsed.
  * Plain HTML keeps it light at 2000 functions: the browser lays out sections
  * lazily (`content-visibility`), and closing tags that HTML makes optional are
- * left out of the line tables.
+ * left out of the line tables. `content-visibility` also clips what overflows
+ * a section, so long source lines wrap instead of
+ * running off the page, where nobody could scroll to them.
  *
  * Times are shown in a readable unit per cell (`2.91 ms`); the exact integer
  * nanoseconds are in the cell's tooltip (`title`). Files under `options.cwd`
@@ -107,7 +109,7 @@ section:target h2{background:#fff3bf}
 .L{min-width:60%}
 .L td{padding:0 8px;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;vertical-align:top}
 .L td:first-child{color:var(--muted)}
-.L td:last-child{text-align:left;white-space:pre;tab-size:4;width:100%}
+.L td:last-child{text-align:left;white-space:pre-wrap;overflow-wrap:anywhere;tab-size:4;width:100%}
 .L tr.warm td{background:#fff6dc}
 .L tr.hot td{background:#ffe2dc}
 .L tr:hover td{background:#eef3f9}
