@@ -275,12 +275,14 @@ describe("the HTML report in headless Chromium", () => {
     assert.strictEqual(await backgroundOf(13), "rgba(0, 0, 0, 0)")
     await page.locator("#f3 .meta a", { hasText: /^15$/ }).click()
     await page.waitForFunction(`location.hash === "#f3-L15"`)
-    const position = await page.evaluate<{ top: number; height: number; background: string }>(`({
+    const position = await page.evaluate<{ top: number; headerBottom: number; height: number; background: string }>(`({
       top: document.getElementById("f3-L15").getBoundingClientRect().top,
+      headerBottom: document.querySelector("#f3 thead th").getBoundingClientRect().bottom,
       height: window.innerHeight,
       background: getComputedStyle(document.querySelector("#f3-L15 td")).backgroundColor
     })`)
-    assert.isAtLeast(position.top, -1)
+    // In view, and not under the table's sticky header.
+    assert.isAtLeast(position.top, position.headerBottom - 1)
     assert.isBelow(position.top, position.height)
     assert.strictEqual(position.background, "rgb(255, 243, 191)")
   })

@@ -114,6 +114,7 @@ section:target h2{background:#fff3bf}
 .L tr.hot td{background:#ffe2dc}
 .L tr:hover td{background:#eef3f9}
 .L tr:target td{background:#fff3bf}
+.L tr{scroll-margin-top:32px}
 .L td:has(>i){vertical-align:middle}
 th.h,td.h{width:96px;min-width:96px}
 td.h{padding:3px 8px;vertical-align:middle}
