@@ -24,8 +24,9 @@
  * Probes go where they keep the columns of the user's tokens when that is
  * safe: at the end of the previous statement (before any comment) or right
  * after the `{` that opens a block, so a statement alone on its line keeps its
- * columns. `Function.prototype.toString()` of instrumented functions shows the
- * probes.
+ * columns. V8's text of an instrumented function shows the probes; the
+ * `insertions` of the result and `originalRange` map it back to the original
+ * text (shell/Hooks gives it to `Function.prototype.toString`).
  */
 import { parseSync, rawTransferSupported, visitorKeys, type ParserOptions } from "oxc-parser"
 import * as Data from "effect/Data"
@@ -49,6 +50,12 @@ export interface InstrumentResult {
   readonly functions: ReadonlyArray<InstrumentedFunction>
   /** Slots used: `slotBase .. slotBase + slotCount - 1`. */
   readonly slotCount: number
+  /**
+   * Where text was inserted, for `originalRange`: one triple a run of
+   * insertions at one original position, in order: [start in code, end in
+   * code, characters inserted up to the end of the run].
+   */
+  readonly insertions: Uint32Array
 }
 
 /** The source could not be parsed (or the options are wrong); the message is one line naming the file. */
@@ -320,18 +327,28 @@ class Instrumenter {
         a - b
     )
     const parts: Array<string> = []
+    const runs: Array<number> = []
     let at = 0
+    let inserted = 0 // characters inserted so far
     for (const i of order) {
       const pos = insPos[i]!
-      if (pos > at) {
-        parts.push(this.source.slice(at, pos))
+      const text = this.insText[i]!
+      if (pos > at || runs.length === 0) {
+        if (pos > at) parts.push(this.source.slice(at, pos))
         at = pos
+        runs.push(pos + inserted, pos + inserted, inserted)
       }
-      parts.push(this.insText[i]!)
+      parts.push(text)
+      inserted += text.length
+      runs[runs.length - 2] = pos + inserted
+      runs[runs.length - 1] = inserted
     }
     parts.push(this.source.slice(at))
+    this.runs = Uint32Array.from(runs)
     return parts.join("")
   }
+
+  runs: Uint32Array = new Uint32Array(0)
 
   // -- names ---------------------------------------------------------------
 
@@ -821,11 +838,44 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
       slots: lines.map((line) => fn.slotByLine.get(line)!)
     })
   }
-  return { code: instrumenter.build(), functions, slotCount: instrumenter.slotCount }
+  const code = instrumenter.build()
+  return { code, functions, slotCount: instrumenter.slotCount, insertions: instrumenter.runs }
 }
 
 const lineAt = (source: string, pos: number): number => {
   let line = 1
   for (let i = 0; i < pos && i < source.length; i++) if (source.charCodeAt(i) === 10) line++
   return line
+}
+
+/**
+ * The original source range of the instrumented code range `[start, end)`
+ * (say, a function's text as `Function.prototype.toString` gives it), given
+ * the `insertions` of `instrumentSource`: a position inside or at the end of
+ * inserted text maps to where that text was inserted, so the text inserted
+ * around a function's ends is left out.
+ */
+export const originalRange = (insertions: Uint32Array, start: number, end: number): readonly [number, number] => [
+  originalPosition(insertions, start),
+  originalPosition(insertions, end)
+]
+
+const originalPosition = (insertions: Uint32Array, pos: number): number => {
+  // The last run that starts at or before pos (binary search over triples).
+  let lo = 0
+  let hi = insertions.length / 3 - 1
+  let found = -1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (insertions[mid * 3]! <= pos) {
+      found = mid
+      lo = mid + 1
+    } else hi = mid - 1
+  }
+  if (found === -1) return pos
+  const runStart = insertions[found * 3]!
+  const runEnd = insertions[found * 3 + 1]!
+  const insertedThrough = insertions[found * 3 + 2]!
+  const insertedBefore = insertedThrough - (runEnd - runStart)
+  return pos <= runEnd ? runStart - insertedBefore : pos - insertedThrough
 }

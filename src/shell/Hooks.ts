@@ -15,6 +15,9 @@
  *    types afterwards, so reported lines are the .ts lines).
  * 3. lineprof's own files are never instrumented. A file that does not parse
  *    is loaded unchanged, with one warning line on stderr.
+ * 4. `Function.prototype.toString` of an instrumented function gives its
+ *    original text, so that functions serialised to run elsewhere (a browser's
+ *    `page.evaluate`, an `eval: true` worker) carry no probe calls.
  *
  * The recorder must be installed first (`Recorder.install()`): instrumented
  * code calls its probes as soon as it runs.
@@ -56,13 +59,23 @@ interface HookState {
   readonly selections: Array<(file: string) => boolean>
   registered: boolean
   stats: { instrumented: number; skipped: number; failed: number }
+  /** The instrumented files, in load order (so by increasing slotBase), for `Function.prototype.toString`. */
+  readonly loaded: Array<LoadedFile>
+}
+interface LoadedFile {
+  readonly slotBase: number
+  readonly code: string
+  readonly source: string
+  readonly insertions: Uint32Array
 }
 const STATE_KEY = Symbol.for("lineprof.hooks.v1")
 const state: HookState = ((globalThis as any)[STATE_KEY] ??= {
   selections: [],
   registered: false,
-  stats: { instrumented: 0, skipped: 0, failed: 0 }
+  stats: { instrumented: 0, skipped: 0, failed: 0 },
+  loaded: []
 })
+;(state as { loaded?: Array<LoadedFile> }).loaded ??= [] // a state made by an older copy of this module
 const selections = state.selections
 
 /** Whether `file` (an absolute path) is instrumented by the selections installed so far. */
@@ -97,12 +110,14 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
     const text = sourceText(source, file)
     if (text === undefined) return undefined
     const fileHash = createHash("sha1").update(text).digest("hex")
+    const slotBase = Recorder.nextSlot()
     const result = loadInstrumenter().instrumentSource(text, {
       file,
       format: format as Instrument.LoadFormat,
-      slotBase: Recorder.nextSlot()
+      slotBase
     })
     Recorder.allocateSlots(result.slotCount)
+    state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions })
     Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
     state.stats.instrumented++
     return result.code
@@ -116,6 +131,63 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
   }
 }
 
+// ---------------------------------------------------------------------------
+// Function.prototype.toString shows the original source
+
+/** The first slot number written in an instrumented function's text. */
+const SLOT_IN_TEXT = /,__lp\$l=(\d+),|__lp\$[HMW]\(__lp\$f,(\d+)/
+
+/**
+ * The original text of an instrumented function (or class), given the text
+ * V8 keeps for it; undefined when it is not from an instrumented file.
+ */
+export const originalFunctionText = (text: string): string | undefined => {
+  const slotMatch = SLOT_IN_TEXT.exec(text)
+  const slot = slotMatch === null ? undefined : Number(slotMatch[1] ?? slotMatch[2])
+  for (let k = state.loaded.length - 1; k >= 0; k--) {
+    const file = state.loaded[k]!
+    if (slot !== undefined && file.slotBase > slot) continue
+    const start = file.code.indexOf(text)
+    if (start !== -1) {
+      const [from, to] = loadInstrumenter().originalRange(file.insertions, start, start + text.length)
+      return file.source.slice(from, to)
+    }
+    if (slot !== undefined) return undefined
+  }
+  return undefined
+}
+
+/**
+ * Makes `Function.prototype.toString` give instrumented functions their
+ * original text, as without lineprof: code that sends a function's source
+ * elsewhere (a browser's `page.evaluate(fn)`, an `eval: true` worker, a
+ * `new Function(String(fn))`) would otherwise ship probe calls to a place
+ * where they are not defined. Functions without probes take the native path
+ * unchanged; the replacement itself reads as native.
+ */
+const patchToString = (): void => {
+  const native = Function.prototype.toString
+  const originals = new WeakMap<object, string>()
+  const toString = {
+    toString(this: unknown): string {
+      if (this === toString) return native.call(native)
+      const text = native.call(this as Function)
+      if (!text.includes("__lp$")) return text
+      const known = originals.get(this as Function)
+      if (known !== undefined) return known
+      const original = originalFunctionText(text) ?? text
+      originals.set(this as Function, original)
+      return original
+    }
+  }.toString
+  Object.defineProperty(Function.prototype, "toString", {
+    value: toString,
+    writable: true,
+    enumerable: false,
+    configurable: true
+  })
+}
+
 /** Registers the load hook in this thread (once) and adds the selection of `options` (defaults: see Config). */
 export const install = (options: Config.Options | Config.Config = {}): void => {
   const config = Config.make(options)
@@ -123,6 +195,7 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
   selections.push(Config.makeMatcher(config.success))
   if (state.registered) return
   state.registered = true
+  patchToString()
   registerHooks({
     load(url, context, nextLoad) {
       const loaded = nextLoad(url, context)

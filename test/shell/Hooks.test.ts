@@ -26,6 +26,18 @@ describe("Hooks (node --import register)", () => {
     assert.deepStrictEqual(power3.source, ["export function power3(num) {", "  return num * num * num", "}"])
   })
 
+  it("Function.prototype.toString gives instrumented functions their original text: serialised functions run without probes", async () => {
+    const plain = await runFixture("tostring/app.mjs", [], { profile: false })
+    const run = await runFixture("tostring/app.mjs", [])
+    assert.strictEqual(run.stderr, "")
+    assert.strictEqual(run.code, 0)
+    assert.strictEqual(run.stdout, plain.stdout)
+    assert.include(run.stdout, "eval worker 2")
+    // The file was instrumented: the arrow given to map ran twice, under probes.
+    const mapped = run.merged.functions.find((fn) => fn.name === "<anonymous>" && fn.firstLine === 30)
+    assert.deepStrictEqual(mapped?.lines.map((line) => [line.lineNo, Number(line.hits)]), [[30, 2]])
+  })
+
   it("CommonJS: require()d modules are instrumented too", async () => {
     const plain = await runFixture("cjs/app.cjs", [String(N)], { profile: false })
     const run = await runFixture("cjs/app.cjs", [String(N)])
