@@ -257,6 +257,10 @@ const progressFor = (environment: Environment) => (total: number) =>
 
 // -- show ---------------------------------------------------------------------------------
 
+/** The inputs for a report's title: all of a few, the first three of many (a shell-expanded glob can name thousands). */
+export const describeInputs = (inputs: ReadonlyArray<string>): string =>
+  inputs.length <= 4 ? inputs.join(", ") : `${inputs.slice(0, 3).join(", ")} and ${inputs.length - 3} more`
+
 const makeShow = (environment: Environment) =>
   Command.make(
     "show",
@@ -284,7 +288,7 @@ const makeShow = (environment: Environment) =>
           makeProgress: progressFor(environment)
         })
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
-        const title = `lineprof: ${input.files.join(", ")}`
+        const title = `lineprof: ${describeInputs(input.files)}`
         if (Option.isSome(outputPath)) {
           const report = renderReport(merged.profile, input, { cwd: environment.cwd, colour: false, title })
           yield* writeTextAtomic(outputPath.value, report, Option.getOrThrow(input.output))

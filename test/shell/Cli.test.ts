@@ -57,6 +57,12 @@ describe("argument helpers", () => {
     assert.strictEqual(Cli.scriptOf("node", ["-e", "1+1"]), undefined)
   })
 
+  it("describeInputs names a few inputs and summarises many", () => {
+    assert.strictEqual(Cli.describeInputs(["a.json"]), "a.json")
+    assert.strictEqual(Cli.describeInputs(["a", "b", "c", "d"]), "a, b, c, d")
+    assert.strictEqual(Cli.describeInputs(Array.from({ length: 10_000 }, (_, k) => `s${k}.json`)), "s0.json, s1.json, s2.json and 9997 more")
+  })
+
   it("defaultInclude adds the script's folder only when it lies outside the current one", () => {
     assert.strictEqual(Cli.defaultInclude("/work/app", "/work/app/src/main.js"), undefined)
     assert.strictEqual(Cli.defaultInclude("/work/app", undefined), undefined)
@@ -131,5 +137,13 @@ describe("main", () => {
       assert.strictEqual(result.code, 0)
       assert.include(result.stdout, "<code>app.js</code>")
       assert.notInclude(result.stdout, "/src/app.js")
+    }))
+
+  it.effect("show --format html titles the page with the first inputs when there are many", () =>
+    Effect.gen(function* () {
+      const a = join(fixtures, "a.json")
+      const result = yield* runMain(["show", "--format", "html", a, a, a, a, join(fixtures, "b.json")])
+      assert.strictEqual(result.code, 0)
+      assert.include(result.stdout, `<title>lineprof: ${a}, ${a}, ${a} and 2 more</title>`)
     }))
 })
