@@ -153,6 +153,7 @@ const toProfile = (root: Pickle.PickleValue): Profile.Profile => {
 
 /** Decodes the bytes of a .lprof file (a pickled LineStats) into a profile. */
 export const decode = (bytes: Uint8Array): Result.Result<Profile.Profile, LprofError> => {
+  if (bytes.length === 0) return Result.fail(new LprofError({ reason: "empty file, expected a line_profiler dump (a pickle)" }))
   const loaded = Pickle.load(bytes, { allowedGlobals })
   if (Result.isFailure(loaded)) return Result.fail(new LprofError({ reason: `not a readable pickle: ${loaded.failure.message}` }))
   try {

@@ -127,6 +127,7 @@ describe("Lprof.decode", () => {
     assert.strictEqual(decodeError(bytesOf("\x80\x04]\x94.")), "not a line_profiler dump: the pickle holds a list, not a LineStats")
     assert.match(decodeError(fixture("os_system.protocol-4.pkl")), /^not a readable pickle: pickle refers to posix\.system, which is not allowed here/)
     assert.match(decodeError(golden("worker-0.lprof").subarray(0, 100)), /^not a readable pickle: truncated pickle/)
+    assert.strictEqual(decodeError(new Uint8Array(0)), "empty file, expected a line_profiler dump (a pickle)")
     assert.match(decodeError(bytesOf('{"format":"lineprof","version":1,"functions":[]}')), /^not a readable pickle: unknown pickle opcode 0x7b/)
   })
 
