@@ -486,7 +486,13 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
         Argument.withDescription("the script (.js .mjs .cjs .ts …) or command to run, then its arguments"),
         Argument.variadic()
       ),
-      ...renderFlags
+      ...renderFlags,
+      format: Flag.Literals("format", ["text", "json", "html"]).pipe(
+        Flag.withDefault("text" as const),
+        Flag.withDescription(
+          "report format: text (on stderr, line_profiler layout), html (a self-contained page written beside -o as <output>.html) or json (no report: the stats file -o is the JSON)"
+        )
+      )
     },
     (input) =>
       Effect.gen(function* () {

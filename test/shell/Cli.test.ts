@@ -146,4 +146,13 @@ describe("main", () => {
       assert.strictEqual(result.code, 0)
       assert.include(result.stdout, `<title>lineprof: ${a}, ${a}, ${a} and 2 more</title>`)
     }))
+
+  it.effect("run --help says where each --format goes (json: no report, the stats file is the JSON)", () =>
+    Effect.gen(function* () {
+      const result = yield* runMain(["run", "--help"])
+      assert.strictEqual(result.code, 0)
+      assert.include(result.stdout, "text (on stderr, line_profiler layout)")
+      assert.include(result.stdout, "html (a self-contained page written beside -o as <output>.html)")
+      assert.include(result.stdout, "json (no report: the stats file -o is the JSON)")
+    }))
 })
