@@ -343,7 +343,7 @@ const makeMerge = (environment: Environment) =>
       })
   ).pipe(
     Command.withDescription(
-      "Merge stats files into one, exactly (hits and nanoseconds add). A bad input stops the merge and leaves OUT untouched, unless --skip-bad."
+      "Merge stats files into one, exactly (hits and nanoseconds add). A bad input stops the merge and leaves the -o file untouched (neither created nor overwritten), unless --skip-bad."
     ),
     Command.withShortDescription("merge stats files into one"),
     Command.withExamples([

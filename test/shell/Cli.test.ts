@@ -155,4 +155,11 @@ describe("main", () => {
       assert.include(result.stdout, "html (a self-contained page written beside -o as <output>.html)")
       assert.include(result.stdout, "json (no report: the stats file -o is the JSON)")
     }))
+
+  it.effect("merge --help names the output by its flag", () =>
+    Effect.gen(function* () {
+      const result = yield* runMain(["merge", "--help"])
+      assert.include(result.stdout, "leaves the -o file untouched (neither created nor overwritten), unless --skip-bad")
+      assert.notInclude(result.stdout, "OUT")
+    }))
 })
