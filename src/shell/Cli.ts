@@ -191,7 +191,7 @@ export const renderReport = (
     case "json":
       return StatsFile.encode(profile)
     case "html":
-      return Html.render(profile, { title: options.title, cwd: options.cwd })
+      return Html.render(profile, { title: options.title, cwd: options.cwd, skipZero: flags.skipZero })
     case "text": {
       const text = Text.render(profile, renderOptions(flags, options.cwd))
       return options.colour ? Terminal.highlightReport(text) : text

@@ -66,6 +66,14 @@ describe("Html.render", () => {
     assert.include(sectionOf(html, "f4"), "<h2>4. never</h2>")
   })
 
+  it("skipZero leaves out functions with zero hits, from the list and the sections", () => {
+    const profile = Profile.make([fn("ran", "a.ts", 1, [[2, 1n, 10n]]), fn("never", "c.ts", 1, [])])
+    assert.deepStrictEqual(listedNames(Html.render(profile, { skipZero: true })), ["ran"])
+    assert.notInclude(Html.render(profile, { skipZero: true }), "never")
+    assert.include(Html.render(profile, { skipZero: true }), "1 function in 1 file")
+    assert.deepStrictEqual(listedNames(Html.render(profile)), ["ran", "never"])
+  })
+
   it("shows each line of a real profile with Hits, Time, Per Hit, % Time and a heat bar", () => {
     const html = Html.render(seedProfile())
     assert.deepStrictEqual(listedNames(html), ["child", "power3"])

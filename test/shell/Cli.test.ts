@@ -7,10 +7,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll } from "vitest"
+import * as Profile from "../../src/core/Profile.ts"
+import * as StatsFile from "../../src/core/StatsFile.ts"
 import * as Cli from "../../src/shell/Cli.ts"
 
 const fixtures = resolve(import.meta.dirname, "..", "fixtures", "cli")
@@ -161,5 +163,25 @@ describe("main", () => {
       const result = yield* runMain(["merge", "--help"])
       assert.include(result.stdout, "leaves the -o file untouched (neither created nor overwritten), unless --skip-bad")
       assert.notInclude(result.stdout, "OUT")
+    }))
+
+  it.effect("show --format html --skip-zero leaves out functions that never ran, as the text report does", () =>
+    Effect.gen(function* () {
+      const path = join(scratch, "with-zero.json")
+      writeFileSync(
+        path,
+        StatsFile.encode(
+          Profile.make([
+            { file: "/src/a.js", name: "ran", firstLine: 1, lastLine: 2, fileHash: "h", source: ["f()", "g()"], lines: [Profile.makeLine(1, { hits: 1n, timeNs: 5n })] },
+            { file: "/src/a.js", name: "neverRan", firstLine: 4, lastLine: 4, fileHash: "h", source: ["h()"], lines: [] }
+          ])
+        )
+      )
+      const skipped = yield* runMain(["show", "--format", "html", "--skip-zero", path])
+      assert.strictEqual(skipped.code, 0)
+      assert.include(skipped.stdout, ">ran</a>")
+      assert.notInclude(skipped.stdout, "neverRan")
+      const all = yield* runMain(["show", "--format", "html", path])
+      assert.include(all.stdout, ">neverRan</a>")
     }))
 })

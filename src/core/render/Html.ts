@@ -38,6 +38,8 @@ export interface RenderOptions {
   readonly title?: string | undefined
   /** The current directory: files under it are shown relative to it, as in the text report. */
   readonly cwd?: string | undefined
+  /** Leave out functions with zero hits, as the text report's `skipZero` (line_profiler's stripzeros). */
+  readonly skipZero?: boolean | undefined
 }
 
 const escapes: Readonly<Record<string, string>> = {
@@ -226,7 +228,8 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
   const sameCode = (fn: Profile.FunctionProfile): string => `${fn.file}\u0000${fn.firstLine}\u0000${fn.name}`
   const versions = new Map<string, number>()
   for (const fn of profile.functions) versions.set(sameCode(fn), (versions.get(sameCode(fn)) ?? 0) + 1)
-  const ranked: Array<Ranked> = profile.functions
+  const shown = options.skipZero === true ? profile.functions.filter((fn) => Profile.totalHits(fn) > 0n) : profile.functions
+  const ranked: Array<Ranked> = shown
     .map((fn) => ({ fn, totalNs: Profile.totalTimeNs(fn) }))
     .map((entry, index) => ({ ...entry, index }))
     .sort((a, b) => (a.totalNs === b.totalNs ? a.index - b.index : a.totalNs > b.totalNs ? -1 : 1))
@@ -239,7 +242,7 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
       id: `f${k + 1}`
     }))
   const allNs = ranked.reduce((sum, entry) => sum + entry.totalNs, 0n)
-  const fileCount = new Set(profile.functions.map((fn) => fn.file)).size
+  const fileCount = new Set(shown.map((fn) => fn.file)).size
   const anyWait = ranked.some((entry) => entry.waitNs > 0n)
 
   // 2. the page: head, the list, then one section a function
