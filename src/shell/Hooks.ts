@@ -27,6 +27,7 @@ import { readFileSync } from "node:fs"
 import { createRequire, registerHooks } from "node:module"
 import { fileURLToPath } from "node:url"
 import type * as Instrument from "../core/Instrument.ts"
+import type { InstrumentedFunction } from "../core/Probe.ts"
 import * as Config from "./Config.ts"
 import * as Recorder from "./Recorder.ts"
 
@@ -67,6 +68,9 @@ interface LoadedFile {
   readonly code: string
   readonly source: string
   readonly insertions: Uint32Array
+  readonly functions: ReadonlyArray<InstrumentedFunction>
+  /** Built on the first `toString` of one of its functions: the line of each slot, where each line of `code` starts. */
+  lookup?: { readonly lineBySlot: Map<number, number>; readonly lineStarts: ReadonlyArray<number> }
 }
 const STATE_KEY = Symbol.for("lineprof.hooks.v1")
 const state: HookState = ((globalThis as any)[STATE_KEY] ??= {
@@ -117,7 +121,7 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
       slotBase
     })
     Recorder.allocateSlots(result.slotCount)
-    state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions })
+    state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions, functions: result.functions })
     Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
     state.stats.instrumented++
     return result.code
@@ -147,7 +151,7 @@ export const originalFunctionText = (text: string): string | undefined => {
   for (let k = state.loaded.length - 1; k >= 0; k--) {
     const file = state.loaded[k]!
     if (slot !== undefined && file.slotBase > slot) continue
-    const start = file.code.indexOf(text)
+    const start = slotMatch === null ? file.code.indexOf(text) : locateBySlot(file, text, slotMatch)
     if (start !== -1) {
       const [from, to] = loadInstrumenter().originalRange(file.insertions, start, start + text.length)
       return file.source.slice(from, to)
@@ -155,6 +159,30 @@ export const originalFunctionText = (text: string): string | undefined => {
     if (slot !== undefined) return undefined
   }
   return undefined
+}
+
+/**
+ * Where `text` starts in the file's code, found from the probe of its first
+ * slot: only that slot's line is searched (a whole-file search for each
+ * function would cost a framework that reads the source of every class a
+ * scan of its file each).
+ */
+const locateBySlot = (file: LoadedFile, text: string, slotMatch: RegExpExecArray): number => {
+  if (file.lookup === undefined) {
+    const lineBySlot = new Map<number, number>()
+    for (const fn of file.functions) fn.slots.forEach((slot, k) => lineBySlot.set(slot, fn.lines[k]!))
+    const lineStarts = [0]
+    for (const match of file.code.matchAll(/\r\n?|[\n\u2028\u2029]/g)) lineStarts.push(match.index + match[0].length)
+    file.lookup = { lineBySlot, lineStarts }
+  }
+  const lineNo = file.lookup.lineBySlot.get(Number(slotMatch[1] ?? slotMatch[2]))
+  if (lineNo === undefined) return file.code.indexOf(text)
+  const lineEnd = file.lookup.lineStarts[lineNo] ?? file.code.length
+  for (let at = file.code.indexOf(slotMatch[0], file.lookup.lineStarts[lineNo - 1]); at !== -1 && at < lineEnd; at = file.code.indexOf(slotMatch[0], at + 1)) {
+    const start = at - slotMatch.index
+    if (start >= 0 && file.code.startsWith(text, start)) return start
+  }
+  return file.code.indexOf(text)
 }
 
 /**
