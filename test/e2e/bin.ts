@@ -24,9 +24,13 @@ export interface BinOptions {
   readonly cwd?: string
   readonly env?: Readonly<Record<string, string | undefined>>
   readonly input?: string
-  /** Run as this user and group id (root can use it to meet "permission denied"). */
-  readonly uid?: number
-  readonly gid?: number
+  /**
+   * Run without the capabilities that let root read any file (CAP_DAC_OVERRIDE,
+   * CAP_DAC_READ_SEARCH), through util-linux's setpriv, so that a root test run
+   * meets "permission denied" on a mode-000 file. Unlike switching to another
+   * user, this keeps access to the clone wherever it lies (a 0700 temp folder).
+   */
+  readonly withoutReadOverride?: boolean
 }
 
 const environment = (env: BinOptions["env"]): Record<string, string> => {
@@ -38,13 +42,17 @@ const environment = (env: BinOptions["env"]): Record<string, string> => {
 
 /** Runs `lineprof ...args` to completion. */
 export const runBin = (args: ReadonlyArray<string>, options: BinOptions = {}): BinResult => {
-  const result = spawnSync(process.execPath, [binPath, ...args], {
+  const dropCapabilities = options.withoutReadOverride === true && process.getuid?.() === 0
+  const caps = "-dac_override,-dac_read_search"
+  const [command, commandArgs] = dropCapabilities
+    ? ["setpriv", [`--bounding-set=${caps}`, `--inh-caps=${caps}`, "--", process.execPath, binPath, ...args]]
+    : [process.execPath, [binPath, ...args]]
+  const result = spawnSync(command, commandArgs, {
     cwd: options.cwd ?? repoRoot,
     env: environment(options.env),
     input: options.input ?? "",
     encoding: "utf8",
-    timeout: 120_000,
-    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid })
+    timeout: 120_000
   })
   if (result.error !== undefined) throw result.error
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr }
