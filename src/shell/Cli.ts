@@ -257,6 +257,18 @@ const progressFor = (environment: Environment) => (total: number) =>
 
 // -- show ---------------------------------------------------------------------------------
 
+/**
+ * A script given where a stats file belongs (`lineprof show app.js`) fails to
+ * decode like any bad file; its message then says how to profile it instead.
+ */
+const withRunHint = <E extends { readonly message: string }>(error: E): E | StatsFiles.StatsFileError =>
+  error instanceof StatsFiles.StatsFileError && isScript(error.path)
+    ? new StatsFiles.StatsFileError({
+      path: error.path,
+      message: `${error.message} (a script? profile it with: lineprof run -- ${error.path})`
+    })
+    : error
+
 /** The inputs for a report's title: all of a few, the first three of many (a shell-expanded glob can name thousands). */
 export const describeInputs = (inputs: ReadonlyArray<string>): string =>
   inputs.length <= 4 ? inputs.join(", ") : `${inputs.slice(0, 3).join(", ")} and ${inputs.length - 3} more`
@@ -286,7 +298,7 @@ const makeShow = (environment: Environment) =>
           skipBad: input.skipBad,
           onBad: (bad) => warn(environment, `skipped ${bad.message}`),
           makeProgress: progressFor(environment)
-        })
+        }).pipe(Effect.mapError(withRunHint))
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
         const title = `lineprof: ${describeInputs(input.files)}`
         if (Option.isSome(outputPath)) {
@@ -332,7 +344,7 @@ const makeMerge = (environment: Environment) =>
           skipBad: input.skipBad,
           onBad: (bad) => warn(environment, `skipped ${bad.message}`),
           makeProgress: progressFor(environment)
-        })
+        }).pipe(Effect.mapError(withRunHint))
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to merge; nothing written" })
         yield* StatsFiles.write(outputPath, merged.profile, { shownPath: input.output })
         const skipped = merged.skipped.length === 0 ? "" : ` (${merged.skipped.length} bad ${plural(merged.skipped.length, "file")} skipped)`

@@ -184,4 +184,13 @@ describe("main", () => {
       const all = yield* runMain(["show", "--format", "html", path])
       assert.include(all.stdout, ">neverRan</a>")
     }))
+
+  it.effect("show of a script (run was meant) fails with one line that says how to profile it", () =>
+    Effect.gen(function* () {
+      const script = join(fixtures, "run", "lib.mjs")
+      const result = yield* runMain(["show", script])
+      assert.strictEqual(result.code, Cli.ExitCode.badInput)
+      assert.strictEqual(result.stdout, "")
+      assert.match(result.stderr, /^lineprof: \S+lib\.mjs: not JSON: [^\n]* \(a script\? profile it with: lineprof run -- \S+lib\.mjs\)\n$/)
+    }))
 })
