@@ -208,12 +208,16 @@ const patchToString = (): void => {
       return original
     }
   }.toString
-  Object.defineProperty(Function.prototype, "toString", {
-    value: toString,
-    writable: true,
-    enumerable: false,
-    configurable: true
-  })
+  try {
+    Object.defineProperty(Function.prototype, "toString", {
+      value: toString,
+      writable: true,
+      enumerable: false,
+      configurable: true
+    })
+  } catch {
+    // Frozen intrinsics (`node --frozen-intrinsics`): functions' text shows the probes, nothing else changes.
+  }
 }
 
 /** Registers the load hook in this thread (once) and adds the selection of `options` (defaults: see Config). */

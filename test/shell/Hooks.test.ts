@@ -38,6 +38,16 @@ describe("Hooks (node --import register)", () => {
     assert.deepStrictEqual(mapped?.lines.map((line) => [line.lineNo, Number(line.hits)]), [[30, 2]])
   })
 
+  it("frozen intrinsics (toString cannot be replaced): the program still runs profiled", async () => {
+    const env = { NODE_OPTIONS: "--frozen-intrinsics --no-warnings" }
+    const plain = await runFixture("esm/app.mjs", [String(N)], { profile: false, env })
+    const run = await runFixture("esm/app.mjs", [String(N)], { env })
+    assert.strictEqual(run.stderr, "")
+    assert.strictEqual(run.code, plain.code)
+    assert.strictEqual(run.stdout, plain.stdout)
+    assert.deepStrictEqual(hitsOf(run.merged, "power3"), { 2: N })
+  })
+
   it("CommonJS: require()d modules are instrumented too", async () => {
     const plain = await runFixture("cjs/app.cjs", [String(N)], { profile: false })
     const run = await runFixture("cjs/app.cjs", [String(N)])
