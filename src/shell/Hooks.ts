@@ -124,7 +124,7 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
     state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions, functions: result.functions })
     Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
     state.stats.instrumented++
-    return result.code
+    return process.sourceMapsEnabled === true ? withShiftedSourceMap(result.code, text, url, result.insertions) : result.code
   } catch (error) {
     // Whatever goes wrong, the program gets its file as Node would have loaded it.
     state.stats.failed++
@@ -132,6 +132,45 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
     const message = String((error as Error)?.message ?? error).split("\n")[0]!
     warn(`${message.includes(file) ? message : `${file}: ${message}`} (loaded without profiling)`)
     return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Source maps (node --enable-source-maps)
+
+const MAP_COMMENT = /\/[*/][#@]\s+sourceMappingURL=([^\s'"*]+)/g
+
+/**
+ * Under `--enable-source-maps`, a file that names a source map gets, at the
+ * end of its instrumented code (after its last line), an inline map whose
+ * generated columns account for the inserted probes, so that stack traces
+ * map where they mapped without lineprof (in a minified bundle, one line holds
+ * every function: the original map pointed to the wrong lines and names).
+ * Any problem with the map leaves the code as it is.
+ */
+const withShiftedSourceMap = (code: string, source: string, url: string, insertions: Uint32Array): string => {
+  const comment = [...source.matchAll(MAP_COMMENT)].at(-1)
+  if (comment === undefined) return code
+  try {
+    const mapUrl = new URL(comment[1]!, url)
+    let json: string
+    if (mapUrl.protocol === "data:") {
+      const comma = mapUrl.href.indexOf(",")
+      const payload = mapUrl.href.slice(comma + 1)
+      json = mapUrl.href.slice(0, comma).endsWith(";base64") ? Buffer.from(payload, "base64").toString("utf8") : decodeURIComponent(payload)
+    } else if (mapUrl.protocol === "file:") {
+      json = readFileSync(fileURLToPath(mapUrl), "utf8")
+    } else return code
+    const map = JSON.parse(json)
+    if (map?.version !== 3 || typeof map.mappings !== "string" || !Array.isArray(map.sources)) return code
+    // The new map is inline: resolve its sources against where the old one was.
+    const root = typeof map.sourceRoot === "string" && map.sourceRoot !== "" ? new URL(map.sourceRoot.replace(/\/?$/, "/"), mapUrl) : mapUrl
+    map.sources = map.sources.map((entry: unknown) => (typeof entry === "string" ? new URL(entry, root).href : entry))
+    delete map.sourceRoot
+    map.mappings = loadInstrumenter().shiftMappings(map.mappings, source, insertions)
+    return `${code}\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString("base64")}`
+  } catch {
+    return code
   }
 }
 

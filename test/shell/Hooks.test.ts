@@ -48,6 +48,16 @@ describe("Hooks (node --import register)", () => {
     assert.deepStrictEqual(hitsOf(run.merged, "power3"), { 2: N })
   })
 
+  it("--enable-source-maps: stack traces of a minified bundle map to the same source lines and names as unprofiled", async () => {
+    const env = { NODE_OPTIONS: "--enable-source-maps" }
+    const plain = await runFixture("sourcemap/out.mjs", [], { profile: false, env })
+    const run = await runFixture("sourcemap/out.mjs", [], { env })
+    assert.strictEqual(run.stderr, "")
+    assert.match(plain.stdout, /at helper \(.*src\.ts:3:24\)/)
+    assert.strictEqual(run.stdout, plain.stdout)
+    assert.isAbove(run.merged.functions.length, 0)
+  })
+
   it("CommonJS: require()d modules are instrumented too", async () => {
     const plain = await runFixture("cjs/app.cjs", [String(N)], { profile: false })
     const run = await runFixture("cjs/app.cjs", [String(N)])
