@@ -700,6 +700,20 @@ const isVerbose = (argv: ReadonlyArray<string>): boolean => {
   return (end < 0 ? argv : argv.slice(0, end)).includes("--verbose")
 }
 
+/**
+ * An effect/cli error message on one line: its suggestion block
+ * ("\n\n  Did you mean this?\n    show") becomes "; did you mean show?".
+ */
+export const oneLine = (message: string): string => {
+  const [first = "", ...rest] = message.split("\n").map((line) => line.trim()).filter((line) => line !== "")
+  const askAt = rest.findIndex((line) => /^did you mean/i.test(line))
+  if (askAt < 0) return [first, ...rest].join(" ")
+  const before = rest.slice(0, askAt)
+  const suggestions = rest.slice(askAt + 1)
+  const head = [first, ...before].join(" ")
+  return suggestions.length === 0 ? head : `${head}; did you mean ${suggestions.join(" or ")}?`
+}
+
 /** Usage errors as one line on stderr, help and version on stdout. */
 const makePresenter = (environment: Environment): CliOutput.Presenter => ({
   present: (event) =>
@@ -717,7 +731,11 @@ const makePresenter = (environment: Environment): CliOutput.Presenter => ({
         case "Version":
           return yield* writeLine(environment.stdout, formatter.formatVersion(event.name, event.version))
         case "InvalidInvocation": {
-          const messages = event.errors.map((error) => formatter.formatCliError(error).replace(/\s*\n\s*/g, " ").trim())
+          // `lineprof app.js --port 80`: `run` was left out, and that is the one thing to say.
+          const script = event.errors.find((error) => error._tag === "UnknownSubcommand" && isScript(error.subcommand))
+          const messages = script?._tag === "UnknownSubcommand"
+            ? [`${oneLine(formatter.formatCliError(script))}; to profile it: lineprof run -- ${script.subcommand}`]
+            : event.errors.map((error) => oneLine(formatter.formatCliError(error)))
           const path = event.commandPath.join(" ")
           return yield* writeLine(environment.stderr, `lineprof: ${messages.join("; ")} (see: ${path} --help)`)
         }

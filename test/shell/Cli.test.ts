@@ -65,6 +65,12 @@ describe("argument helpers", () => {
     assert.strictEqual(Cli.describeInputs(Array.from({ length: 10_000 }, (_, k) => `s${k}.json`)), "s0.json, s1.json, s2.json and 9997 more")
   })
 
+  it("oneLine folds effect/cli's suggestion block into the sentence", () => {
+    assert.strictEqual(Cli.oneLine('Unknown subcommand "x" for "lineprof"\n\n  Did you mean this?\n    show\n    merge'), 'Unknown subcommand "x" for "lineprof"; did you mean show or merge?')
+    assert.strictEqual(Cli.oneLine("Missing required flag: --output"), "Missing required flag: --output")
+    assert.strictEqual(Cli.oneLine("Invalid value\n  for --unit"), "Invalid value for --unit")
+  })
+
   it("defaultInclude adds the script's folder only when it lies outside the current one", () => {
     assert.strictEqual(Cli.defaultInclude("/work/app", "/work/app/src/main.js"), undefined)
     assert.strictEqual(Cli.defaultInclude("/work/app", undefined), undefined)
@@ -192,5 +198,27 @@ describe("main", () => {
       assert.strictEqual(result.code, Cli.ExitCode.badInput)
       assert.strictEqual(result.stdout, "")
       assert.match(result.stderr, /^lineprof: \S+lib\.mjs: not JSON: [^\n]* \(a script\? profile it with: lineprof run -- \S+lib\.mjs\)\n$/)
+    }))
+
+  it.effect("a mistyped command or flag: one line with effect/cli's suggestion, exit 2", () =>
+    Effect.gen(function* () {
+      const command = yield* runMain(["shw", "a.json"])
+      assert.deepStrictEqual(command, {
+        code: Cli.ExitCode.usage,
+        stdout: "",
+        stderr: `lineprof: Unknown subcommand "shw" for "lineprof"; did you mean show? (see: lineprof --help)\n`
+      })
+      const flag = yield* runMain(["show", "--sumary", "a.json"])
+      assert.strictEqual(flag.stderr, "lineprof: Unrecognized flag: --sumary in command lineprof show; did you mean --summary? (see: lineprof show --help)\n")
+    }))
+
+  it.effect("a script where the command belongs (run left out): one line saying how to profile it, exit 2", () =>
+    Effect.gen(function* () {
+      const result = yield* runMain(["app.ts", "--port", "80"])
+      assert.strictEqual(result.code, Cli.ExitCode.usage)
+      assert.strictEqual(
+        result.stderr,
+        `lineprof: Unknown subcommand "app.ts" for "lineprof"; to profile it: lineprof run -- app.ts (see: lineprof --help)\n`
+      )
     }))
 })
