@@ -338,6 +338,12 @@ const makeMerge = (environment: Environment) =>
       Effect.gen(function* () {
         const outputPath = resolve(environment.cwd, input.output)
         yield* checkOutputPath(outputPath, input.output)
+        // Named outright (a shell-expanded `*.json` names it too), the output is
+        // merged in: right for "add b.json to a.json", double counts on a rerun.
+        const outputIsInput = input.inputs.some((path) => resolve(environment.cwd, path) === outputPath)
+        if (outputIsInput) {
+          yield* warn(environment, `${input.output} is also an input: its current contents are merged in (a rerun counts them twice)`)
+        }
         const merged = yield* Merge.mergeInputs(input.inputs, {
           cwd: environment.cwd,
           ignore: [outputPath],

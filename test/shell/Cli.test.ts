@@ -221,4 +221,19 @@ describe("main", () => {
         `lineprof: Unknown subcommand "app.ts" for "lineprof"; to profile it: lineprof run -- app.ts (see: lineprof --help)\n`
       )
     }))
+
+  it.effect("merge warns when the output is also named as an input (a rerun of merge -o all.json *.json)", () =>
+    Effect.gen(function* () {
+      const out = join(scratch, "accumulate.json")
+      writeFileSync(out, readFileSync(join(fixtures, "a.json"), "utf8"))
+      const result = yield* runMain(["merge", "-o", out, out, join(fixtures, "b.json")])
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(
+        result.stderr,
+        `lineprof: warning: ${out} is also an input: its current contents are merged in (a rerun counts them twice)\n` +
+          `lineprof: merged 2 stats files into ${out}\n`
+      )
+      const quiet = yield* runMain(["merge", "-o", join(scratch, "fresh.json"), join(fixtures, "a.json")])
+      assert.notInclude(quiet.stderr, "warning")
+    }))
 })
