@@ -673,7 +673,10 @@ export const makeCommand = (environment: Environment, setExitCode: (code: number
       { command: "lineprof run -- app.js", description: "profile a script, its workers and children" },
       { command: "lineprof show app.js.lineprof.json", description: "render a stats file again" },
       { command: "lineprof merge -o all.json runs/", description: "merge every stats file under a folder" },
-      { command: "lineprof --completions bash > ~/.lineprof-completion.bash", description: "shell completions (bash, zsh, fish)" }
+      {
+        command: "lineprof --completions bash > ~/.lineprof-completion.bash && echo '. ~/.lineprof-completion.bash' >> ~/.bashrc",
+        description: "shell completions (also zsh, fish): files and flags complete with Tab in new shells"
+      }
     ])
   )
 

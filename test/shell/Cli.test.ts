@@ -236,4 +236,10 @@ describe("main", () => {
       const quiet = yield* runMain(["merge", "-o", join(scratch, "fresh.json"), join(fixtures, "a.json")])
       assert.notInclude(quiet.stderr, "warning")
     }))
+
+  it.effect("--help shows how to install the completions, not only how to print them", () =>
+    Effect.gen(function* () {
+      const result = yield* runMain(["--help"])
+      assert.include(result.stdout, "lineprof --completions bash > ~/.lineprof-completion.bash && echo '. ~/.lineprof-completion.bash' >> ~/.bashrc")
+    }))
 })
