@@ -25,7 +25,7 @@
  * safe: at the end of the previous statement (before any comment) or right
  * after the `{` that opens a block, so a statement alone on its line keeps its
  * columns. V8's text of an instrumented function shows the probes; the
- * `insertions` of the result and `originalRange` map it back to the original
+ * `insertions` of the result and `withoutInsertions` give back the original
  * text (shell/Hooks gives it to `Function.prototype.toString`).
  */
 import { parseSync, rawTransferSupported, visitorKeys, type ParserOptions } from "oxc-parser"
@@ -51,7 +51,7 @@ export interface InstrumentResult {
   /** Slots used: `slotBase .. slotBase + slotCount - 1`. */
   readonly slotCount: number
   /**
-   * Where text was inserted, for `originalRange`: one triple a run of
+   * Where text was inserted, for `withoutInsertions`: one triple a run of
    * insertions at one original position, in order: [start in code, end in
    * code, characters inserted up to the end of the run].
    */
@@ -849,35 +849,34 @@ const lineAt = (source: string, pos: number): number => {
 }
 
 /**
- * The original source range of the instrumented code range `[start, end)`
- * (say, a function's text as `Function.prototype.toString` gives it), given
- * the `insertions` of `instrumentSource`: a position inside or at the end of
- * inserted text maps to where that text was inserted, so the text inserted
- * around a function's ends is left out.
+ * `text`, a piece of the instrumented code that starts at `start` (say, a
+ * function's text as V8 gives it), without what the instrumenter inserted:
+ * the original text of that piece. Works on V8's text rather than on the
+ * source, so a TypeScript function keeps the blanks Node's type stripping
+ * left where its types were, as it would without lineprof.
  */
-export const originalRange = (insertions: Uint32Array, start: number, end: number): readonly [number, number] => [
-  originalPosition(insertions, start),
-  originalPosition(insertions, end)
-]
-
-const originalPosition = (insertions: Uint32Array, pos: number): number => {
-  // The last run that starts at or before pos (binary search over triples).
+export const withoutInsertions = (insertions: Uint32Array, text: string, start: number): string => {
+  const end = start + text.length
+  // The first run that ends after start (runs are sorted, their ends too).
   let lo = 0
-  let hi = insertions.length / 3 - 1
-  let found = -1
-  while (lo <= hi) {
+  let hi = insertions.length / 3
+  while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if (insertions[mid * 3]! <= pos) {
-      found = mid
-      lo = mid + 1
-    } else hi = mid - 1
+    if (insertions[mid * 3 + 1]! <= start) lo = mid + 1
+    else hi = mid
   }
-  if (found === -1) return pos
-  const runStart = insertions[found * 3]!
-  const runEnd = insertions[found * 3 + 1]!
-  const insertedThrough = insertions[found * 3 + 2]!
-  const insertedBefore = insertedThrough - (runEnd - runStart)
-  return pos <= runEnd ? runStart - insertedBefore : pos - insertedThrough
+  let out = ""
+  let at = start
+  for (let k = lo; k * 3 < insertions.length && insertions[k * 3]! < end; k++) {
+    const runStart = Math.max(insertions[k * 3]!, start)
+    const runEnd = Math.min(insertions[k * 3 + 1]!, end)
+    out += text.slice(at - start, runStart - start)
+    at = runEnd
+  }
+  // Text that ends in inserted text (an arrow's expression body, closed by the
+  // instrumenter): V8's own end is the body's last token, before any blanks
+  // that type stripping left (`x satisfies T` is `x` and blanks).
+  return at === end ? out.trimEnd() : out + text.slice(at - start)
 }
 
 // -- source maps of instrumented files ----------------------------------------

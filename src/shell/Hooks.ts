@@ -191,10 +191,7 @@ export const originalFunctionText = (text: string): string | undefined => {
     const file = state.loaded[k]!
     if (slot !== undefined && file.slotBase > slot) continue
     const start = slotMatch === null ? file.code.indexOf(text) : locateBySlot(file, text, slotMatch)
-    if (start !== -1) {
-      const [from, to] = loadInstrumenter().originalRange(file.insertions, start, start + text.length)
-      return file.source.slice(from, to)
-    }
+    if (start !== -1) return loadInstrumenter().withoutInsertions(file.insertions, text, start)
     if (slot !== undefined) return undefined
   }
   return undefined
@@ -202,10 +199,23 @@ export const originalFunctionText = (text: string): string | undefined => {
 
 /**
  * Where `text` starts in the file's code, found from the probe of its first
- * slot: only that slot's line is searched (a whole-file search for each
+ * slot: only back from that slot's line is searched (a whole-file search for each
  * function would cost a framework that reads the source of every class a
  * scan of its file each).
  */
+/**
+ * Whether `text` is `code` from `start` with TypeScript's types stripped:
+ * Node blanks them out (same positions), so every other character is equal.
+ */
+const strippedFrom = (code: string, text: string, start: number): boolean => {
+  if (start + text.length > code.length) return false
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i)
+    if (char !== code.charCodeAt(start + i) && char !== 32 && char !== 59 /* ; */) return false
+  }
+  return true
+}
+
 const locateBySlot = (file: LoadedFile, text: string, slotMatch: RegExpExecArray): number => {
   if (file.lookup === undefined) {
     const lineBySlot = new Map<number, number>()
@@ -216,10 +226,12 @@ const locateBySlot = (file: LoadedFile, text: string, slotMatch: RegExpExecArray
   }
   const lineNo = file.lookup.lineBySlot.get(Number(slotMatch[1] ?? slotMatch[2]))
   if (lineNo === undefined) return file.code.indexOf(text)
+  // The slot's probes sit at the end of an earlier line or on its own: search back from the end of its line.
   const lineEnd = file.lookup.lineStarts[lineNo] ?? file.code.length
-  for (let at = file.code.indexOf(slotMatch[0], file.lookup.lineStarts[lineNo - 1]); at !== -1 && at < lineEnd; at = file.code.indexOf(slotMatch[0], at + 1)) {
+  let at = file.code.lastIndexOf(slotMatch[0], lineEnd)
+  for (let tries = 0; at !== -1 && tries < 16; tries++, at = file.code.lastIndexOf(slotMatch[0], at - 1)) {
     const start = at - slotMatch.index
-    if (start >= 0 && file.code.startsWith(text, start)) return start
+    if (start >= 0 && (file.code.startsWith(text, start) || strippedFrom(file.code, text, start))) return start
   }
   return file.code.indexOf(text)
 }

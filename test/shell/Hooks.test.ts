@@ -34,8 +34,8 @@ describe("Hooks (node --import register)", () => {
     assert.strictEqual(run.stdout, plain.stdout)
     assert.include(run.stdout, "eval worker 2")
     // The file was instrumented: the arrow given to map ran twice, under probes.
-    const mapped = run.merged.functions.find((fn) => fn.name === "<anonymous>" && fn.firstLine === 30)
-    assert.deepStrictEqual(mapped?.lines.map((line) => [line.lineNo, Number(line.hits)]), [[30, 2]])
+    const mapped = run.merged.functions.find((fn) => fn.name === "<anonymous>" && fn.firstLine === 31)
+    assert.deepStrictEqual(mapped?.lines.map((line) => [line.lineNo, Number(line.hits)]), [[31, 2]])
   })
 
   it("frozen intrinsics (toString cannot be replaced): the program still runs profiled", async () => {
