@@ -13,12 +13,20 @@ import * as Cli from "./shell/Cli.ts"
 
 let exitCode: number | undefined
 
-// A reader that stops early (`lineprof show big.json | head`) closes the pipe:
-// stop quietly, as Unix tools do on SIGPIPE, instead of dying with a stack trace.
+// A reader that stops early (`lineprof show big.json | head`, `lineprof run … 2>&1 | head`)
+// closes the pipe: what is left for that stream is dropped quietly, as Unix tools do on
+// SIGPIPE, instead of dying with a stack trace. lineprof still finishes its work (run:
+// write the stats file, remove its temporary folder) and exits with the code it decided;
+// exiting on the spot left run's temporary folder behind.
 for (const stream of [process.stdout, process.stderr]) {
+  let closed = false
   stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error
-    process.exit(exitCode ?? Cli.ExitCode.ok)
+    // After EPIPE, Node reports later writes to the closed stream as errors too.
+    if (error.code === "EPIPE" || closed) {
+      closed = true
+      return
+    }
+    throw error
   })
 }
 

@@ -206,6 +206,19 @@ describe("lineprof run", () => {
     expect(result.stderr).toBe("lineprof: no-such-folder/threads.json: cannot write: folder no-such-folder does not exist\n")
   })
 
+  it("a reader that closes stderr early (2>&1 | head): the stats file is written, the temporary folder removed, the program's code kept", async () => {
+    const tmp = join(scratch.dir, "tmp-epipe")
+    mkdirSync(tmp)
+    const out = join(scratch.dir, "epipe.json")
+    const child = startBin(["run", "-o", out, "--", "child.mjs", "7"], { cwd: programs, env: { TMPDIR: tmp } })
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    // Closed before lineprof writes anything: the report and the last line both meet EPIPE.
+    child.stderr.destroy()
+    expect(await exited).toBe(0)
+    expect(callsOfWork(decodeFile(out))).toEqual([7n, 7n])
+    expect(readdirSync(tmp)).toEqual([])
+  })
+
   it("removes its temporary stats folder", () => {
     const tmp = join(scratch.dir, "tmp")
     mkdirSync(tmp)
