@@ -252,8 +252,19 @@ const checkOutputPath = (path: string, shown: string) =>
     Effect.flatMap((problem) => (problem === undefined ? Effect.void : Effect.fail(new CommandError({ message: problem }))))
   )
 
-const progressFor = (environment: Environment) => (total: number) =>
-  Terminal.makeProgress({ stream: environment.stderr, total, label: "stats files" })
+/**
+ * The progress bar of a merge (on stderr, see Terminal.makeProgress) and the
+ * warning for each bad file skipped, which erases the bar first so that it
+ * does not land on the bar's line.
+ */
+const mergeFeedback = (environment: Environment) => {
+  let progress: Terminal.Progress = Terminal.silentProgress
+  return {
+    makeProgress: (total: number): Terminal.Progress =>
+      (progress = Terminal.makeProgress({ stream: environment.stderr, total, label: "stats files" })),
+    onBad: (bad: Merge.SkippedFile) => Effect.andThen(Effect.sync(() => progress.clear?.()), warn(environment, `skipped ${bad.message}`))
+  }
+}
 
 // -- show ---------------------------------------------------------------------------------
 
@@ -296,8 +307,7 @@ const makeShow = (environment: Environment) =>
         const merged = yield* Merge.mergeInputs(input.files, {
           cwd: environment.cwd,
           skipBad: input.skipBad,
-          onBad: (bad) => warn(environment, `skipped ${bad.message}`),
-          makeProgress: progressFor(environment)
+          ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
         const title = `lineprof: ${describeInputs(input.files)}`
@@ -348,8 +358,7 @@ const makeMerge = (environment: Environment) =>
           cwd: environment.cwd,
           ignore: [outputPath],
           skipBad: input.skipBad,
-          onBad: (bad) => warn(environment, `skipped ${bad.message}`),
-          makeProgress: progressFor(environment)
+          ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to merge; nothing written" })
         yield* StatsFiles.write(outputPath, merged.profile, { shownPath: input.output })
@@ -630,10 +639,11 @@ const collect = (
         "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written"
       )
     }
+    const feedback = mergeFeedback(environment)
     const merged = yield* Merge.mergeFiles(files, {
       skipBad: true,
-      onBad: (bad) => warn(environment, `skipped ${bad.message}`),
-      progress: progressFor(environment)(files.length)
+      onBad: feedback.onBad,
+      progress: feedback.makeProgress(files.length)
     })
     if (merged.mergedFiles === 0) return yield* warn(environment, "every stats file was bad; nothing written")
     yield* StatsFiles.write(paths.outputPath, merged.profile, { shownPath: paths.outputShown })

@@ -88,14 +88,19 @@ export const highlightReport = (report: string): string => {
   return lines.join("\n")
 }
 
-/** A progress bar: `tick(done)` as work advances, `finish()` once at the end. */
+/**
+ * A progress bar: `tick(done)` as work advances, `finish()` once at the end.
+ * `clear()` erases the bar before other text goes to its stream (a warning),
+ * which would otherwise be written over the bar's line; the next tick redraws it.
+ */
 export interface Progress {
   readonly tick: (done: number) => void
+  readonly clear?: () => void
   readonly finish: () => void
 }
 
 /** A progress bar that draws nothing. */
-export const silentProgress: Progress = { tick: () => {}, finish: () => {} }
+export const silentProgress: Progress = { tick: () => {}, clear: () => {}, finish: () => {} }
 
 /**
  * A progress bar on `stream` for `total` units of `label`, drawn only when the
@@ -118,7 +123,12 @@ export const makeProgress = (options: {
   const everyMs = options.everyMs ?? 100
   const startedAtMs = nowMs()
   let drawnAtMs = Number.NEGATIVE_INFINITY
+  // The bar is on screen now (not erased since it was last drawn).
   let drawn = false
+  const erase = (): void => {
+    if (drawn) stream.write("\r\u001b[2K")
+    drawn = false
+  }
   const draw = (done: number): void => {
     const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - 30 - label.length))
     const filled = Math.round((width * Math.min(done, total)) / total)
@@ -133,8 +143,11 @@ export const makeProgress = (options: {
       drawnAtMs = atMs
       draw(done)
     },
-    finish: () => {
-      if (drawn) stream.write("\r\u001b[2K")
-    }
+    clear: () => {
+      erase()
+      // Redraw on the next tick, however soon it comes.
+      drawnAtMs = Number.NEGATIVE_INFINITY
+    },
+    finish: erase
   }
 }

@@ -88,6 +88,27 @@ describe("makeProgress", () => {
     assert.strictEqual(writes[2], "\r\u001b[2K")
   })
 
+  it("clear erases a drawn bar (so a warning starts on a clean line) and the next tick redraws it at once", () => {
+    const { writes, stream } = recorder(true)
+    let nowMs = 0
+    const progress = Terminal.makeProgress({ stream, total: 4, label: "files", delayMs: 400, everyMs: 100, nowMs: () => nowMs })
+    progress.clear?.() // nothing drawn yet: nothing to erase
+    nowMs = 500
+    progress.tick(1)
+    progress.clear?.()
+    stream.write("lineprof: warning: skipped bad.json: truncated JSON\n")
+    nowMs = 510 // within everyMs of the last draw, but the bar is gone: redraw
+    progress.tick(2)
+    progress.finish()
+    assert.deepStrictEqual(writes.map((text) => text.replace(/█+░*|░+/, "BAR")), [
+      "\rBAR 25% 1/4 files",
+      "\r\u001b[2K",
+      "lineprof: warning: skipped bad.json: truncated JSON\n",
+      "\rBAR 50% 2/4 files",
+      "\r\u001b[2K"
+    ])
+  })
+
   it("a short job on a terminal leaves no trace", () => {
     const { writes, stream } = recorder(true)
     const progress = Terminal.makeProgress({ stream, total: 3, label: "files", nowMs: () => 0 })
