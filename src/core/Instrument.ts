@@ -623,7 +623,7 @@ class Instrumenter {
     return `using ${L.disposer}${this.disposerCount++}=${G.disposer}(${L.frame},${resumes});`
   }
 
-  /** A loop or `if` body: brace-less bodies get a block so that their line can be probed. */
+  /** A loop or `if` body: brace-less bodies get a block when a probe must go before them. */
   visitBody(body: AstNode, fn: FnCtx, entryLine: number, iterationProbe: string | undefined): void {
     if (body.type === "BlockStatement") {
       if (iterationProbe !== undefined) this.insert(body.start + 1, OPEN, `${iterationProbe};`)
@@ -634,10 +634,18 @@ class Instrumenter {
       this.visitStatement(body, fn, entryLine, false)
       return
     }
-    this.insert(this.gapStart(body.start), OPEN, iterationProbe === undefined ? "{" : `{${iterationProbe};`)
+    // A block only when something goes before the body statement (its probe,
+    // a loop's move probe, the iteration probe): `if (x) throw e` on one line
+    // needs no probe, and without braces its columns stay as they were.
+    const pos = this.gapStart(body.start)
+    const mark = this.insPos.length
     this.depth++
     this.visitStatement(body, fn, entryLine, false)
     this.depth--
+    let needsBlock = iterationProbe !== undefined
+    for (let i = mark; !needsBlock && i < this.insPos.length; i++) needsBlock = this.insPos[i] === pos && this.insKind[i] === OPEN
+    if (!needsBlock) return
+    this.insert(pos, OPEN, iterationProbe === undefined ? "{" : `{${iterationProbe};`)
     this.insert(body.end, CLOSE, "}")
   }
 

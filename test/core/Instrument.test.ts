@@ -93,21 +93,47 @@ describe("instrumentSource: source in → source out", () => {
     `)
   })
 
-  it("loop tests carry the header probe; for-of probes each iteration; brace-less bodies get a block", () => {
+  it("loop tests carry the header probe; for-of probes each iteration; brace-less bodies get a block only when a probe goes before them", () => {
     expect(
       instrument(`function f(n, xs) {\n  while (n--) n--\n  for (;;) break\n  for (const x of xs)\n    n += x\n  do n++; while (n < 3)\n  return n\n}\n`)
         .code
     ).toMatchInlineSnapshot(`
       "function f(n, xs) {let __lp$l=0,__lp$t=0;try{
-        while (__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t),n--){ n--}
-        for (;(__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t),true);){ break};__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);
+        while (__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t),n--) n--
+        for (;(__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t),true);) break;__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);
         for (const x of xs){__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);;__lp$t=__lp$h(__lp$l,__lp$l=4,__lp$t);
           n += x};__lp$t=__lp$h(__lp$l,__lp$l=5,__lp$t);
-        do{ n++;} while (__lp$t=__lp$h(__lp$l,__lp$l=5,__lp$t),n < 3);__lp$t=__lp$h(__lp$l,__lp$l=6,__lp$t);
+        do n++; while (__lp$t=__lp$h(__lp$l,__lp$l=5,__lp$t),n < 3);__lp$t=__lp$h(__lp$l,__lp$l=6,__lp$t);
         return n}finally{__lp$x(__lp$l,__lp$t)}
       }
       "
     `)
+  })
+
+  it("a brace-less body on its header's line gets no block, so an error it throws keeps its column; on a later line it gets a block for its probe", () => {
+    const source = [
+      "exports.guard = function guard(x) {",
+      "  if (x > 1) throw new RangeError('big')",
+      "  if (x > 0)",
+      "    throw new RangeError('positive')",
+      "  return x",
+      "}"
+    ].join("\n")
+    const instrumented = load(source)
+    assert.include(instrumented.result.code, "  if (x > 1) throw new RangeError('big');")
+    assert.include(instrumented.result.code, "  if (x > 0){")
+    const plain = { exports: {} as Record<string, any> }
+    vm.runInThisContext(`(function (exports) {${source}\n})`, { filename: "/virtual/guard.cjs" })(plain.exports)
+    const positionOf = (guard: (x: number) => unknown, x: number): string => {
+      try {
+        guard(x)
+      } catch (error) {
+        return /\.cjs:(\d+:\d+)/.exec(String((error as Error).stack))![1]!
+      }
+      return "no error"
+    }
+    assert.strictEqual(positionOf(instrumented.exports.guard, 2), positionOf(plain.exports.guard, 2))
+    assert.strictEqual(positionOf(instrumented.exports.guard, 2), "2:20")
   })
 
   it("a for loop with an init is preceded by a move probe (the init runs on the header line, no hit)", () => {
@@ -115,7 +141,7 @@ describe("instrumentSource: source in → source out", () => {
       .toMatchInlineSnapshot(`
         "function f(xs) {let __lp$l=0,__lp$t=0;try{__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t);
           let total = 0;__lp$t=__lp$m(__lp$l,__lp$l=2,__lp$t);
-          for (let i = 0, n = xs.length;__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t), i < n; i++){ total += xs[i]};__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);
+          for (let i = 0, n = xs.length;__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t), i < n; i++) total += xs[i];__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);
           return total}finally{__lp$x(__lp$l,__lp$t)}
         }
         "
