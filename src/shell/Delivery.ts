@@ -9,8 +9,9 @@
  *    changed, so a SIGKILL loses at most one interval. The main thread's flush
  *    also covers its workers (from their shared counters), so a worker that
  *    never returns to its event loop is covered too.
- * 2. At exit (`process.on("exit")`: normal end, `process.exit`, an uncaught
- *    exception) the thread writes its final file.
+ * 2. At exit (the "exit" event: normal end, `process.exit`, an uncaught
+ *    exception) the thread writes its final file, after every exit listener
+ *    of the program (they may run profiled code).
  * 3. SIGINT, SIGTERM, SIGHUP (main thread): when the program has no handler
  *    of its own, the final files are written and the signal is raised again,
  *    so the process dies of it as it would have (exit code 128 + n). When it
@@ -325,8 +326,34 @@ export const start = (config: Config.Config): void => {
   // The main thread also flushes its workers: a worker busy in a long
   // computation never reaches its own timer, and a SIGKILL takes all threads.
   setInterval(() => (isMainThread ? flushAll() : flushOwn(false)), config.intervalMs).unref()
-  process.on("exit", () => (isMainThread ? deliverAll() : flushOwn(true)))
+  writeFinalAfterExitListeners(() => (isMainThread ? deliverAll() : flushOwn(true)))
   if (isMainThread) for (const signal of signals) process.on(signal, onSignal)
+}
+
+/**
+ * Runs `write` once, after every "exit" listener, also those the program adds
+ * after lineprof's (they may run profiled code). The "exit" event is emitted
+ * through `process.emit` (a normal end, `process.exit`, an uncaught
+ * exception), so `process.emit` is wrapped, as signal-exit's `alwaysLast`
+ * does. A listener stays as the fallback in case something replaced
+ * `process.emit` without calling the one it found: then it writes at once.
+ */
+const writeFinalAfterExitListeners = (write: () => void): void => {
+  let emitting = false
+  const emit = process.emit
+  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: Array<unknown>) {
+    if (event !== "exit") return (emit as Function).call(this, event, ...args)
+    emitting = true
+    try {
+      return (emit as Function).call(this, event, ...args)
+    } finally {
+      emitting = false
+      write()
+    }
+  } as typeof process.emit
+  process.on("exit", () => {
+    if (!emitting) write()
+  })
 }
 
 /** For tests and `profileCall`: write this thread's file now if its counts changed. */

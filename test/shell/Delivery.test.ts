@@ -117,6 +117,14 @@ describe("Delivery", () => {
     seedHits(threw.merged, 10, 6)
   })
 
+  it("profiled code in the program's own exit handler counts (the final write comes after every exit listener)", async () => {
+    const run = await runFixture("ending/app.mjs", [String(N), "exitHandler"])
+    assert.strictEqual(run.code, 0)
+    assert.match(run.stdout, /in exit handler 64\n$/)
+    assert.deepStrictEqual(hitsOf(run.merged, "child"), { 10: N + 1, 11: N + 1, 12: N + 1 })
+    assert.deepStrictEqual(hitsOf(run.merged, "power3"), { 6: N + 1 })
+  })
+
   it("a stats folder that cannot be made: one warning line, the program's output and exit code unchanged", async () => {
     const blocker = path.join(mkdtempSync(path.join(tmpdir(), "lineprof-test-")), "a-file")
     writeFileSync(blocker, "")
