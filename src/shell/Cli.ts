@@ -47,6 +47,7 @@ import * as StatsFile from "../core/StatsFile.ts"
 import * as Html from "../core/render/Html.ts"
 import * as Text from "../core/render/Text.ts"
 import * as Config from "./Config.ts"
+import * as Lprof from "./Lprof.ts"
 import * as Merge from "./Merge.ts"
 import * as StatsFiles from "./StatsFiles.ts"
 import * as Terminal from "./Terminal.ts"
@@ -310,13 +311,15 @@ const makeShow = (environment: Environment) =>
           ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
+        // A stats file merged from .lprof dumps away from their .py files has no source for them: look again from here.
+        const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot: environment.cwd })
         const title = `lineprof: ${describeInputs(input.files)}`
         if (Option.isSome(outputPath)) {
-          const report = renderReport(merged.profile, input, { cwd: environment.cwd, colour: false, title })
+          const report = renderReport(profile, input, { cwd: environment.cwd, colour: false, title })
           yield* writeTextAtomic(outputPath.value, report, Option.getOrThrow(input.output))
         } else {
           const colour = Terminal.shouldColour(environment.stdout, environment.env)
-          const report = renderReport(merged.profile, input, { cwd: environment.cwd, colour, title })
+          const report = renderReport(profile, input, { cwd: environment.cwd, colour, title })
           yield* Effect.sync(() => void environment.stdout.write(report))
         }
       })

@@ -21,7 +21,7 @@ import * as FileSystem from "effect/FileSystem"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Lprof from "../core/Lprof.ts"
-import type * as Profile from "../core/Profile.ts"
+import * as Profile from "../core/Profile.ts"
 import * as PythonSource from "../core/PythonSource.ts"
 
 /** A .lprof file could not be read; `message` is one line starting with the path. */
@@ -60,6 +60,23 @@ export const withSources = (
     }
     return PythonSource.withSources(profile, fileTexts)
   })
+
+/**
+ * `withSources` for the functions that came from Python dumps only (they have
+ * no file hash; lineprof's own functions always have one, and their blocks do
+ * not end by indentation). For stats files that were merged from .lprof dumps
+ * where the Python files were not at hand: `show` then finds the source as
+ * line_profiler does, from where it runs.
+ */
+export const withPythonSources = (
+  profile: Profile.Profile,
+  options: ReadOptions = {}
+): Effect.Effect<Profile.Profile, never, FileSystem.FileSystem> => {
+  const python = profile.functions.filter((fn) => fn.source === undefined && fn.fileHash === "")
+  if (python.length === 0) return Effect.succeed(profile)
+  const others = profile.functions.filter((fn) => !(fn.source === undefined && fn.fileHash === ""))
+  return Effect.map(withSources({ functions: python }, options), (filled) => Profile.make([...others, ...filled.functions]))
+}
 
 /** Decodes the bytes of a .lprof file named `path` and fills its sources. */
 export const decodeBytes = (

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll } from "vitest"
+import * as Lprof from "../../src/core/Lprof.ts"
 import * as Profile from "../../src/core/Profile.ts"
 import * as StatsFile from "../../src/core/StatsFile.ts"
 import * as Cli from "../../src/shell/Cli.ts"
@@ -241,5 +242,18 @@ describe("main", () => {
     Effect.gen(function* () {
       const result = yield* runMain(["--help"])
       assert.include(result.stdout, "lineprof --completions bash > ~/.lineprof-completion.bash && echo '. ~/.lineprof-completion.bash' >> ~/.bashrc")
+    }))
+
+  it.effect("show finds the Python source of a stats file merged from .lprof dumps away from their .py files", () =>
+    Effect.gen(function* () {
+      const golden = resolve(import.meta.dirname, "..", "golden")
+      // What `lineprof merge worker-0.lprof -o x.json` writes where seed_pool.py is not at hand: no source.
+      const withoutSource = Result.getOrThrow(Lprof.decode(readFileSync(join(golden, "worker-0.lprof"))))
+      assert.isTrue(withoutSource.functions.every((fn) => fn.source === undefined))
+      const path = join(scratch, "merged-from-lprof.json")
+      writeFileSync(path, StatsFile.encode(withoutSource))
+      // Shown from test/golden, where seed_pool.py is: line_profiler's own text of that dump.
+      const result = yield* runMain(["show", "--unit", "1e-6", path], { cwd: golden })
+      assert.deepStrictEqual(result, { code: 0, stdout: readFileSync(join(golden, "worker-0_us.txt"), "utf8"), stderr: "" })
     }))
 })

@@ -89,3 +89,23 @@ describe("shell/Lprof.read", () => {
       assert.match(refused.message, /os_system\.protocol-2\.pkl: not a readable pickle: pickle refers to posix\.system, which is not allowed here/)
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
+
+describe("Lprof.withPythonSources", () => {
+  it.effect("fills only functions of Python dumps (no file hash); a lineprof function without source stays so", () =>
+    Effect.gen(function*() {
+      const power3 = (fileHash: string): Profile.FunctionProfile => ({
+        file: "seed_pool.py",
+        name: fileHash === "" ? "power3" : "notPython",
+        firstLine: 9,
+        lastLine: 10,
+        fileHash,
+        source: undefined,
+        lines: [Profile.makeLine(10, { hits: 1n, timeNs: 5n })]
+      })
+      const filled = yield* Lprof.withPythonSources(Profile.make([power3(""), power3("abc")]), { sourceRoot: goldenDir })
+      const byName = new Map(filled.functions.map((fn) => [fn.name, fn]))
+      assert.deepStrictEqual(byName.get("power3")?.source, ["def power3(num):", "    return num * num * num"])
+      assert.strictEqual(byName.get("notPython")?.source, undefined)
+      assert.deepStrictEqual(Profile.check(filled), [])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+})
