@@ -8,9 +8,13 @@
  *    profiled function; the reported Per Hit against the same calls timed unprofiled.
  *    Target: within 10%.
  *
+ * For scale, the same loop in Python under line_profiler, in the same run, when a python3
+ * with line_profiler is on the machine (Debian: apt-get install python3-line-profiler).
+ *
  * The same module file is loaded twice: once through lineprof's hooks (instrumented), once
  * through a copy outside the include globs (plain), so both run the same code.
  */
+import { spawnSync } from "node:child_process"
 import { copyFileSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -78,6 +82,20 @@ console.log(`| overhead per line event | ${overheadNs.toFixed(1)} ns |`)
 console.log(`| one clock read (cheapest) | ${clockNs.toFixed(1)} ns |`)
 console.log(`| overhead / clock read (target <= 1.5) | ${(overheadNs / clockNs).toFixed(2)} |`)
 console.log(`| calibrated probe cost | ${Recorder.probeCostNs().toFixed(1)} ns |`)
+
+/** Python's line_profiler on the same loop: ns per line event, or why it could not run. */
+const pythonLineProfiler = (): string => {
+  const script = join(workloads, "line_heavy_lprof.py")
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    const run = spawnSync(python, [script, "300000"], { encoding: "utf8", timeout: 120_000 })
+    if (run.status !== 0 || run.error !== undefined) continue
+    const measured = JSON.parse(run.stdout) as { plainNs: number; profiledNs: number; events: number; version: string }
+    const perEventNs = (measured.profiledNs - measured.plainNs) / measured.events
+    return `${perEventNs.toFixed(1)} ns (line_profiler ${measured.version}; ${(perEventNs / overheadNs).toFixed(1)}x lineprof's)`
+  }
+  return "not measured: no python3 with line_profiler here"
+}
+console.log(`| Python line_profiler, same loop, per line event | ${pythonLineProfiler()} |`)
 
 // 2. Accuracy against known durations. Rounds interleave profiled and plain runs and the
 // median round is reported, so a burst of load from other processes skews neither side alone.
