@@ -94,18 +94,28 @@ export const combineLines = (a: LineStats, b: LineStats): LineStats => ({
   waitNs: a.waitNs + b.waitNs
 })
 
-const mergeLineLists = (a: ReadonlyArray<LineStats>, b: ReadonlyArray<LineStats>): Array<LineStats> => {
-  const out: Array<LineStats> = []
+/**
+ * Merges two lists sorted by `compare` into one sorted list; entries that
+ * compare equal (one from each side) become `combineEqual` of the two.
+ */
+const mergeSorted = <A>(
+  a: ReadonlyArray<A>,
+  b: ReadonlyArray<A>,
+  compare: (x: A, y: A) => number,
+  combineEqual: (x: A, y: A) => A
+): Array<A> => {
+  const out: Array<A> = []
   let i = 0
   let j = 0
   while (i < a.length && j < b.length) {
     const x = a[i]!
     const y = b[j]!
-    if (x.lineNo === y.lineNo) {
-      out.push(combineLines(x, y))
+    const order = compare(x, y)
+    if (order === 0) {
+      out.push(combineEqual(x, y))
       i++
       j++
-    } else if (x.lineNo < y.lineNo) {
+    } else if (order < 0) {
       out.push(x)
       i++
     } else {
@@ -117,6 +127,8 @@ const mergeLineLists = (a: ReadonlyArray<LineStats>, b: ReadonlyArray<LineStats>
   while (j < b.length) out.push(b[j++]!)
   return out
 }
+
+const compareLines = (a: LineStats, b: LineStats): number => a.lineNo - b.lineNo
 
 /**
  * Merges two records of the same function (equal keys). The source text and
@@ -130,7 +142,7 @@ export const combineFunctions = (a: FunctionProfile, b: FunctionProfile): Functi
   lastLine: Math.max(a.lastLine, b.lastLine),
   fileHash: a.fileHash,
   source: pickSource(a.source, b.source),
-  lines: mergeLineLists(a.lines, b.lines)
+  lines: mergeSorted(a.lines, b.lines, compareLines, combineLines)
 })
 
 const pickSource = (
@@ -153,28 +165,7 @@ const pickSource = (
 export const combine = (a: Profile, b: Profile): Profile => {
   if (a.functions.length === 0) return b
   if (b.functions.length === 0) return a
-  const out: Array<FunctionProfile> = []
-  let i = 0
-  let j = 0
-  while (i < a.functions.length && j < b.functions.length) {
-    const x = a.functions[i]!
-    const y = b.functions[j]!
-    const order = compareFunctions(x, y)
-    if (order === 0) {
-      out.push(combineFunctions(x, y))
-      i++
-      j++
-    } else if (order < 0) {
-      out.push(x)
-      i++
-    } else {
-      out.push(y)
-      j++
-    }
-  }
-  while (i < a.functions.length) out.push(a.functions[i++]!)
-  while (j < b.functions.length) out.push(b.functions[j++]!)
-  return { functions: out }
+  return { functions: mergeSorted(a.functions, b.functions, compareFunctions, combineFunctions) }
 }
 
 /**
@@ -193,7 +184,7 @@ export const make = (functions: Iterable<FunctionProfile>): Profile => {
 }
 
 const normalizeFunction = (fn: FunctionProfile): FunctionProfile => {
-  const sorted = [...fn.lines].sort((x, y) => x.lineNo - y.lineNo)
+  const sorted = [...fn.lines].sort(compareLines)
   const lines: Array<LineStats> = []
   for (const line of sorted) {
     const last = lines[lines.length - 1]
