@@ -198,12 +198,6 @@ export const originalFunctionText = (text: string): string | undefined => {
 }
 
 /**
- * Where `text` starts in the file's code, found from the probe of its first
- * slot: only back from that slot's line is searched (a whole-file search for each
- * function would cost a framework that reads the source of every class a
- * scan of its file each).
- */
-/**
  * Whether `text` is `code` from `start` with TypeScript's types stripped:
  * Node blanks them out (same positions), so every other character is equal.
  */
@@ -216,6 +210,12 @@ const strippedFrom = (code: string, text: string, start: number): boolean => {
   return true
 }
 
+/**
+ * Where `text` starts in the file's code, found from the probe of its first
+ * slot: only back from that slot's line is searched (a whole-file search for each
+ * function would cost a framework that reads the source of every class a
+ * scan of its file each).
+ */
 const locateBySlot = (file: LoadedFile, text: string, slotMatch: RegExpExecArray): number => {
   if (file.lookup === undefined) {
     const lineBySlot = new Map<number, number>()
@@ -294,12 +294,4 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
       return code === undefined ? loaded : { ...loaded, format, source: code }
     }
   })
-}
-
-/** Whether this thread's hook is registered. */
-export const isInstalled = (): boolean => state.registered
-
-/** For tests: forget the counts (the hook itself cannot be unregistered). */
-export const resetCounts = (): void => {
-  state.stats = { instrumented: 0, skipped: 0, failed: 0 }
 }
