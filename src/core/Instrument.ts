@@ -3,23 +3,26 @@
  * that writes the probe calls of core/Probe into every function, so that the
  * recorder sees line_profiler's line events. It only *inserts* text and never
  * a line break, so every original line keeps its number and its text: stack
- * traces and positions stay right without source maps.
+ * traces keep their line numbers without a source map (columns move only
+ * where a probe goes before a token on the same line; `shiftMappings` shifts
+ * a file's own map by them).
  *
  * 1. parse with oxc-parser (TypeScript when the format or the file says so)
  * 2. walk the tree once; for each function with a body, give each line that
  *    starts a statement a slot (`slotBase + k`) and record insertions:
  *    the function prologue and `try { … } finally { exit }`, one probe before
  *    each statement (once per line per pass), probes in loop tests and at the
- *    start of each for-in/for-of iteration, `{ }` around brace-less bodies,
- *    and `resume(frame, await suspend(frame, x))` around await and yield
+ *    start of each for-in/for-of iteration, `{ }` around a brace-less body
+ *    when a probe must go before it, and `resume(frame, await suspend(frame, x))`
+ *    around await and yield
  *    (and `return suspend(frame, x)` in async generators, whose return awaits;
  *    `using` disposers around `await using`, whose disposal awaits)
  * 3. sort the insertions (by position; at one position closers before
  *    openers, outer openers first) and splice them into the source.
  *
  * A sorted insertion list is used rather than magic-string: the edit is
- * insert-only and no source map is needed (lines never move), so building the
- * string directly is simpler and faster.
+ * insert-only and needs no source map of its own (lines never move), so
+ * building the string directly is simpler and faster.
  *
  * Probes go where they keep the columns of the user's tokens when that is
  * safe: at the end of the previous statement (before any comment) or right

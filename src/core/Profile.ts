@@ -1,13 +1,13 @@
 /**
  * The profile: what lineprof measured, as one immutable value. A profile maps
  * functions to per-line stats; every output format is a pure function of it,
- * and `Reducer` is the merge monoid that folds the profiles of many workers
+ * and `ProfileReducer` is the merge monoid that folds the profiles of many workers
  * into one.
  *
  * Counters are `bigint` integers (hits and nanoseconds), so merging is exact
  * at any size: no rounding, no overflow, and the order in which workers finish
  * never changes a byte of the report. Profiles are kept in a canonical form
- * (functions sorted by `keyOf`, lines sorted by line number, no duplicate
+ * (functions sorted by `compareFunctions`, lines sorted by line number, no duplicate
  * keys), so two profiles that mean the same thing are structurally equal.
  *
  * Laws, checked by property tests in test/core/Profile.test.ts:
@@ -194,7 +194,7 @@ const normalizeFunction = (fn: FunctionProfile): FunctionProfile => {
   return { ...fn, lines }
 }
 
-/** The merge monoid: `Reducer.combineAll(workerProfiles)` is the merged profile. */
+/** The merge monoid: `ProfileReducer.combineAll(workerProfiles)` is the merged profile. */
 export const ProfileReducer: Reducer.Reducer<Profile> = Reducer.make(combine, empty, (profiles) => {
   // Fold through one map instead of pairwise merges: linear in the total size.
   const all: Array<FunctionProfile> = []

@@ -1,7 +1,9 @@
 /**
- * The module for `node --import <abs path>/src/shell/register.ts app.js`, also
- * through `NODE_OPTIONS`, so that it reaches worker threads (they inherit
- * execArgv) and child processes (they inherit the environment). Importing it
+ * The module for `node --import lineprof/register app.js` (dist/shell/register.js;
+ * `lineprof run` gives the absolute path of the one beside its own Cli module,
+ * register.ts under src/), also through `NODE_OPTIONS`, so that it reaches
+ * worker threads (they inherit execArgv) and child processes (they inherit the
+ * environment). Importing it
  * profiles the current thread: it reads the LINEPROF_* settings once, installs
  * the recorder, starts the delivery of this thread's stats file and installs
  * the load hooks, in that order, before any of the program's code loads.
