@@ -314,14 +314,10 @@ const makeShow = (environment: Environment) =>
         // A stats file merged from .lprof dumps away from their .py files has no source for them: look again from here.
         const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot: environment.cwd })
         const title = `lineprof: ${describeInputs(input.files)}`
-        if (Option.isSome(outputPath)) {
-          const report = renderReport(profile, input, { cwd: environment.cwd, colour: false, title })
-          yield* writeTextAtomic(outputPath.value, report, Option.getOrThrow(input.output))
-        } else {
-          const colour = Terminal.shouldColour(environment.stdout, environment.env)
-          const report = renderReport(profile, input, { cwd: environment.cwd, colour, title })
-          yield* Effect.sync(() => void environment.stdout.write(report))
-        }
+        const colour = Option.isNone(outputPath) && Terminal.shouldColour(environment.stdout, environment.env)
+        const report = renderReport(profile, input, { cwd: environment.cwd, colour, title })
+        if (Option.isSome(outputPath)) yield* writeTextAtomic(outputPath.value, report, Option.getOrThrow(input.output))
+        else yield* Effect.sync(() => void environment.stdout.write(report))
       })
   ).pipe(
     Command.withDescription("Render stats files as a report (several files are merged first)."),
