@@ -34,7 +34,6 @@ const ESC = "\u001b["
 const paint = (code: string, text: string): string => `${ESC}${code}m${text}${ESC}0m`
 
 export const bold = (text: string): string => paint("1", text)
-export const dim = (text: string): string => paint("2", text)
 export const red = (text: string): string => paint("31", text)
 export const yellow = (text: string): string => paint("33", text)
 export const boldRed = (text: string): string => paint("1;31", text)
