@@ -81,7 +81,8 @@ interface WorkerRecord {
   lastHitsTotal: number
 }
 
-let started: { readonly config: Config.Config; readonly statsPath: string; readonly state: Int32Array } | undefined
+/** This thread's stats file and its state cell, once `start` ran. */
+let started: { readonly statsPath: string; readonly state: Int32Array } | undefined
 let ownFiles = 0
 let lastHitsTotal = -1
 /** This thread's live hits counters (from the recorder's Buffers events). */
@@ -105,11 +106,8 @@ const warnOnce = (line: string): void => {
   }
 }
 
-/** The stats file of this thread, once `start` ran. */
-export const statsPath = (): string | undefined => started?.statsPath
-
 /** A fresh stats file name for this process and thread. */
-export const makeStatsPath = (dir: string): string =>
+const makeStatsPath = (dir: string): string =>
   path.join(dir, `${process.pid}-${threadId}-${randomBytes(4).toString("hex")}.json`)
 
 /**
@@ -129,7 +127,7 @@ const makeFolderSync = (dir: string): void => {
 }
 
 /** Writes `text` to `file` atomically with synchronous calls: temporary sibling, then rename. */
-export const writeFileAtomicSync = (file: string, text: string): void => {
+const writeFileAtomicSync = (file: string, text: string): void => {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`)
   makeFolderSync(path.dirname(file))
   try {
@@ -205,18 +203,16 @@ const writeWorker = (record: WorkerRecord, final: boolean): void => {
   })
 }
 
-const rescue = (record: WorkerRecord): void => writeWorker(record, true)
-
-/** Main thread: writes the final files of this thread and of every worker that did not deliver. */
 /** Main thread: writes this thread's file and every undelivered worker's file, not final. */
 const flushAll = (): void => {
   flushOwn(false)
   for (const record of workers.values()) writeWorker(record, false)
 }
 
+/** Main thread: writes the final files of this thread and of every worker that did not deliver. */
 const deliverAll = (): void => {
   flushOwn(true)
-  for (const record of workers.values()) rescue(record)
+  for (const record of workers.values()) writeWorker(record, true)
 }
 
 const onMessage = (message: Message): void => {
@@ -243,7 +239,7 @@ const onMessage = (message: Message): void => {
     case "Ended":
       // Let messages the worker posted just before it ended arrive first.
       setImmediate(() => {
-        rescue(record)
+        writeWorker(record, true)
         if (Atomics.load(record.state, 0) === DELIVERED) workers.delete(record.threadId)
       }).unref()
       break
@@ -283,7 +279,7 @@ export const start = (config: Config.Config): void => {
   if (started !== undefined || (globalThis as any)[STARTED_KEY] === true) return
   ;(globalThis as any)[STARTED_KEY] = true
   const state = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
-  started = { config, statsPath: makeStatsPath(config.dir), state }
+  started = { statsPath: makeStatsPath(config.dir), state }
   // Workers post on a channel opened for each message (rare: start, file loads,
   // buffer growth) and closed at once, so that no worker holds a channel that
   // would also receive, and queue, every other worker's messages.
@@ -355,6 +351,3 @@ const writeFinalAfterExitListeners = (write: () => void): void => {
     if (!emitting) write()
   })
 }
-
-/** For tests and `profileCall`: write this thread's file now if its counts changed. */
-export const flush = (): void => flushOwn(false)
