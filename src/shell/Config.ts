@@ -190,8 +190,8 @@ export const toEnv = (config: Config): Record<string, string> => ({
 // ---------------------------------------------------------------------------
 // Globs
 
-/** Escapes the characters that globs give a meaning to, so that a literal path (the cwd) can prefix a glob. */
-const escapeGlob = (text: string): string => text.replace(/[*?{}[\],\\]/g, "\\$&")
+/** Escapes the characters that globs give a meaning to, so that a literal path (a cwd, a file) is a glob matching itself (a folder: every file below it). */
+export const escapeGlob = (text: string): string => text.replace(/[*?{}[\],\\]/g, "\\$&")
 
 const anchor = (cwd: string, glob: string): string =>
   path.isAbsolute(glob) || glob.startsWith("**/") || glob === "**"

@@ -53,6 +53,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { serialize } from "node:v8"
 import { Worker } from "node:worker_threads"
 import * as Profile from "../core/Profile.ts"
+import * as Config from "./Config.ts"
 import { locate, type FunctionLocation, type NotExportedError } from "./Locate.ts"
 import {
   PoolOptionError,
@@ -156,8 +157,6 @@ type CollectOptions = PoolOptions & { readonly failures: "collect" }
 /** This module's extension: the worker entry is a sibling with the same one, so running from src (.ts) and from dist (.js) both work. */
 const ownExtension = extname(fileURLToPath(import.meta.url))
 const workerEntry = new URL(`./PoolWorker${ownExtension}`, import.meta.url)
-/** A literal path as a glob (shell/Config's syntax): a folder glob selects every file below it. */
-const escapeGlob = (path: string): string => path.replace(/[*?{}[\],\\]/g, "\\$&")
 
 interface Plan {
   readonly config: WorkerConfig
@@ -208,7 +207,7 @@ const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<P
         moduleUrl: location.moduleUrl,
         exportName: location.exportName,
         profile: options.profile ?? true,
-        include: options.include ?? [escapeGlob(cwd), escapeGlob(childFile)],
+        include: options.include ?? [Config.escapeGlob(cwd), Config.escapeGlob(childFile)],
         exclude: options.exclude ?? ["**/node_modules/**"],
         cwd,
         isolation

@@ -27,7 +27,7 @@ import * as Data from "effect/Data"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import * as Profile from "../core/Profile.ts"
-import type * as Config from "./Config.ts"
+import * as Config from "./Config.ts"
 import * as Hooks from "./Hooks.ts"
 import * as Locate from "./Locate.ts"
 import * as Recorder from "./Recorder.ts"
@@ -103,8 +103,6 @@ export const difference = (after: Profile.Profile, before: Profile.Profile): Pro
 /** Fresh module instances by module URL: loaded once, reused. */
 const freshModules = new Map<string, Record<string, unknown>>()
 let freshCount = 0
-
-const escapeGlob = (text: string): string => text.replace(/[*?{}[\],\\]/g, "\\$&")
 
 const loadFresh = (moduleUrl: string): Effect.Effect<Record<string, unknown>, ModuleLoadError> =>
   Effect.suspend(() => {
@@ -182,4 +180,4 @@ export const profileCallPromise = <Args extends ReadonlyArray<unknown>, R>(
 ): Promise<Profiled<Awaited<R>>> => Effect.runPromise(profileCall(fn, ...args))
 
 /** The configuration `profileCall` installs the hooks with for `file`: exactly that file. */
-export const selectionFor = (file: string): Config.Options => ({ include: [escapeGlob(file)], exclude: [] })
+export const selectionFor = (file: string): Config.Options => ({ include: [Config.escapeGlob(file)], exclude: [] })
