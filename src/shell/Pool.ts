@@ -554,9 +554,9 @@ const runTasks = <I>(
       Effect.gen(function* () {
         const tasks = yield* tasksOf(indices)
         if (tasks.length === 0) return
-        const call = Effect.map(slot.run(tasks, !plan.collect), Option.some)
+        const call = slot.run(tasks, !plan.collect)
         // Chunks are single tasks when there is a timeout (see autoChunkSize).
-        const timed = plan.timeoutMs === undefined ? call : Effect.timeoutOption(slot.run(tasks, !plan.collect), plan.timeoutMs)
+        const timed = plan.timeoutMs === undefined ? Effect.map(call, Option.some) : Effect.timeoutOption(call, plan.timeoutMs)
         yield* slot.ready.await
         if (slot.startFailure !== undefined) return yield* startError(slot.startFailure)
         const outcome = yield* Effect.result(timed)
