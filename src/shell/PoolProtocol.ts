@@ -9,8 +9,9 @@
  * protocols of effect/rpc move messages by structured clone (threads) or
  * Node's advanced serialization (processes), so bigint counters, Maps, Dates
  * and typed arrays arrive intact without a JSON round trip. Whether a value
- * can cross is checked before it is sent (see `checkCloneable`), so a value
- * that cannot is an error naming its input index instead of a broken worker.
+ * can cross is checked before it is sent (inputs by Pool's `cloneCheck`,
+ * results by PoolWorker's `checkCloneable`), so a value that cannot is an
+ * error naming its input index instead of a broken worker.
  */
 import * as Rpc from "effect/rpc/Rpc"
 import * as RpcGroup from "effect/rpc/RpcGroup"
@@ -50,8 +51,10 @@ export type Isolation = "thread" | "process"
 /** Exit code of a pool worker that could not start (hooks, recorder or module import failed). */
 export const STARTUP_FAILED_EXIT_CODE = 86
 
+const TaskFailureKindSchema = Schema.Literals(["threw", "workerDied", "timeout", "notCloneable"])
+
 /** What went wrong with one task. */
-export type TaskFailureKind = "threw" | "workerDied" | "timeout" | "notCloneable"
+export type TaskFailureKind = typeof TaskFailureKindSchema.Type
 
 /** One task of a chunk: the input at `index`. */
 export interface Task {
@@ -98,6 +101,16 @@ export const RunChunk = Rpc.make("RunChunk", {
 /** The group a pool worker serves. */
 export class PoolRpcs extends RpcGroup.make(RunChunk) {}
 
+/** The fields of a failed task, shared by `TaskFailure` and `TaskError`. */
+const taskFailureFields = {
+  index: Schema.Number,
+  kind: TaskFailureKindSchema,
+  errorName: Schema.String,
+  errorMessage: Schema.String,
+  errorStack: Schema.String,
+  taskProfile: ProfileValue
+}
+
 /**
  * One failed task, as collected with `failures: "collect"`:
  * - `threw`: the child threw or rejected; `errorName`, `errorMessage` and
@@ -108,14 +121,7 @@ export class PoolRpcs extends RpcGroup.make(RunChunk) {}
  *   ended and replaced.
  * - `notCloneable`: its input or its result cannot cross to or from a worker.
  */
-export class TaskFailure extends Schema.Class<TaskFailure>("TaskFailure")({
-  index: Schema.Number,
-  kind: Schema.Literals(["threw", "workerDied", "timeout", "notCloneable"]),
-  errorName: Schema.String,
-  errorMessage: Schema.String,
-  errorStack: Schema.String,
-  taskProfile: ProfileValue
-}) {
+export class TaskFailure extends Schema.Class<TaskFailure>("TaskFailure")(taskFailureFields) {
   /** One line: `input 7: Error: boom`. */
   get summary(): string {
     return `input ${this.index}: ${this.errorName}: ${this.errorMessage}`
@@ -131,12 +137,7 @@ export class TaskFailure extends Schema.Class<TaskFailure>("TaskFailure")({
  * that `profile` covers exactly the completed tasks).
  */
 export class TaskError extends Schema.TaggedError<TaskError>()("TaskError", {
-  index: Schema.Number,
-  kind: Schema.Literals(["threw", "workerDied", "timeout", "notCloneable"]),
-  errorName: Schema.String,
-  errorMessage: Schema.String,
-  errorStack: Schema.String,
-  taskProfile: ProfileValue,
+  ...taskFailureFields,
   profile: ProfileValue,
   workerProfiles: Schema.Array(ProfileValue),
   completed: Schema.Number
