@@ -144,25 +144,20 @@ class NotCloneable {
   }
 }
 
-/** Runs one task; sync children stay sync (no await, no microtask between tasks). */
-const runOne = (child: Child, input: unknown): unknown => {
-  const value = child(input)
-  if (isPromiseLike(value)) {
-    return Promise.resolve(value).then((result) => {
-      try {
-        checkCloneable(result)
-      } catch (error) {
-        throw new NotCloneable(error)
-      }
-      return result
-    })
-  }
+/** `result` itself when it can be sent back; else throws `NotCloneable`. */
+const cloneableResult = (result: unknown): unknown => {
   try {
-    checkCloneable(value)
+    checkCloneable(result)
   } catch (error) {
     throw new NotCloneable(error)
   }
-  return value
+  return result
+}
+
+/** Runs one task; sync children stay sync (no await, no microtask between tasks). */
+const runOne = (child: Child, input: unknown): unknown => {
+  const value = child(input)
+  return isPromiseLike(value) ? Promise.resolve(value).then(cloneableResult) : cloneableResult(value)
 }
 
 /**
@@ -221,7 +216,8 @@ const serve = (child: Child) => {
 loadChild().then(
   (child) => Effect.runFork(Layer.launch(serve(child))),
   (error: unknown) => {
-    process.stderr.write(`lineprof pool worker: ${describe(error).errorStack || describe(error).errorMessage}\n`)
+    const { errorMessage, errorStack } = describe(error)
+    process.stderr.write(`lineprof pool worker: ${errorStack || errorMessage}\n`)
     process.exit(STARTUP_FAILED_EXIT_CODE)
   }
 )
