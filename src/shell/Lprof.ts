@@ -72,9 +72,10 @@ export const withPythonSources = (
   profile: Profile.Profile,
   options: ReadOptions = {}
 ): Effect.Effect<Profile.Profile, never, FileSystem.FileSystem> => {
-  const python = profile.functions.filter((fn) => fn.source === undefined && fn.fileHash === "")
+  const needsSource = (fn: Profile.FunctionProfile): boolean => fn.source === undefined && fn.fileHash === ""
+  const python = profile.functions.filter(needsSource)
   if (python.length === 0) return Effect.succeed(profile)
-  const others = profile.functions.filter((fn) => !(fn.source === undefined && fn.fileHash === ""))
+  const others = profile.functions.filter((fn) => !needsSource(fn))
   return Effect.map(withSources({ functions: python }, options), (filled) => Profile.make([...others, ...filled.functions]))
 }
 
