@@ -187,6 +187,19 @@ const makeScratchHit = (readNs: () => number) => {
   }
 }
 
+/**
+ * A loop of `n` iterations with one line probe each, written as the
+ * instrumenter writes a sync function's probe: the global `probeName` called
+ * with the line locals, `slot` as the literal slot.
+ */
+const makeProbedLoop = (probeName: string, slot: number): ((n: number) => number) =>
+  new Function(
+    "n",
+    `let __lp$l = 0, __lp$t = 0, acc = 0
+     for (let i = 0; i < n; i++) { __lp$t = ${probeName}(__lp$l, __lp$l = ${slot}, __lp$t); acc += i }
+     return acc`
+  ) as (n: number) => number
+
 /** One call of an async function or generator. */
 class Frame {
   slot = SINK_SLOT
@@ -348,12 +361,7 @@ const makeStore = () => {
    * call, clock read, two adds, assignments): see `calibrateProbeCost`.
    */
   const calibrate = (): number => {
-    const probed = new Function(
-      "n",
-      `let __lp$l = 0, __lp$t = 0, acc = 0
-       for (let i = 0; i < n; i++) { __lp$t = ${Globals.hit}(__lp$l, __lp$l = ${SINK_SLOT}, __lp$t); acc += i }
-       return acc`
-    ) as (n: number) => number
+    const probed = makeProbedLoop(Globals.hit, SINK_SLOT)
     const plain = new Function("n", "let acc = 0; for (let i = 0; i < n; i++) { acc += i } return acc") as (
       n: number
     ) => number
@@ -378,12 +386,7 @@ const makeStore = () => {
     const loops = clockCandidates.map((candidate, k) => {
       const name = `__lp$clock${k}`
       Object.defineProperty(globalThis, name, { value: makeScratchHit(candidate.readNs), writable: false, configurable: true })
-      return new Function(
-        "n",
-        `let __lp$l = 0, __lp$t = 0, acc = 0
-         for (let i = 0; i < n; i++) { __lp$t = ${name}(__lp$l, __lp$l = 1, __lp$t); acc += i }
-         return acc`
-      ) as (n: number) => number
+      return makeProbedLoop(name, 1)
     })
     const roundNs: Array<Array<number>> = clockCandidates.map(() => [])
     const stopwatch = clockCandidates[0]!.readNs
