@@ -230,8 +230,7 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
   for (const fn of profile.functions) versions.set(sameCode(fn), (versions.get(sameCode(fn)) ?? 0) + 1)
   const shown = options.skipZero === true ? profile.functions.filter((fn) => Profile.totalHits(fn) > 0n) : profile.functions
   const ranked: Array<Ranked> = shown
-    .map((fn) => ({ fn, totalNs: Profile.totalTimeNs(fn) }))
-    .map((entry, index) => ({ ...entry, index }))
+    .map((fn, index) => ({ fn, index, totalNs: Profile.totalTimeNs(fn) }))
     .sort((a, b) => (a.totalNs === b.totalNs ? a.index - b.index : a.totalNs > b.totalNs ? -1 : 1))
     .map((entry, k) => ({
       fn: entry.fn,
