@@ -533,10 +533,9 @@ const makeRun = (environment: Environment, setExitCode: (code: number) => void) 
           if (Result.isFailure(parsed)) return yield* new UsageError({ message: parsed.failure })
           intervalMs = parsed.success
         }
-        const splitGlobs = (values: ReadonlyArray<string>) =>
-          values.flatMap((value) => value.split(",")).map((glob) => glob.trim()).filter((glob) => glob !== "")
-        const include = splitGlobs(input.include)
-        const exclude = splitGlobs(input.exclude)
+        // The same splitting as LINEPROF_INCLUDE: commas inside {a,b} belong to the glob.
+        const include = input.include.flatMap(Config.splitGlobs)
+        const exclude = input.exclude.flatMap(Config.splitGlobs)
         const script = isScript(program)
         if (script) {
           const found = yield* Effect.promise(() => stat(resolve(environment.cwd, program)).then((s) => s.isFile(), () => false))

@@ -102,8 +102,8 @@ export const make = (options: Options = {}): Result.Result<Config, ConfigError> 
   })
 }
 
-/** Splits on the commas that are neither escaped nor inside `{...}`. */
-const splitGlobs = (value: string): Array<string> => {
+/** Splits a comma-separated list of globs on the commas that are neither escaped nor inside `{...}`. */
+export const splitGlobs = (value: string): Array<string> => {
   const globs: Array<string> = []
   let braces = 0
   let start = 0

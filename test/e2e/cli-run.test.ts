@@ -53,6 +53,17 @@ describe("lineprof run", () => {
     expect(Profile.check(profile)).toEqual([])
   })
 
+  it("--include splits on commas as LINEPROF_INCLUDE does: a comma inside {a,b} belongs to the glob", () => {
+    const out = join(scratch.dir, "braces.json")
+    const result = run(["--no-report", "-o", out, "--include", "{lib,nothing}.mjs,other.mjs", "--", "threads.mjs"])
+    expect(result.stderr).toBe(`lineprof: wrote ${out} (4 stats files merged)\n`)
+    expect(result.code).toBe(3)
+    const profile = decodeFile(out)
+    expect(callsOfWork(profile)).toEqual([42n, 42n])
+    // Only lib.mjs matched: threads.mjs's own functions are not profiled.
+    expect(new Set(profile.functions.map((fn) => fn.file.split("/").at(-1)))).toEqual(new Set(["lib.mjs"]))
+  })
+
   it("runs a command as given (not a script name) and profiles the Node processes it starts", () => {
     const out = join(scratch.dir, "command.json")
     const result = run(["--no-report", "-o", out, "--", process.execPath, "threads.mjs"])
