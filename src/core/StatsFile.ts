@@ -211,21 +211,31 @@ const parseJson = (text: string): Result.Result<unknown, string> => {
   }
 }
 
-const checkHeader = (json: unknown): string | undefined => {
+/** A header problem; `foreign` when the JSON is no lineprof document at all (not an object, or another `format`). */
+interface HeaderProblem {
+  readonly problem: string
+  readonly foreign: boolean
+}
+
+const checkHeader = (json: unknown): HeaderProblem | undefined => {
+  const foreign = (problem: string): HeaderProblem => ({ problem: `not a lineprof stats file: ${problem}`, foreign: true })
+  const bad = (problem: string): HeaderProblem => ({ problem, foreign: false })
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    return `not a lineprof stats file: expected a JSON object, got ${describeJson(json)}`
+    return foreign(`expected a JSON object, got ${describeJson(json)}`)
   }
   const header = json as { readonly format?: unknown; readonly version?: unknown }
-  if (!("format" in header)) return `not a lineprof stats file: no "format" field (expected "format": "${formatName}")`
+  if (!("format" in header)) return foreign(`no "format" field (expected "format": "${formatName}")`)
   if (header.format !== formatName) {
-    return `not a lineprof stats file: "format" is ${showValue(header.format)}, expected "${formatName}"`
+    return foreign(`"format" is ${showValue(header.format)}, expected "${formatName}"`)
   }
-  if (!("version" in header)) return `no "version" field in the lineprof header (this lineprof reads version ${currentVersion})`
+  if (!("version" in header)) return bad(`no "version" field in the lineprof header (this lineprof reads version ${currentVersion})`)
   if (typeof header.version === "number" && Number.isInteger(header.version) && header.version > currentVersion) {
-    return `lineprof stats version ${header.version} was written by a newer lineprof; this one reads version ${currentVersion} (upgrade lineprof)`
+    return bad(
+      `lineprof stats version ${header.version} was written by a newer lineprof; this one reads version ${currentVersion} (upgrade lineprof)`
+    )
   }
   if (header.version !== currentVersion) {
-    return `unsupported lineprof stats version ${showValue(header.version)} (this lineprof reads version ${currentVersion})`
+    return bad(`unsupported lineprof stats version ${showValue(header.version)} (this lineprof reads version ${currentVersion})`)
   }
   return undefined
 }
@@ -321,15 +331,24 @@ export const formatIssue = (issue: SchemaIssue.Issue): string => {
 const decodeBody = Schema.decodeUnknownResult(StatsFileV1)
 
 /**
- * Reads stats-file text. `fileName` is only used in messages. The error is a
- * single line: `<fileName>: <problem>`.
+ * Why `decodeExplained` failed: `message` is the one line `decode` gives;
+ * `foreign` is true when the text is JSON but no lineprof document at all
+ * (not an object, or no `"format": "lineprof"` header), so a folder search
+ * can pass the file over. A lineprof header with a bad field or another
+ * version, and text that is not JSON, are not foreign.
  */
-export const decode = (text: string, fileName: string): Result.Result<Profile.Profile, string> => {
-  const fail = (problem: string) => Result.fail(`${fileName}: ${problem}`)
+export interface DecodeFailure {
+  readonly message: string
+  readonly foreign: boolean
+}
+
+/** `decode`, telling a foreign JSON document from a bad stats file. */
+export const decodeExplained = (text: string, fileName: string): Result.Result<Profile.Profile, DecodeFailure> => {
+  const fail = (problem: string, foreign = false) => Result.fail({ message: `${fileName}: ${problem}`, foreign })
   const json = parseJson(text)
   if (Result.isFailure(json)) return fail(json.failure)
   const headerProblem = checkHeader(json.success)
-  if (headerProblem !== undefined) return fail(headerProblem)
+  if (headerProblem !== undefined) return fail(headerProblem.problem, headerProblem.foreign)
   const body = decodeBody(json.success, { errors: "first", reportInput: true, onExcessProperty: "ignore" })
   if (Result.isFailure(body)) return fail(formatIssue(body.failure.issue))
   const profile = fromDocument(body.success)
@@ -339,3 +358,10 @@ export const decode = (text: string, fileName: string): Result.Result<Profile.Pr
   if (problems.length > 0) return fail(`invalid profile: ${problems[0]}`)
   return Result.succeed(profile)
 }
+
+/**
+ * Reads stats-file text. `fileName` is only used in messages. The error is a
+ * single line: `<fileName>: <problem>`.
+ */
+export const decode = (text: string, fileName: string): Result.Result<Profile.Profile, string> =>
+  Result.mapError(decodeExplained(text, fileName), (failure) => failure.message)

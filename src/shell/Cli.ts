@@ -267,6 +267,19 @@ const mergeFeedback = (environment: Environment) => {
   }
 }
 
+/**
+ * One line on stderr when a folder search passed over `*.json` files that
+ * are not lineprof stats (a project's package.json), naming a few of them.
+ */
+const notePassedOver = (environment: Environment, merged: Merge.MergeResult) =>
+  merged.passedOver.length === 0
+    ? Effect.void
+    : writeLine(
+      environment.stderr,
+      `lineprof: passed over ${merged.passedOver.length} .json ${plural(merged.passedOver.length, "file")} ` +
+        `that ${merged.passedOver.length === 1 ? "is" : "are"} not lineprof stats: ${describeInputs(merged.passedOver)}`
+    )
+
 // -- show ---------------------------------------------------------------------------------
 
 /**
@@ -310,6 +323,7 @@ const makeShow = (environment: Environment) =>
           skipBad: input.skipBad,
           ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
+        yield* notePassedOver(environment, merged)
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
         // A stats file merged from .lprof dumps away from their .py files has no source for them: look again from here.
         const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot: environment.cwd })
@@ -337,7 +351,9 @@ const makeMerge = (environment: Environment) =>
     "merge",
     {
       inputs: pathArgument("input").pipe(
-        Argument.withDescription("stats files, folders (searched recursively for *.json and *.lprof) and globs"),
+        Argument.withDescription(
+          "stats files, folders (searched recursively for lineprof *.json and *.lprof, not in node_modules or .git) and globs"
+        ),
         Argument.variadic({ min: 1 })
       ),
       output: pathFlag("output").pipe(Flag.withAlias("o"), Flag.withDescription("the merged stats file to write")),
@@ -359,6 +375,7 @@ const makeMerge = (environment: Environment) =>
           skipBad: input.skipBad,
           ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
+        yield* notePassedOver(environment, merged)
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to merge; nothing written" })
         yield* StatsFiles.write(outputPath, merged.profile, { shownPath: input.output })
         const skipped = merged.skipped.length === 0 ? "" : ` (${merged.skipped.length} bad ${plural(merged.skipped.length, "file")} skipped)`

@@ -28,10 +28,16 @@ import * as Profile from "../core/Profile.ts"
 import * as StatsFile from "../core/StatsFile.ts"
 import * as Lprof from "./Lprof.ts"
 
-/** A stats file could not be read or written; `message` is one line starting with the path. */
+/**
+ * A stats file could not be read or written; `message` is one line starting
+ * with the path. `foreign` is true when the file is JSON but no lineprof
+ * document at all (see `StatsFile.DecodeFailure`): a folder search passes
+ * such a file over instead of failing on it.
+ */
 export class StatsFileError extends Schema.TaggedError<StatsFileError>()("StatsFileError", {
   path: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  foreign: Schema.optionalKey(Schema.Boolean)
 }) {}
 
 const fail = (path: string, problem: string): StatsFileError => new StatsFileError({ path, message: `${path}: ${problem}` })
@@ -107,8 +113,10 @@ const decodeText = (path: string, bytes: Uint8Array): Effect.Effect<Profile.Prof
     return Effect.fail(fail(path, "binary data, not a lineprof stats file (expected JSON text)"))
   }
   if (text.includes("\u0000")) return Effect.fail(fail(path, "binary data, not a lineprof stats file (expected JSON text)"))
-  const decoded = StatsFile.decode(text, path)
-  return Result.isSuccess(decoded) ? Effect.succeed(decoded.success) : Effect.fail(new StatsFileError({ path, message: decoded.failure }))
+  const decoded = StatsFile.decodeExplained(text, path)
+  if (Result.isSuccess(decoded)) return Effect.succeed(decoded.success)
+  const { message, foreign } = decoded.failure
+  return Effect.fail(new StatsFileError(foreign ? { path, message, foreign } : { path, message }))
 }
 
 /**
