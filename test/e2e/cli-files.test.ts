@@ -2,7 +2,8 @@
  * `lineprof show` and `lineprof merge` end to end, through the real bin:
  * exact merges, a golden text report, the corpus of bad inputs (one line,
  * exit 1, output neither created nor clobbered), --skip-bad, usage errors
- * (exit 2), help, completions and colour.
+ * (exit 2), help, completions and colour; a project folder as input (stats
+ * files only: package.json passed over, node_modules not searched).
  */
 import { spawnSync } from "node:child_process"
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
@@ -89,6 +90,94 @@ describe("lineprof merge", () => {
     const result = runBin(["merge", "-o", out, tree])
     expect(result.code).toBe(0)
     expect(readText(out)).toBe(readText(fixture("a.json")))
+  })
+})
+
+describe("a project folder as input", () => {
+  /** package.json, tsconfig.json, node_modules/x/stats.json (b.json), stats/a.json (good); `extra` adds files. */
+  const makeProject = (name: string, extra: Record<string, string> = {}): string => {
+    const dir = join(scratch.dir, name)
+    const files: Record<string, string> = {
+      "package.json": `{"name": "app", "version": "1.0.0", "type": "module"}\n`,
+      "tsconfig.json": `{"compilerOptions": {"strict": true}}\n`,
+      "node_modules/x/stats.json": readText(fixture("b.json")),
+      "stats/a.json": readText(fixture("a.json")),
+      ...extra
+    }
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(join(dir, file, ".."), { recursive: true })
+      writeFileSync(join(dir, file), text)
+    }
+    return dir
+  }
+
+  it("merge reads its stats files only: package.json and tsconfig.json passed over, node_modules not searched", () => {
+    const dir = makeProject("project-good")
+    const out = join(scratch.dir, "project-good.json")
+    const result = runBin(["merge", "-o", out, dir])
+    expect(result.code).toBe(0)
+    expect(lines(result.stderr)).toEqual([
+      `lineprof: passed over 2 .json files that are not lineprof stats: ${dir}/package.json, ${dir}/tsconfig.json`,
+      `lineprof: merged 1 stats file into ${out}`
+    ])
+    const merged = decodeFile(out)
+    // a.json alone: node_modules/x/stats.json (b.json) would make these 8 hits and 240000 ns.
+    expect(lineOf(merged, "work", 3)).toEqual({ lineNo: 3, hits: 3n, timeNs: 90000n, waitNs: 0n })
+    expect(merged.functions.map((fn) => fn.name)).toEqual(["work", "main"])
+    expect(readText(out)).toBe(readText(fixture("a.json")))
+  })
+
+  it("show renders the same merge, the summary line on stderr", () => {
+    const dir = makeProject("project-show")
+    const result = runBin(["show", "--format", "json", dir])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe(readText(fixture("a.json")))
+    expect(lines(result.stderr)).toEqual([
+      `lineprof: passed over 2 .json files that are not lineprof stats: ${dir}/package.json, ${dir}/tsconfig.json`
+    ])
+  })
+
+  it("a truncated stats file in it still stops the merge with one line, exit 1, no output; --skip-bad merges the rest", () => {
+    const dir = makeProject("project-truncated", { "stats/b.json": readText(fixture("truncated.json")) })
+    const out = join(scratch.dir, "project-truncated.json")
+    const stopped = runBin(["merge", "-o", out, dir])
+    expect(stopped.code).toBe(1)
+    expect(lines(stopped.stderr)).toEqual([`lineprof: ${dir}/stats/b.json: truncated JSON: the text ends in the middle of a value`])
+    expect(existsSync(out)).toBe(false)
+    const skipped = runBin(["merge", "--skip-bad", "-o", out, dir])
+    expect(skipped.code).toBe(0)
+    expect(lines(skipped.stderr)).toEqual([
+      `lineprof: warning: skipped ${dir}/stats/b.json: truncated JSON: the text ends in the middle of a value`,
+      `lineprof: passed over 2 .json files that are not lineprof stats: ${dir}/package.json, ${dir}/tsconfig.json`,
+      `lineprof: merged 1 stats file into ${out} (1 bad file skipped)`
+    ])
+    expect(lineOf(decodeFile(out), "work", 3)).toEqual({ lineNo: 3, hits: 3n, timeNs: 90000n, waitNs: 0n })
+  })
+
+  it("a folder holding no stats file besides package.json keeps the 'no stats files' error, exit 1", () => {
+    const dir = join(scratch.dir, "project-empty")
+    mkdirSync(join(dir, "node_modules", "x"), { recursive: true })
+    writeFileSync(join(dir, "package.json"), `{"name": "app"}\n`)
+    copyFileSync(fixture("a.json"), join(dir, "node_modules", "x", "stats.json"))
+    const out = join(scratch.dir, "project-empty.json")
+    for (const args of [["merge", "-o", out, dir], ["show", dir]]) {
+      const result = runBin(args)
+      expect(result.code).toBe(1)
+      expect(lines(result.stderr)).toEqual([`lineprof: ${dir}: no stats files (*.json, *.lprof) in this folder`])
+      expect(result.stdout).toBe("")
+    }
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it("a package.json named outright is read and reported, exit 1", () => {
+    const dir = makeProject("project-named")
+    const out = join(scratch.dir, "project-named.json")
+    const result = runBin(["merge", "-o", out, dir, join(dir, "package.json")])
+    expect(result.code).toBe(1)
+    expect(lines(result.stderr)).toEqual([
+      `lineprof: ${dir}/package.json: not a lineprof stats file: no "format" field (expected "format": "lineprof")`
+    ])
+    expect(existsSync(out)).toBe(false)
   })
 })
 
