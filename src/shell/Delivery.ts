@@ -23,6 +23,15 @@
  *    file of a worker that did not deliver itself, when it sees the worker end
  *    (diagnostics_channel "worker_threads") and at its own exit.
  *
+ * 5. Profiles measured elsewhere and brought back to this thread (the deltas
+ *    `profileAll` / `profileStream` merge from their workers, which run
+ *    without lineprof's preload) are handed to `contribute`; every write of
+ *    the thread's file is its recorder's snapshot plus all of them, so each
+ *    counts once however often the file is rewritten. A worker thread also
+ *    posts their total to the main thread at its periodic flush, so a worker
+ *    that is terminate()d keeps them up to its last flush.
+ *    Without a started delivery (no `lineprof run`) `contribute` does nothing.
+ *
  * Each thread has a state cell in shared memory (IDLE / WRITING / DELIVERED)
  * that the thread and the main thread change with Atomics: one writer at a
  * time, and after the final write nobody writes that thread's file again.
@@ -34,7 +43,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { BroadcastChannel, isMainThread, threadId, type Worker } from "node:worker_threads"
 import { createRequire } from "node:module"
-import type * as Profile from "../core/Profile.ts"
+import * as Profile from "../core/Profile.ts"
 import type * as StatsFile from "../core/StatsFile.ts"
 import type * as Config from "./Config.ts"
 import * as Recorder from "./Recorder.ts"
@@ -59,6 +68,8 @@ const TAKE_OVER_AFTER_MS = 1000
 
 const channelName = "lineprof:delivery"
 const STARTED_KEY = Symbol.for("lineprof.delivery.v1")
+/** Where the started delivery puts its `contribute`, so that another copy of this module (src and dist) reaches it. */
+const CONTRIBUTE_KEY = Symbol.for("lineprof.delivery.contribute.v1")
 
 type Counters = Extract<Recorder.RecorderEvent, { readonly _tag: "Buffers" }>
 type RegisteredFile = Recorder.FileRegistration
@@ -68,6 +79,7 @@ type Message =
   | { readonly _tag: "Hello"; readonly threadId: number; readonly statsPath: string; readonly state: Int32Array }
   | { readonly _tag: "Buffers"; readonly threadId: number; readonly counters: Counters }
   | { readonly _tag: "File"; readonly threadId: number; readonly file: RegisteredFile }
+  | { readonly _tag: "Contributed"; readonly threadId: number; readonly profile: Profile.Profile; readonly count: number }
   | { readonly _tag: "Ended"; readonly threadId: number }
 
 /** What the main thread knows of a worker: enough to write its file without it. */
@@ -79,6 +91,10 @@ interface WorkerRecord {
   readonly files: Array<RegisteredFile>
   /** Sum of the worker's hits at the main thread's last write of its file. */
   lastHitsTotal: number
+  /** The worker's contributions as last posted, and how many there were (-1: none written yet). */
+  contributed: Profile.Profile | undefined
+  contributedCount: number
+  lastContributedCount: number
 }
 
 /** This thread's stats file and its state cell, once `start` ran. */
@@ -87,6 +103,47 @@ let ownFiles = 0
 let lastHitsTotal = -1
 /** This thread's live hits counters (from the recorder's Buffers events). */
 let ownHits: Float64Array | undefined
+
+/**
+ * Profiles given to `contribute` in this thread: `contributed` is the fold of
+ * the earlier ones, `contributions` the ones not folded in yet (folding is
+ * linear in the profile's size, so it waits for a write or a batch of 256).
+ */
+let contributed: Profile.Profile | undefined
+let contributions: Array<Profile.Profile> = []
+let contributedCount = 0
+/** `contributedCount` at the last write of this thread's file, and at the last post to the main thread. */
+let writtenContributedCount = 0
+let postedContributedCount = 0
+
+const foldContributions = (): Profile.Profile | undefined => {
+  if (contributions.length > 0) {
+    contributed = Profile.ProfileReducer.combineAll(contributed === undefined ? contributions : [contributed, ...contributions])
+    contributions = []
+  }
+  return contributed
+}
+
+const contributeHere = (profile: Profile.Profile): void => {
+  if (profile.functions.length === 0) return
+  contributions.push(profile)
+  contributedCount++
+  if (contributions.length >= 256) foldContributions()
+}
+
+/**
+ * Adds `profile` (measured elsewhere, e.g. a pool worker's delta) to what this
+ * thread delivers in its stats file, once. Does nothing when delivery was not
+ * started in this thread (the program does not run under `lineprof run`).
+ */
+export const contribute = (profile: Profile.Profile): void => {
+  const hook = (globalThis as any)[CONTRIBUTE_KEY] as ((profile: Profile.Profile) => void) | undefined
+  if (hook !== undefined) hook(profile)
+}
+
+/** `own` plus `extra`, when there is any. */
+const plus = (own: Profile.Profile, extra: Profile.Profile | undefined): Profile.Profile =>
+  extra === undefined ? own : Profile.combine(own, extra)
 
 const sumOf = (values: Float64Array): number => {
   let total = 0
@@ -174,16 +231,26 @@ const writeUnderState = (state: Int32Array, file: string, final: boolean, profil
   return wrote
 }
 
-/** Writes this thread's own file: always when final, on a change of counts otherwise. */
+/**
+ * Writes this thread's own file: always when final, on a change of counts or
+ * contributions otherwise. A worker thread first posts its contributions'
+ * total to the main thread, which writes the file should the worker not.
+ */
 const flushOwn = (final: boolean): void => {
-  if (started === undefined || ownFiles === 0) return
+  if (started === undefined || (ownFiles === 0 && contributedCount === 0)) return
   // Every line event adds a hit, so an unchanged sum of hits means nothing ran:
   // a periodic flush then costs one pass over a typed array, no snapshot.
   const hitsTotal = ownHits === undefined ? -1 : sumOf(ownHits)
-  if (!final && hitsTotal === lastHitsTotal) return
+  const count = contributedCount
+  if (!final && hitsTotal === lastHitsTotal && count === writtenContributedCount) return
+  if (!isMainThread && !final && count !== postedContributedCount) {
+    postedContributedCount = count
+    post({ _tag: "Contributed", threadId, profile: foldContributions()!, count })
+  }
   writeUnderState(started.state, started.statsPath, final, () => {
     lastHitsTotal = hitsTotal
-    return Recorder.snapshot()
+    writtenContributedCount = count
+    return plus(Recorder.snapshot(), foldContributions())
   })
 }
 
@@ -193,13 +260,17 @@ const flushOwn = (final: boolean): void => {
  * the worker's hits changed since the main thread last wrote them.
  */
 const writeWorker = (record: WorkerRecord, final: boolean): void => {
-  if (record.counters === undefined || !record.files.some((file) => file.functions.length > 0)) return
   const counters = record.counters
-  const hitsTotal = sumOf(counters.hits)
-  if (!final && hitsTotal === record.lastHitsTotal) return
+  const ownRan = counters !== undefined && record.files.some((file) => file.functions.length > 0)
+  if (!ownRan && record.contributed === undefined) return
+  const hitsTotal = counters === undefined ? -1 : sumOf(counters.hits)
+  const count = record.contributedCount
+  if (!final && hitsTotal === record.lastHitsTotal && count === record.lastContributedCount) return
   writeUnderState(record.state, record.statsPath, final, () => {
     record.lastHitsTotal = hitsTotal
-    return Recorder.profileFrom(record.files, counters.hits, counters.timeNs, counters.waitNs)
+    record.lastContributedCount = count
+    const own = ownRan ? Recorder.profileFrom(record.files, counters.hits, counters.timeNs, counters.waitNs) : Profile.empty
+    return plus(own, record.contributed)
   })
 }
 
@@ -223,7 +294,10 @@ const onMessage = (message: Message): void => {
       state: message.state,
       counters: undefined,
       files: [],
-      lastHitsTotal: -1
+      lastHitsTotal: -1,
+      contributed: undefined,
+      contributedCount: 0,
+      lastContributedCount: 0
     })
     return
   }
@@ -236,6 +310,13 @@ const onMessage = (message: Message): void => {
     case "File":
       record.files.push(message.file)
       break
+    case "Contributed":
+      // Totals, not increments: a later post replaces an earlier one.
+      if (message.count > record.contributedCount) {
+        record.contributed = message.profile
+        record.contributedCount = message.count
+      }
+      break
     case "Ended":
       // Let messages the worker posted just before it ended arrive first.
       setImmediate(() => {
@@ -243,6 +324,22 @@ const onMessage = (message: Message): void => {
         if (Atomics.load(record.state, 0) === DELIVERED) workers.delete(record.threadId)
       }).unref()
       break
+  }
+}
+
+/**
+ * Worker thread to main thread. A channel is opened for each message (rare:
+ * start, file loads, buffer growth, changed contributions) and closed at once,
+ * so that no worker holds a channel that would also receive, and queue, every
+ * other worker's messages.
+ */
+const post = (message: Message): void => {
+  try {
+    const channel = new BroadcastChannel(channelName)
+    channel.postMessage(message)
+    channel.close()
+  } catch {
+    // The thread is shutting down.
   }
 }
 
@@ -280,18 +377,7 @@ export const start = (config: Config.Config): void => {
   ;(globalThis as any)[STARTED_KEY] = true
   const state = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
   started = { statsPath: makeStatsPath(config.dir), state }
-  // Workers post on a channel opened for each message (rare: start, file loads,
-  // buffer growth) and closed at once, so that no worker holds a channel that
-  // would also receive, and queue, every other worker's messages.
-  const post = (message: Message): void => {
-    try {
-      const channel = new BroadcastChannel(channelName)
-      channel.postMessage(message)
-      channel.close()
-    } catch {
-      // The thread is shutting down.
-    }
-  }
+  ;(globalThis as any)[CONTRIBUTE_KEY] = contributeHere
   if (isMainThread) {
     const channel = new BroadcastChannel(channelName)
     channel.onmessage = (event) => onMessage((event as { readonly data: Message }).data)

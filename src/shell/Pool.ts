@@ -54,6 +54,7 @@ import { serialize } from "node:v8"
 import { Worker } from "node:worker_threads"
 import * as Profile from "../core/Profile.ts"
 import * as Config from "./Config.ts"
+import * as Delivery from "./Delivery.ts"
 import { locate, type FunctionLocation, type NotExportedError } from "./Locate.ts"
 import {
   PoolOptionError,
@@ -244,7 +245,10 @@ const endWorkerAndWait = (worker: WorkerHandle): Promise<void> =>
  * lineprof's preload (`--import <lineprof>/register`, how `lineprof run`
  * profiles a program) is kept from the workers: a worker installs its own
  * recorder and hooks and resets the counters after each chunk, so the
- * preload's stats files of a worker would hold partial counts.
+ * preload's stats files of a worker would hold partial counts. Their work
+ * reaches `lineprof run`'s stats all the same: every delta the pool merges is
+ * also given to `Delivery.contribute`, which adds it to the stats file of the
+ * thread that runs the pool (and does nothing without the preload).
  */
 const registerFile = fileURLToPath(new URL(`./register${ownExtension}`, import.meta.url))
 const isLineprofPreload = (value: string): boolean => {
@@ -525,6 +529,7 @@ const runTasks = <I>(
       // The delta first: a failure below reports a profile that includes this chunk's successes.
       if (output.profile !== undefined && output.profile.functions.length > 0) {
         slot.pending.push(output.profile)
+        Delivery.contribute(output.profile)
         if (slot.pending.length >= 256) foldPending(slot)
       }
       for (const outcome of output.outcomes) if (outcome.ok) state.completed++
