@@ -35,7 +35,7 @@
  * Each thread has a state cell in shared memory (IDLE / WRITING / DELIVERED)
  * that the thread and the main thread change with Atomics: one writer at a
  * time, and after the final write nobody writes that thread's file again.
- * A thread that instrumented nothing writes no file.
+ * A thread that instrumented nothing and was given no contributions writes no file.
  */
 import { randomBytes } from "node:crypto"
 import * as diagnostics from "node:diagnostics_channel"
