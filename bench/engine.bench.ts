@@ -19,8 +19,8 @@ import { copyFileSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import * as Hooks from "../src/shell/Hooks.ts"
-import * as Recorder from "../src/shell/Recorder.ts"
+import * as Hooks from "../src/shell/record/Hooks.ts"
+import * as Recorder from "../src/shell/record/Recorder.ts"
 import { clockCandidates, measureClockNs } from "./clocks.ts"
 
 const workloads = join(dirname(fileURLToPath(import.meta.url)), "workloads")

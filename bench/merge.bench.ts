@@ -22,8 +22,8 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Profile from "../src/core/Profile.ts"
 import * as StatsFile from "../src/core/StatsFile.ts"
-import * as Merge from "../src/shell/Merge.ts"
-import * as StatsFiles from "../src/shell/StatsFiles.ts"
+import * as Merge from "../src/shell/files/Merge.ts"
+import * as StatsFiles from "../src/shell/files/StatsFiles.ts"
 
 const binPath = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "bin.ts")
 const reportRss = `data:text/javascript,process.on("exit",()=>process.stderr.write("maxRssKb="+process.resourceUsage().maxRSS+"\\n"))`

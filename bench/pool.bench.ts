@@ -18,8 +18,8 @@ import * as Stream from "effect/Stream"
 import { availableParallelism, loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Piscina } from "piscina"
-import * as Locate from "../src/shell/Locate.ts"
-import { profileStream, type PoolOptions } from "../src/shell/Pool.ts"
+import * as Locate from "../src/shell/pool/Locate.ts"
+import { profileStream, type PoolOptions } from "../src/shell/pool/Pool.ts"
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../test/fixtures/pool/${name}`, import.meta.url))
 const trivial = await Locate.nativeImport(new URL(`file://${fixture("trivial.ts")}`).href)

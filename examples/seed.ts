@@ -13,7 +13,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Text from "../src/core/render/Text.ts"
-import { profileAll } from "../src/shell/Pool.ts"
+import { profileAll } from "../src/shell/pool/Pool.ts"
 import { child } from "./power3.ts"
 
 const usage = "usage: node examples/seed.ts [count=10000] [workers=4] [thread|process]"

@@ -9,7 +9,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Cli from "./shell/Cli.ts"
+import * as Cli from "./shell/cli/Cli.ts"
 
 let exitCode: number | undefined
 

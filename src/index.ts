@@ -8,12 +8,12 @@ export * as Profile from "./core/Profile.ts"
 export * as StatsFile from "./core/StatsFile.ts"
 export * as Text from "./core/render/Text.ts"
 export * as Html from "./core/render/Html.ts"
-export * as PythonSource from "./core/PythonSource.ts"
-export * as Lprof from "./core/Lprof.ts"
+export * as PythonSource from "./core/python/PythonSource.ts"
+export * as Lprof from "./core/python/Lprof.ts"
 export * as Instrument from "./core/Instrument.ts"
-export * as Recorder from "./shell/Recorder.ts"
-export * as StatsFiles from "./shell/StatsFiles.ts"
-export * as Merge from "./shell/Merge.ts"
+export * as Recorder from "./shell/record/Recorder.ts"
+export * as StatsFiles from "./shell/files/StatsFiles.ts"
+export * as Merge from "./shell/files/Merge.ts"
 export {
   profileAll,
   profileStream,
@@ -22,7 +22,7 @@ export {
   TaskError,
   TaskFailure,
   WorkerStartError
-} from "./shell/Pool.ts"
+} from "./shell/pool/Pool.ts"
 export type {
   Child,
   FunctionLocation,
@@ -33,5 +33,5 @@ export type {
   ProfiledStream,
   TaskFailureKind,
   TaskResult
-} from "./shell/Pool.ts"
-export { profileCall, profileCallPromise } from "./shell/ProfileCall.ts"
+} from "./shell/pool/Pool.ts"
+export { profileCall, profileCallPromise } from "./shell/pool/ProfileCall.ts"

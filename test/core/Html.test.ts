@@ -3,9 +3,9 @@ import { describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import * as Result from "effect/Result"
 import { assert } from "vitest"
-import * as Lprof from "../../src/core/Lprof.ts"
+import * as Lprof from "../../src/core/python/Lprof.ts"
 import * as Profile from "../../src/core/Profile.ts"
-import * as PythonSource from "../../src/core/PythonSource.ts"
+import * as PythonSource from "../../src/core/python/PythonSource.ts"
 import * as Html from "../../src/core/render/Html.ts"
 
 const goldenText = (name: string): string => readFileSync(new URL(`../golden/${name}`, import.meta.url), "utf8")

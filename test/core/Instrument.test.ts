@@ -17,10 +17,10 @@ import * as fc from "fast-check"
 import { type LoadFormat, instrumentSource, InstrumentError } from "../../src/core/Instrument.ts"
 import type { InstrumentedFunction } from "../../src/core/Probe.ts"
 import type * as Profile from "../../src/core/Profile.ts"
-import * as Recorder from "../../src/shell/Recorder.ts"
+import * as Recorder from "../../src/shell/record/Recorder.ts"
 
 const corpusDir = fileURLToPath(new URL("./instrument-corpus/", import.meta.url))
-const recorderPath = fileURLToPath(new URL("../../src/shell/Recorder.ts", import.meta.url))
+const recorderPath = fileURLToPath(new URL("../../src/shell/record/Recorder.ts", import.meta.url))
 const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/
 
 const formatOf = (file: string): LoadFormat =>

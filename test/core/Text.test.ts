@@ -10,7 +10,7 @@ import * as fc from "fast-check"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Profile from "../../src/core/Profile.ts"
-import * as PythonSource from "../../src/core/PythonSource.ts"
+import * as PythonSource from "../../src/core/python/PythonSource.ts"
 import * as Text from "../../src/core/render/Text.ts"
 
 const goldenDir = join(import.meta.dirname, "..", "golden")

@@ -2,7 +2,7 @@
  * The published artifact: `npm test` builds dist/ first (`npm run build`, as
  * `npm ci` does through `prepare`), and this runs the built bin, `dist/bin.js`,
  * the file package.json's `bin` names. It must find its own register module
- * (dist/shell/register.js) and lazily loaded siblings as .js files: a program
+ * (dist/shell/record/register.js) and lazily loaded siblings as .js files: a program
  * with two worker threads and a forked child gives the known totals, and the
  * four Python dumps render line_profiler's own text.
  */

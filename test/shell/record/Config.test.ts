@@ -1,0 +1,83 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Result from "effect/Result"
+import * as Config from "../../../src/shell/record/Config.ts"
+
+const fromEnv = (env: Record<string, string>, cwd = "/w/p"): Config.Config => Result.getOrThrow(Config.fromEnv(env, cwd))
+
+const problem = (env: Record<string, string>): string => {
+  const result = Config.fromEnv(env, "/w")
+  if (Result.isSuccess(result)) throw new Error("expected a ConfigError")
+  return result.failure.message
+}
+
+describe("Config.fromEnv", () => {
+  it("defaults: files under the current directory, outside node_modules, into .lineprof, every second, compensated", () => {
+    const config = fromEnv({})
+    assert.deepStrictEqual(config, {
+      cwd: "/w/p",
+      include: [],
+      exclude: ["**/node_modules/**"],
+      dir: "/w/p/.lineprof",
+      intervalMs: 1000,
+      compensate: true
+    })
+    const matches = Config.makeMatcher(config)
+    assert.isTrue(matches("/w/p/app.js"))
+    assert.isTrue(matches("/w/p/src/deep/x.ts"))
+    assert.isFalse(matches("/w/pq/app.js"))
+    assert.isFalse(matches("/w/p/node_modules/effect/dist/index.js"))
+    assert.isFalse(matches("/other/app.js"))
+  })
+
+  it("include and exclude globs: anchored at the current directory unless they start with **/ or are absolute", () => {
+    const matches = Config.makeMatcher(
+      fromEnv({ LINEPROF_INCLUDE: "src/**/*.{ts,js}, **/lib/*.mjs,/abs/one.cjs", LINEPROF_EXCLUDE: "**/*.test.ts" })
+    )
+    assert.isTrue(matches("/w/p/src/a.ts"))
+    assert.isTrue(matches("/w/p/src/x/y.js"))
+    assert.isFalse(matches("/w/p/src/x/y.cjs"))
+    assert.isFalse(matches("/w/p/src/x/y.test.ts"))
+    assert.isTrue(matches("/anywhere/lib/a.mjs"))
+    assert.isFalse(matches("/anywhere/lib/sub/a.mjs"))
+    assert.isTrue(matches("/abs/one.cjs"))
+    // An explicit exclude replaces the default one.
+    assert.isTrue(matches("/w/p/src/node_modules/q/a.ts"))
+  })
+
+  it("a folder pattern selects every file below it", () => {
+    for (const folder of ["lib", "lib/", "/w/p/lib/"]) {
+      const matches = Config.makeMatcher(fromEnv({ LINEPROF_INCLUDE: folder }))
+      assert.isTrue(matches("/w/p/lib/a/b.js"))
+      assert.isFalse(matches("/w/p/library.js"))
+    }
+  })
+
+  it("LINEPROF_DIR, LINEPROF_INTERVAL_MS and LINEPROF_COMPENSATE", () => {
+    const config = fromEnv({ LINEPROF_DIR: "out/stats", LINEPROF_INTERVAL_MS: "250", LINEPROF_COMPENSATE: "off" })
+    assert.strictEqual(config.dir, "/w/p/out/stats")
+    assert.strictEqual(config.intervalMs, 250)
+    assert.isFalse(config.compensate)
+    assert.strictEqual(fromEnv({ LINEPROF_DIR: "/tmp/x" }).dir, "/tmp/x")
+  })
+
+  it("bad values: one line naming the variable", () => {
+    assert.strictEqual(problem({ LINEPROF_INTERVAL_MS: "soon" }), 'LINEPROF_INTERVAL_MS="soon": expected a positive number of milliseconds')
+    assert.strictEqual(problem({ LINEPROF_INTERVAL_MS: "0" }), 'LINEPROF_INTERVAL_MS="0": expected a positive number of milliseconds')
+    assert.strictEqual(problem({ LINEPROF_COMPENSATE: "maybe" }), 'LINEPROF_COMPENSATE="maybe": expected on/off, true/false, yes/no or 1/0')
+    assert.strictEqual(problem({ LINEPROF_INCLUDE: "src/{a" }), 'LINEPROF_INCLUDE="src/{a": glob "src/{a": unclosed {')
+    assert.strictEqual(problem({ LINEPROF_EXCLUDE: "x,[ab" }), 'LINEPROF_EXCLUDE="x,[ab": glob "[ab": unclosed [')
+  })
+
+  it("toEnv pins the settings for children that run in another directory", () => {
+    const parent = fromEnv({ LINEPROF_INCLUDE: "src/**" }, "/w/p[1]")
+    const child = fromEnv(Config.toEnv(parent), "/elsewhere")
+    const matches = Config.makeMatcher(child)
+    assert.isTrue(matches("/w/p[1]/src/a.js"))
+    assert.isFalse(matches("/elsewhere/src/a.js"))
+    assert.strictEqual(child.dir, "/w/p[1]/.lineprof")
+    const byDefault = Config.makeMatcher(fromEnv(Config.toEnv(fromEnv({}, "/w/p[1]")), "/elsewhere"))
+    assert.isTrue(byDefault("/w/p[1]/a.js"))
+    assert.isFalse(byDefault("/w/p1/a.js"))
+    assert.isFalse(byDefault("/w/p[1]/node_modules/a.js"))
+  })
+})
