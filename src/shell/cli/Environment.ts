@@ -1,0 +1,58 @@
+/**
+ * What every command of the CLI shares: the world it runs in (`Environment`,
+ * with `nodeEnvironment` the real one; tests pass another), its exit codes and
+ * its two error types. Nothing here runs on import.
+ */
+import { dirname, extname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import packageJson from "../../../package.json" with { type: "json" }
+import * as Data from "effect/Data"
+import type * as Terminal from "./Terminal.ts"
+
+/** The version `--version` prints: the package's. */
+export const version: string = packageJson.version
+
+/** Exit codes of the command (the program's own code for `run`). */
+export const ExitCode = {
+  ok: 0,
+  badInput: 1,
+  usage: 2,
+  interrupted: 130
+} as const
+
+/** The command line was wrong in a way effect/cli cannot see (exit 2). */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+/** lineprof could not do what was asked with good arguments: a missing script, an unwritable output (exit 1). */
+export class CommandError extends Data.TaggedError("CommandError")<{ readonly message: string }> {}
+
+/** The world the command runs in; `nodeEnvironment` gives the real one, tests may give another. */
+export interface Environment {
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly stdout: Terminal.Stream
+  readonly stderr: Terminal.Stream
+  /** The Node binary that runs scripts (`process.execPath`). */
+  readonly execPath: string
+  /** Absolute path of the module `--import`ed into every profiled process and thread. */
+  readonly registerPath: string
+}
+
+/**
+ * The register module in ../record: `register.ts` while running from
+ * src/, `register.js` from a built dist/ (same extension as this file).
+ */
+export const registerPath = (): string => {
+  const here = fileURLToPath(import.meta.url)
+  return join(dirname(here), "..", "record", `register${extname(here)}`)
+}
+
+/** The real environment of this process. */
+export const nodeEnvironment = (): Environment => ({
+  cwd: process.cwd(),
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  execPath: process.execPath,
+  registerPath: registerPath()
+})
