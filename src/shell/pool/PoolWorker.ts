@@ -28,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as RpcServer from "effect/rpc/RpcServer"
 import { serialize } from "node:v8"
+import * as Delta from "../../core/Delta.ts"
 import * as Profile from "../../core/Profile.ts"
 import { nativeImport, resolveExport } from "./Locate.ts"
 import {
@@ -100,18 +101,12 @@ const sinceMark = (mark: Mark | undefined): Mark | undefined => {
 /** Keys of the functions whose source this worker already sent. */
 const sourceSent = new Set<string>()
 
-/** Leaves out sources already sent; marks the others as sent. Only for deltas that go back with results. */
-const withoutSentSources = (delta: Profile.Profile): Profile.Profile => ({
-  functions: delta.functions.map((fn) => {
-    if (fn.source === undefined) return fn
-    const key = Profile.keyOf(fn)
-    if (!sourceSent.has(key)) {
-      sourceSent.add(key)
-      return fn
-    }
-    return { ...fn, source: undefined }
-  })
-})
+/** Leaves out sources already sent (see Delta.withoutSentSources); marks the others as sent. Only for deltas that go back with results. */
+const withoutSentSources = (delta: Profile.Profile): Profile.Profile => {
+  const { profile, newlySent } = Delta.withoutSentSources(delta, sourceSent)
+  for (const key of newlySent) sourceSent.add(key)
+  return profile
+}
 
 // ---------------------------------------------------------------------------
 // Tasks

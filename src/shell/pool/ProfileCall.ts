@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Data from "effect/Data"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
+import * as Delta from "../../core/Delta.ts"
 import * as Profile from "../../core/Profile.ts"
 import * as Config from "../record/Config.ts"
 import * as Hooks from "../record/Hooks.ts"
@@ -62,39 +63,6 @@ export class CallFailedError extends Data.TaggedError("CallFailedError")<{
     const reason = args.error instanceof Error ? `${args.error.name}: ${args.error.message}` : String(args.error)
     this.message = `${args.functionName} failed: ${reason.split("\n")[0]}`
   }
-}
-
-// ---------------------------------------------------------------------------
-// Profile difference
-
-const lineKey = (fnKey: string, lineNo: number): string => `${fnKey}\u0000${lineNo}`
-
-/**
- * `after - before` for two snapshots of the same recorder (counters only
- * grow): the functions and lines whose counters changed, with the increase.
- */
-export const difference = (after: Profile.Profile, before: Profile.Profile): Profile.Profile => {
-  const earlier = new Map<string, Profile.LineStats>()
-  for (const fn of before.functions) {
-    const key = Profile.keyOf(fn)
-    for (const line of fn.lines) earlier.set(lineKey(key, line.lineNo), line)
-  }
-  const functions: Array<Profile.FunctionProfile> = []
-  for (const fn of after.functions) {
-    const key = Profile.keyOf(fn)
-    const lines: Array<Profile.LineStats> = []
-    for (const line of fn.lines) {
-      const was = earlier.get(lineKey(key, line.lineNo))
-      const hits = line.hits - (was?.hits ?? 0n)
-      const timeNs = line.timeNs - (was?.timeNs ?? 0n)
-      const waitNs = line.waitNs - (was?.waitNs ?? 0n)
-      if (hits !== 0n || timeNs !== 0n || waitNs !== 0n) {
-        lines.push(Profile.makeLine(line.lineNo, { hits, timeNs: timeNs < 0n ? 0n : timeNs, waitNs: waitNs < 0n ? 0n : waitNs }))
-      }
-    }
-    if (lines.length > 0) functions.push({ ...fn, lines })
-  }
-  return Profile.make(functions)
 }
 
 // ---------------------------------------------------------------------------
@@ -165,12 +133,12 @@ export const profileCall = <Args extends ReadonlyArray<unknown>, R>(
     const functionName = fn.name === "" ? location.exportName : fn.name
     const before = Recorder.snapshot()
     const failed = (error: unknown) =>
-      new CallFailedError({ functionName, error, profile: difference(Recorder.snapshot(), before) })
+      new CallFailedError({ functionName, error, profile: Delta.difference(Recorder.snapshot(), before) })
     const returned = yield* Effect.try({ try: () => (fresh as (...a: Args) => R)(...args), catch: failed })
     const result = isThenable(returned)
       ? yield* Effect.tryPromise({ try: () => Promise.resolve(returned as Awaited<R>), catch: failed })
       : (returned as Awaited<R>)
-    return { result, profile: difference(Recorder.snapshot(), before) }
+    return { result, profile: Delta.difference(Recorder.snapshot(), before) }
   })
 
 /** `profileCall` as a promise: resolves with `{ result, profile }`, rejects with the same typed errors. */

@@ -101,21 +101,3 @@ describe("ProfileCall.profileCall", () => {
     assert.deepStrictEqual(hitsOf(profile, "power3"), { 3: 1 })
   })
 })
-
-describe("ProfileCall.difference", () => {
-  it("subtracts counters line by line and drops what did not change", () => {
-    const fn = (lines: ReadonlyArray<Profile.LineStats>): Profile.FunctionProfile => ({
-      file: "/a.js", name: "f", firstLine: 1, lastLine: 3, fileHash: "h", source: undefined, lines
-    })
-    const before = Profile.make([fn([Profile.makeLine(2, { hits: 3n, timeNs: 30n }), Profile.makeLine(3, { hits: 1n, timeNs: 5n })])])
-    const after = Profile.make([
-      fn([Profile.makeLine(2, { hits: 5n, timeNs: 70n }), Profile.makeLine(3, { hits: 1n, timeNs: 5n })]),
-      { ...fn([Profile.makeLine(9, { hits: 1n })]), name: "g", firstLine: 8, lastLine: 9 }
-    ])
-    assert.deepStrictEqual(
-      ProfileCall.difference(after, before),
-      Profile.make([fn([Profile.makeLine(2, { hits: 2n, timeNs: 40n })]), { ...fn([Profile.makeLine(9, { hits: 1n })]), name: "g", firstLine: 8, lastLine: 9 }])
-    )
-    assert.deepStrictEqual(ProfileCall.difference(after, after), Profile.empty)
-  })
-})
