@@ -55,6 +55,7 @@ import { Worker } from "node:worker_threads"
 import * as Profile from "../../core/Profile.ts"
 import * as Config from "../record/Config.ts"
 import * as Delivery from "../record/Delivery.ts"
+import * as ChunkScheduler from "./ChunkScheduler.ts"
 import { locate, type FunctionLocation, type NotExportedError } from "./Locate.ts"
 import {
   PoolOptionError,
@@ -449,9 +450,149 @@ const cloneCheck = (isolation: Isolation): ((value: unknown) => string | undefin
   }
 }
 
-/** Enough chunks to balance the load (16 a worker), few enough to amortise the round trip; 1 when tasks are timed. */
-const autoChunkSize = (inputCount: number, workerCount: number, timeoutMs: number | undefined): number =>
-  timeoutMs !== undefined ? 1 : Math.max(1, Math.min(64, Math.floor(inputCount / (workerCount * 16))))
+// -- bookkeeping: what a run records as chunks come back ---------------------
+
+/**
+ * A failed task: listed when collecting, else the run fails with a
+ * `TaskError` that carries everything completed so far.
+ */
+const fail = (plan: Plan, state: RunState, failure: TaskFailure): Effect.Effect<void, TaskError> => {
+  if (plan.collect) {
+    state.failures.push(failure)
+    return Effect.void
+  }
+  const summary = summarize(state)
+  return Effect.fail(
+    new TaskError({
+      index: failure.index,
+      kind: failure.kind,
+      errorName: failure.errorName,
+      errorMessage: failure.errorMessage,
+      errorStack: failure.errorStack,
+      taskProfile: failure.taskProfile,
+      profile: summary.profile,
+      workerProfiles: summary.workerProfiles,
+      completed: summary.completed
+    })
+  )
+}
+
+/** A chunk's output: its profile delta into the slot (and `lineprof run`'s stats), then each outcome. */
+const record = (
+  run: RunContext,
+  slot: Slot,
+  output: ChunkOutput
+): Effect.Effect<void, TaskError> => {
+  // The delta first: a failure below reports a profile that includes this chunk's successes.
+  if (output.profile !== undefined && output.profile.functions.length > 0) {
+    slot.pending.push(output.profile)
+    Delivery.contribute(output.profile)
+    if (slot.pending.length >= 256) foldPending(slot)
+  }
+  for (const outcome of output.outcomes) if (outcome.ok) run.state.completed++
+  return Effect.forEach(
+    output.outcomes,
+    (outcome) =>
+      outcome.ok
+        ? run.onResult(outcome.index, outcome.result)
+        : fail(
+          run.plan,
+          run.state,
+          failureOf(outcome.index, outcome.kind, outcome.errorName, outcome.errorMessage, outcome.errorStack, outcome.taskProfile)
+        ),
+    { discard: true }
+  )
+}
+
+// -- the run: slots drive chunks until the schedule is empty -----------------
+
+/** One run of the pool: its plan, inputs, schedule and what it recorded. */
+interface RunContext {
+  readonly plan: Plan
+  readonly inputs: ReadonlyArray<unknown>
+  readonly state: RunState
+  readonly onResult: (index: number, result: unknown) => Effect.Effect<void>
+  readonly checkInput: (value: unknown) => string | undefined
+  schedule: ChunkScheduler.ChunkSchedule
+}
+
+/** The tasks of a chunk whose input can cross; the others fail (kind "notCloneable"). */
+const tasksOf = (run: RunContext, indices: ReadonlyArray<number>): Effect.Effect<Array<Task>, TaskError> =>
+  Effect.gen(function* () {
+    const tasks = indices.map((index) => ({ index, input: run.inputs[index] }))
+    // One check for the whole chunk; only a chunk that fails is checked input by input.
+    if (run.checkInput(tasks) === undefined) return tasks
+    const good: Array<Task> = []
+    for (const task of tasks) {
+      const problem = run.checkInput(task.input)
+      if (problem === undefined) good.push(task)
+      else {
+        yield* fail(run.plan, run.state, failureOf(task.index, "notCloneable", "DataCloneError", `the input cannot be sent to a worker (${problem})`))
+      }
+    }
+    return good
+  })
+
+const startError = (plan: Plan, exit: ExitInfo): Effect.Effect<never, WorkerStartError> =>
+  Effect.fail(
+    new WorkerStartError({
+      moduleUrl: plan.config.moduleUrl,
+      detail: exit.code === STARTUP_FAILED_EXIT_CODE
+        ? "see the worker's error above (stderr)"
+        : `${describeExit(exit)} before it was ready`
+    })
+  )
+
+/**
+ * Runs one chunk on a slot's worker. A timed-out task ends and replaces the
+ * worker; a worker that dies under a chunk of several tasks is replaced and
+ * the chunk's tasks go back to the schedule to run one by one.
+ */
+const runChunk = (run: RunContext, slot: Slot, indices: ReadonlyArray<number>): Effect.Effect<void, TaskError | WorkerStartError> =>
+  Effect.gen(function* () {
+    const { plan } = run
+    const tasks = yield* tasksOf(run, indices)
+    if (tasks.length === 0) return
+    const call = slot.run(tasks, !plan.collect)
+    // Chunks are single tasks when there is a timeout (see ChunkScheduler.autoChunkSize).
+    const timed = plan.timeoutMs === undefined ? Effect.map(call, Option.some) : Effect.timeoutOption(call, plan.timeoutMs)
+    yield* slot.ready.await
+    if (slot.startFailure !== undefined) return yield* startError(plan, slot.startFailure)
+    const outcome = yield* Effect.result(timed)
+    if (outcome._tag === "Success") {
+      if (Option.isSome(outcome.success)) return yield* record(run, slot, outcome.success.value)
+      // A sync loop never yields to an interrupt: only ending the worker stops it.
+      slot.ready.closeUnsafe()
+      yield* slot.replace
+      return yield* fail(
+        plan,
+        run.state,
+        failureOf(tasks[0]!.index, "timeout", "TimeoutError", `the task ran longer than ${plan.timeoutMs} ms; its worker was ended`)
+      )
+    }
+    // The worker died. Which task of a chunk killed it is unknown: run each again alone.
+    const exit = slot.lastExit
+    if (slot.startFailure !== undefined) return yield* startError(plan, slot.startFailure)
+    yield* slot.replace
+    if (tasks.length > 1) {
+      run.schedule = ChunkScheduler.requeue(run.schedule, tasks.map((task) => task.index))
+      return
+    }
+    return yield* fail(
+      plan,
+      run.state,
+      failureOf(tasks[0]!.index, "workerDied", "WorkerDied", `${describeExit(exit)} while running this task; it was replaced`)
+    )
+  })
+
+/** A slot takes the next chunk until none is left. */
+const drive = (run: RunContext, slot: Slot): Effect.Effect<void, TaskError | WorkerStartError> =>
+  Effect.suspend(() => {
+    const step = ChunkScheduler.next(run.schedule)
+    run.schedule = step.schedule
+    if (step.chunk === undefined) return Effect.void
+    return Effect.flatMap(runChunk(run, slot, step.chunk), () => drive(run, slot))
+  })
 
 /**
  * Runs every input; calls `onResult` for each completed task, in completion
@@ -473,128 +614,16 @@ const runTasks = <I>(
     // Added after the slots, so it runs before their own finalizers, which
     // would first ask each worker to close and wait up to 5 s for a busy one.
     yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([...live].map(endWorkerAndWait))))
-
-    const checkInput = cloneCheck(plan.config.isolation)
-    const chunkSize = plan.chunkSize ?? autoChunkSize(inputs.length, size, plan.timeoutMs)
-    let cursor = 0
-    /** Inputs to run again, one a chunk: the chunk they were in lost its worker. */
-    const retry: Array<number> = []
-
-    const nextChunk = (): Array<number> | undefined => {
-      if (retry.length > 0) return [retry.shift()!]
-      if (cursor >= inputs.length) return undefined
-      const end = Math.min(inputs.length, cursor + chunkSize)
-      const indices = Array.from({ length: end - cursor }, (_, k) => cursor + k)
-      cursor = end
-      return indices
+    const chunkSize = plan.chunkSize ?? ChunkScheduler.autoChunkSize(inputs.length, size, plan.timeoutMs)
+    const run: RunContext = {
+      plan,
+      inputs,
+      state,
+      onResult,
+      checkInput: cloneCheck(plan.config.isolation),
+      schedule: ChunkScheduler.make(inputs.length, chunkSize)
     }
-
-    const fail = (failure: TaskFailure): Effect.Effect<void, TaskError> => {
-      if (plan.collect) {
-        state.failures.push(failure)
-        return Effect.void
-      }
-      const summary = summarize(state)
-      return Effect.fail(
-        new TaskError({
-          index: failure.index,
-          kind: failure.kind,
-          errorName: failure.errorName,
-          errorMessage: failure.errorMessage,
-          errorStack: failure.errorStack,
-          taskProfile: failure.taskProfile,
-          profile: summary.profile,
-          workerProfiles: summary.workerProfiles,
-          completed: summary.completed
-        })
-      )
-    }
-
-    /** The tasks of a chunk whose input can cross; the others fail (kind "notCloneable"). */
-    const tasksOf = (indices: ReadonlyArray<number>): Effect.Effect<Array<Task>, TaskError> =>
-      Effect.gen(function* () {
-        const tasks = indices.map((index) => ({ index, input: inputs[index] }))
-        // One check for the whole chunk; only a chunk that fails is checked input by input.
-        if (checkInput(tasks) === undefined) return tasks
-        const good: Array<Task> = []
-        for (const task of tasks) {
-          const problem = checkInput(task.input)
-          if (problem === undefined) good.push(task)
-          else yield* fail(failureOf(task.index, "notCloneable", "DataCloneError", `the input cannot be sent to a worker (${problem})`))
-        }
-        return good
-      })
-
-    const record = (slot: Slot, output: ChunkOutput): Effect.Effect<void, TaskError> => {
-      // The delta first: a failure below reports a profile that includes this chunk's successes.
-      if (output.profile !== undefined && output.profile.functions.length > 0) {
-        slot.pending.push(output.profile)
-        Delivery.contribute(output.profile)
-        if (slot.pending.length >= 256) foldPending(slot)
-      }
-      for (const outcome of output.outcomes) if (outcome.ok) state.completed++
-      return Effect.forEach(
-        output.outcomes,
-        (outcome) =>
-          outcome.ok
-            ? onResult(outcome.index, outcome.result)
-            : fail(
-              failureOf(outcome.index, outcome.kind, outcome.errorName, outcome.errorMessage, outcome.errorStack, outcome.taskProfile)
-            ),
-        { discard: true }
-      )
-    }
-
-    const startError = (exit: ExitInfo): Effect.Effect<never, WorkerStartError> =>
-      Effect.fail(
-        new WorkerStartError({
-          moduleUrl: plan.config.moduleUrl,
-          detail: exit.code === STARTUP_FAILED_EXIT_CODE
-            ? "see the worker's error above (stderr)"
-            : `${describeExit(exit)} before it was ready`
-        })
-      )
-
-    const runChunk = (slot: Slot, indices: ReadonlyArray<number>): Effect.Effect<void, TaskError | WorkerStartError> =>
-      Effect.gen(function* () {
-        const tasks = yield* tasksOf(indices)
-        if (tasks.length === 0) return
-        const call = slot.run(tasks, !plan.collect)
-        // Chunks are single tasks when there is a timeout (see autoChunkSize).
-        const timed = plan.timeoutMs === undefined ? Effect.map(call, Option.some) : Effect.timeoutOption(call, plan.timeoutMs)
-        yield* slot.ready.await
-        if (slot.startFailure !== undefined) return yield* startError(slot.startFailure)
-        const outcome = yield* Effect.result(timed)
-        if (outcome._tag === "Success") {
-          if (Option.isSome(outcome.success)) return yield* record(slot, outcome.success.value)
-          // A sync loop never yields to an interrupt: only ending the worker stops it.
-          slot.ready.closeUnsafe()
-          yield* slot.replace
-          return yield* fail(
-            failureOf(tasks[0]!.index, "timeout", "TimeoutError", `the task ran longer than ${plan.timeoutMs} ms; its worker was ended`)
-          )
-        }
-        // The worker died. Which task of a chunk killed it is unknown: run each again alone.
-        const exit = slot.lastExit
-        if (slot.startFailure !== undefined) return yield* startError(slot.startFailure)
-        yield* slot.replace
-        if (tasks.length > 1) {
-          retry.unshift(...tasks.map((task) => task.index))
-          return
-        }
-        return yield* fail(
-          failureOf(tasks[0]!.index, "workerDied", "WorkerDied", `${describeExit(exit)} while running this task; it was replaced`)
-        )
-      })
-
-    const drive = (slot: Slot): Effect.Effect<void, TaskError | WorkerStartError> =>
-      Effect.suspend(() => {
-        const indices = nextChunk()
-        if (indices === undefined) return Effect.void
-        return Effect.flatMap(runChunk(slot, indices), () => drive(slot))
-      })
-
-    yield* Effect.forEach(state.slots, drive, { concurrency: "unbounded", discard: true })
+    yield* Effect.forEach(state.slots, (slot) => drive(run, slot), { concurrency: "unbounded", discard: true })
   }).pipe(
     // Workers run in real time: the task timeout and effect/rpc's restart of a
     // dead worker must not wait on a test clock the caller may have installed.
