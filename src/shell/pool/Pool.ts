@@ -45,6 +45,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as RpcClient from "effect/rpc/RpcClient"
 import * as Scope from "effect/Scope"
+import * as ScopedRef from "effect/ScopedRef"
 import * as Stream from "effect/Stream"
 import { fork, type ChildProcess } from "node:child_process"
 import { availableParallelism } from "node:os"
@@ -338,8 +339,8 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
   Effect.gen(function* () {
     const slot: Slot = {
       id,
-      run: undefined as never,
-      replace: undefined as never,
+      run: () => Effect.die("the slot's client is not acquired yet"),
+      replace: Effect.void,
       current: undefined,
       lastExit: undefined,
       ready: Latch.makeUnsafe(false),
@@ -376,24 +377,20 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
       return worker
     }
     const layer = RpcClient.layerProtocolWorker({ size: 1 }).pipe(Layer.provide(NodeWorker.layer(spawn)))
-    const runScope = yield* Effect.scope
-    let clientScope: Scope.Closeable | undefined
-    const connect = Effect.gen(function* () {
-      if (clientScope !== undefined) {
-        // Whatever worker the old protocol holds is ended by the pool, not failing to start.
-        if (slot.current !== undefined) endWorker(slot.current)
-        yield* Scope.close(clientScope, Exit.void)
-      }
-      clientScope = yield* Scope.fork(runScope)
-      const context = yield* Layer.buildWithScope(layer, clientScope).pipe(Effect.orDie)
-      const client = yield* RpcClient.make(PoolRpcs, { disableTracing: true }).pipe(
-        Effect.provideContext(context),
-        Scope.provide(clientScope)
-      )
-      slot.run = (tasks, stopOnFailure) => client.RunChunk({ tasks, stopOnFailure })
+    // The client of the slot's current worker, in a scope of its own that a replacement closes.
+    const acquireClient = Effect.gen(function* () {
+      const context = yield* Layer.build(layer).pipe(Effect.orDie)
+      const client = yield* RpcClient.make(PoolRpcs, { disableTracing: true }).pipe(Effect.provideContext(context))
+      return (tasks: ReadonlyArray<Task>, stopOnFailure: boolean) => client.RunChunk({ tasks, stopOnFailure })
     })
-    yield* connect
-    slot.replace = connect
+    const client = yield* ScopedRef.fromAcquire(acquireClient)
+    slot.run = (tasks, stopOnFailure) => Effect.flatMap(ScopedRef.get(client), (run) => run(tasks, stopOnFailure))
+    slot.replace = Effect.suspend(() => {
+      // End the old worker first: closing its client asks it to close and waits up to 5 s for a busy one.
+      // Whatever worker the old protocol holds is then ended by the pool, not failing to start.
+      if (slot.current !== undefined) endWorker(slot.current)
+      return ScopedRef.set(client, acquireClient)
+    })
     return slot
   })
 
