@@ -15,7 +15,7 @@
  *
  * `resolveExport(namespace, exportName)` is the inverse, for the loading side.
  */
-import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import * as Effect from "effect/Effect"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
@@ -33,15 +33,14 @@ export interface FunctionLocation {
 }
 
 /** The function cannot be loaded again by module URL and export name. */
-export class NotExportedError extends Data.TaggedError("NotExportedError")<{
+export class NotExportedError extends Schema.TaggedError<NotExportedError>()("NotExportedError", {
   /** The function's name as written (`fn.name`), or `<anonymous>`. */
-  readonly functionName: string
+  functionName: Schema.String,
   /** Why, in a few words, with the module URL where it is known. */
-  readonly reason: string
-}> {
-  constructor(args: { readonly functionName: string; readonly reason: string }) {
-    super(args)
-    this.message = `cannot locate function ${args.functionName}: ${args.reason}`
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot locate function ${this.functionName}: ${this.reason}`
   }
 }
 

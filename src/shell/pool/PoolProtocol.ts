@@ -40,7 +40,7 @@ export interface WorkerConfig {
  * A profile held as it is (these errors live in the parent, they are not
  * encoded): checked for its shape, typed as `Profile`.
  */
-const ProfileValue = Schema.declare(
+export const ProfileValue = Schema.declare(
   (value: unknown): value is Profile.Profile =>
     typeof value === "object" && value !== null && Array.isArray((value as Profile.Profile).functions)
 )

@@ -23,7 +23,7 @@
  * profiled only when they were loaded through the hooks already.
  */
 import * as Effect from "effect/Effect"
-import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import * as Delta from "../../core/Delta.ts"
@@ -31,6 +31,7 @@ import * as Profile from "../../core/Profile.ts"
 import * as Config from "../record/Config.ts"
 import * as Hooks from "../record/Hooks.ts"
 import * as Locate from "./Locate.ts"
+import { ProfileValue } from "./PoolProtocol.ts"
 import * as Recorder from "../record/Recorder.ts"
 
 /** What `profileCall` succeeds with. */
@@ -42,26 +43,29 @@ export interface Profiled<A> {
 }
 
 /** The function's module could not be loaded again through the hooks. */
-export class ModuleLoadError extends Data.TaggedError("ModuleLoadError")<{
-  readonly moduleUrl: string
-  readonly reason: string
-}> {
-  constructor(args: { readonly moduleUrl: string; readonly reason: string }) {
-    super(args)
-    this.message = `cannot load ${args.moduleUrl} for profiling: ${args.reason}`
+export class ModuleLoadError extends Schema.TaggedError<ModuleLoadError>()("ModuleLoadError", {
+  moduleUrl: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot load ${this.moduleUrl} for profiling: ${this.reason}`
   }
 }
 
 /** The profiled call threw or rejected; `profile` holds what ran until then. */
-export class CallFailedError extends Data.TaggedError("CallFailedError")<{
-  readonly functionName: string
-  readonly error: unknown
-  readonly profile: Profile.Profile
-}> {
+export class CallFailedError extends Schema.TaggedError<CallFailedError>()("CallFailedError", {
+  functionName: Schema.String,
+  /** What the call threw or rejected with, as it was (also the `cause`). */
+  error: Schema.Unknown,
+  profile: ProfileValue
+}) {
   constructor(args: { readonly functionName: string; readonly error: unknown; readonly profile: Profile.Profile }) {
-    super({ ...args, cause: args.error } as typeof args)
-    const reason = args.error instanceof Error ? `${args.error.name}: ${args.error.message}` : String(args.error)
-    this.message = `${args.functionName} failed: ${reason.split("\n")[0]}`
+    super(args)
+    Object.defineProperty(this, "cause", { value: args.error, configurable: true, writable: true })
+  }
+  override get message(): string {
+    const reason = this.error instanceof Error ? `${this.error.name}: ${this.error.message}` : String(this.error)
+    return `${this.functionName} failed: ${reason.split("\n")[0]}`
   }
 }
 

@@ -84,7 +84,13 @@ describe("ProfileCall.profileCall", () => {
       const error = yield* Effect.flip(ProfileCall.profileCall(seed["fail"], "no luck"))
       assert.strictEqual(error._tag, "CallFailedError")
       assert.strictEqual(error.message, "fail failed: Error: no luck")
-      if (error._tag === "CallFailedError") assert.deepStrictEqual(hitsOf(error.profile, "fail"), { 24: 1 })
+      if (error._tag === "CallFailedError") {
+        assert.deepStrictEqual(hitsOf(error.profile, "fail"), { 24: 1 })
+        // The thrown value is kept as it was, as `error` and as the standard `cause`.
+        assert.instanceOf(error.error, Error)
+        assert.strictEqual((error.error as Error).message, "no luck")
+        assert.strictEqual(error.cause, error.error)
+      }
     }))
 
   it.effect("a closure is rejected before anything runs", () =>
