@@ -165,8 +165,8 @@ const toModuleUrl = (scriptUrl: string): string | undefined => {
 }
 
 /** Finds the module and export name of `fn`; fails with `NotExportedError` when it cannot be loaded again by name. */
-export const locate = (fn: unknown): Effect.Effect<FunctionLocation, NotExportedError> =>
-  Effect.gen(function* () {
+export const locate: (fn: unknown) => Effect.Effect<FunctionLocation, NotExportedError> = Effect.fn("lineprof.locate")(
+  function* (fn: unknown) {
     if (typeof fn !== "function") {
       return yield* new NotExportedError({ functionName: String(fn), reason: `it is a ${typeof fn}, not a function` })
     }
@@ -202,4 +202,5 @@ export const locate = (fn: unknown): Effect.Effect<FunctionLocation, NotExported
       )
     }
     return { moduleUrl, exportName }
-  })
+  }
+)
