@@ -328,6 +328,16 @@ describe("Text.render: colour", () => {
     )
   })
 
+  it("heat comes from the exact share, not the printed one: 19.96 % prints 20.0 and is warm", () => {
+    const nearHot = Profile.make([
+      fn({
+        lines: [Profile.makeLine(2, { hits: 1n, timeNs: 1996n }), Profile.makeLine(3, { hits: 1n, timeNs: 8004n })]
+      })
+    ])
+    const text = Text.render(nearHot, { colour: tag })
+    assert.include(text, "<warm>     2         1       1996.0   1996.0     20.0    work()</warm>\n")
+  })
+
   it("changes nothing but the styled pieces: removing the tags gives the plain report", () => {
     fc.assert(
       fc.property(profileArbitrary, optionsArbitrary, (profile, options) => {
