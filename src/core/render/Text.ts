@@ -326,7 +326,7 @@ const renderFunction = (
   const heatByLine = new Map<number, Heat.Level>()
   for (const line of fn.lines) {
     if (ranAtAll(line)) cellsByLine.set(line.lineNo, cellsOf(line, totals.timeNs, scalar))
-    const level = Heat.levelOf(line.timeNs, totals.timeNs)
+    const level = colour === plain ? undefined : Heat.levelOf(line.timeNs, totals.timeNs)
     if (level !== undefined) heatByLine.set(line.lineNo, level)
   }
   const widthOf = (minimum: number, pick: (cells: Cells) => string): number => {
