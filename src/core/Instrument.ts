@@ -832,7 +832,7 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
   const fatal = parsed.errors.find((error) => error.severity === "Error")
   if (fatal !== undefined) {
     const label = fatal.labels[0]
-    const where = label === undefined ? "" : `:${lineAt(source, label.start)}`
+    const where = label === undefined ? "" : `:${positionAt(source, label.start)}`
     throw new InstrumentError({ file: options.file, message: `${options.file}${where}: cannot parse: ${fatal.message.split("\n")[0]}` })
   }
   const instrumenter = new Instrumenter(source, options.slotBase, parsed.comments)
@@ -853,10 +853,22 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
   return { code, functions, slotCount: instrumenter.slotCount, insertions: instrumenter.runs }
 }
 
-const lineAt = (source: string, pos: number): number => {
+/** Node's line terminators for positions (\r\n counts once). */
+const lineBreaks = /\r\n|[\n\r\u2028\u2029]/g
+
+/**
+ * `line:column` of a source offset as V8 reports a SyntaxError's (1-based; the
+ * column in UTF-16 units), so that a file with \r or U+2028 line ends is
+ * reported where Node would report it.
+ */
+const positionAt = (source: string, pos: number): string => {
   let line = 1
-  for (let i = 0; i < pos && i < source.length; i++) if (source.charCodeAt(i) === 10) line++
-  return line
+  let lineStart = 0
+  for (const lineBreak of source.slice(0, pos).matchAll(lineBreaks)) {
+    line++
+    lineStart = lineBreak.index + lineBreak[0].length
+  }
+  return `${line}:${pos - lineStart + 1}`
 }
 
 /**

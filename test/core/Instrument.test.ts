@@ -205,8 +205,31 @@ describe("instrumentSource: source in → source out", () => {
     } catch (error) {
       assert.instanceOf(error, InstrumentError)
       assert.strictEqual((error as InstrumentError)._tag, "InstrumentError")
-      assert.match((error as InstrumentError).message, /^\/app\/broken\.js:1: cannot parse: /)
+      assert.match((error as InstrumentError).message, /^\/app\/broken\.js:1:10: cannot parse: /)
       assert.notInclude((error as InstrumentError).message, "\n")
+    }
+  })
+
+  it("a parse error is reported at V8's line and column, whatever ends the lines (\\n, \\r, \\r\\n, U+2028, U+2029)", () => {
+    const lines = ["const a = 1", "const s = \"é\"", "function f() {", "    return ) 2", "}"]
+    for (const lineBreak of ["\n", "\r", "\r\n", "\u2028", "\u2029"]) {
+      const source = lines.join(lineBreak)
+      // V8's own report: `file:line`, the source line, then a caret under the column.
+      let v8Stack = ""
+      try {
+        new vm.Script(source, { filename: "/app/broken.js" })
+      } catch (error) {
+        v8Stack = (error as Error).stack ?? ""
+      }
+      const [where, , caret] = v8Stack.split("\n")
+      const v8Position = `${where}:${caret!.indexOf("^") + 1}`
+      assert.strictEqual(v8Position, "/app/broken.js:4:12")
+      assert.throws(
+        () => instrumentSource(source, { file: "/app/broken.js", format: "module", slotBase: 1 }),
+        InstrumentError,
+        new RegExp(`^${v8Position.replace(/[.]/g, "\\.")}: cannot parse: `),
+        JSON.stringify(lineBreak)
+      )
     }
   })
 })

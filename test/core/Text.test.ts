@@ -237,6 +237,118 @@ describe("Text.render: lineprof additions", () => {
   })
 })
 
+describe("Text.render: control characters", () => {
+  it("showControls writes them as cat -v does and keeps tabs and printable characters", () => {
+    assert.deepStrictEqual(
+      ["\u001b[2J", "\u0000", "\u0007", "\u007f", "\u009b31m", "\u0085", "\u0080\u009f", "a\tb", "\n", "\r", "é ∑ 😀 \u00a0\u00ff"].map(
+        Text.showControls
+      ),
+      ["^[[2J", "^@", "^G", "^?", "M-^[31m", "M-^E", "M-^@M-^_", "a\tb", "^J", "^M", "é ∑ 😀 \u00a0\u00ff"]
+    )
+  })
+
+  it("escapes names, paths and source lines in every part of the report; tabs stay", () => {
+    const profile = Profile.make([
+      fn({
+        file: "/app/src/\u001b]0;title\u0007.ts",
+        name: "f\u001b[2J",
+        fileHash: "h1",
+        source: ["function f() {", "\twork() // \u001bc\u009b1m\u007f", "}"],
+        lines: [Profile.makeLine(2, { hits: 1n, timeNs: 5n })]
+      }),
+      fn({
+        file: "/app/src/\u001b]0;title\u0007.ts",
+        name: "g\nTotal time: 0 s",
+        firstLine: 5,
+        fileHash: "h2",
+        source: undefined,
+        lines: [Profile.makeLine(5, { hits: 1n, timeNs: 1n })]
+      })
+    ])
+    const text = Text.render(profile, { cwd: "/app", summary: true })
+    assert.include(text, "Note: src/^[]0;title^G.ts changed between runs")
+    assert.include(text, "File: src/^[]0;title^G.ts\nFunction: f^[[2J at line 1\n")
+    assert.include(text, "100.0  \twork() // ^[cM-^[1m^?\n")
+    assert.include(text, "Could not find file src/^[]0;title^G.ts\n")
+    assert.include(text, " seconds - src/^[]0;title^G.ts:1 - f^[[2J\n")
+    assert.include(text, " seconds - src/^[]0;title^G.ts:5 - g^JTotal time: 0 s\n")
+    assert.notMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/)
+  })
+
+  it("no profile text puts a control character other than tab and line feed in the report, nor a line of its own", () => {
+    const anyText = fc.string({ unit: "binary", maxLength: 12 })
+    fc.assert(
+      fc.property(anyText, anyText, fc.array(anyText, { minLength: 3, maxLength: 3 }), (file, name, source) => {
+        const profile = Profile.make([fn({ file, name, source, lines: [Profile.makeLine(2, { hits: 1n, timeNs: 5n })] })])
+        const text = Text.render(profile, { summary: true })
+        assert.notMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/)
+        // As many lines as with plain names and source: a header block of 3, the table (header, rule, 3 rows), blanks, a summary line.
+        const plainText = Text.render(Profile.make([fn({ lines: [Profile.makeLine(2, { hits: 1n, timeNs: 5n })] })]), { summary: true })
+        assert.strictEqual(text.split("\n").length, plainText.split("\n").length)
+      }),
+      { numRuns: 200 }
+    )
+  })
+})
+
+describe("Text.render: colour", () => {
+  const tag: Text.Colour = (role, text) => `<${role}>${text}</${role}>`
+  const profile = Profile.make([
+    fn({
+      source: ["function f() {", "  a()", "  b()", "  c()", "}"],
+      lastLine: 5,
+      lines: [
+        Profile.makeLine(2, { hits: 1n, timeNs: 800n }),
+        Profile.makeLine(3, { hits: 1n, timeNs: 150n }),
+        Profile.makeLine(4, { hits: 1n, timeNs: 40n })
+      ]
+    })
+  ])
+
+  it("styles the headings and the hot (>= 20 %) and warm (>= 5 %) rows, around the padded text", () => {
+    assert.strictEqual(
+      Text.render(profile, { colour: tag }),
+      [
+        "Timer unit: 1e-09 s",
+        "",
+        "<heading>Total time: 9.9e-07 s</heading>",
+        "File: /app/src/a.ts",
+        "<heading>Function: f at line 1</heading>",
+        "",
+        "<heading>Line #      Hits         Time  Per Hit   % Time  Line Contents</heading>",
+        "==============================================================",
+        "     1                                           function f() {",
+        "<hot>     2         1        800.0    800.0     80.8    a()</hot>",
+        "<warm>     3         1        150.0    150.0     15.2    b()</warm>",
+        "     4         1         40.0     40.0      4.0    c()",
+        "     5                                           }",
+        "",
+        ""
+      ].join("\n")
+    )
+  })
+
+  it("heat comes from the exact share, not the printed one: 19.96 % prints 20.0 and is warm", () => {
+    const nearHot = Profile.make([
+      fn({
+        lines: [Profile.makeLine(2, { hits: 1n, timeNs: 1996n }), Profile.makeLine(3, { hits: 1n, timeNs: 8004n })]
+      })
+    ])
+    const text = Text.render(nearHot, { colour: tag })
+    assert.include(text, "<warm>     2         1       1996.0   1996.0     20.0    work()</warm>\n")
+  })
+
+  it("changes nothing but the styled pieces: removing the tags gives the plain report", () => {
+    fc.assert(
+      fc.property(profileArbitrary, optionsArbitrary, (profile, options) => {
+        const styled = Text.render(profile, { ...options, colour: tag })
+        assert.strictEqual(styled.replace(/<\/?(heading|hot|warm)>/g, ""), Text.render(profile, options))
+      }),
+      { numRuns: 300 }
+    )
+  })
+})
+
 describe("Python number formatting", () => {
   it("%f rounds the exact binary value half to even, like Python", () => {
     // 0.25 and 0.75 are exact ties; 0.35 is a little below .35 in binary.

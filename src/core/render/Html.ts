@@ -10,7 +10,7 @@
  * Hit, % Time (the line's share of the function's time, also drawn as a heat
  * bar), and Wait when any line of the function waited. Hot lines stand out:
  * a row whose share is at least 20 % is tinted red, at least 5 % amber (the
- * text report's colour thresholds), and each function's heading links to its
+ * thresholds of core/render/Heat, which the text report colours by), and each function's heading links to its
  * hottest line, which matters in a function of thousands of lines. Wait (time
  * suspended at await / yield) is also totalled per function, in the heading
  * and in the list, where async code that mostly waits would otherwise look
@@ -31,6 +31,7 @@
  * (different `fileHash`) shows each version's hash.
  */
 import * as Profile from "../Profile.ts"
+import * as Heat from "./Heat.ts"
 import { displayPath } from "./Text.ts"
 
 export interface RenderOptions {
@@ -73,13 +74,10 @@ export const formatDuration = (ns: number): string => {
 const percent = (part: bigint, whole: bigint): string =>
   whole === 0n ? "" : ((Number(part) / Number(whole)) * 100).toFixed(1)
 
-/** Shares of a function's time from which a row is tinted hot / warm (as the text report colours them). */
-const hotShare = 0.2
-const warmShare = 0.05
-
+/** A row is tinted by its heat, with the thresholds the text report colours by. */
 const rowClass = (part: bigint, whole: bigint): string => {
-  const share = whole === 0n ? 0 : Number(part) / Number(whole)
-  return share >= hotShare ? " class=hot" : share >= warmShare ? " class=warm" : ""
+  const level = Heat.levelOf(part, whole)
+  return level === undefined ? "" : ` class=${level}`
 }
 
 /** Width and strength of a heat bar for a share of `part / whole`. */

@@ -32,8 +32,19 @@
  *
  * Lines that never ran (zero hits, time and wait) get empty number columns;
  * a line with time but no hits (a `for await` header) gets an empty Per Hit.
+ *
+ * Control characters in names, paths and source lines are shown as `cat -v`
+ * shows them (`showControls`), so a stats file cannot clear or reprogram the
+ * terminal the report is printed on; tabs are kept, as line_profiler prints
+ * them. Everything else, the stats file included, keeps the text as it is.
+ *
+ * Colour is an option (`colour`), so the core stays free of terminal codes:
+ * the renderer says what each piece is (a heading, a hot or warm row, by the
+ * thresholds of `Heat`), and the caller's function styles it, adding escapes
+ * around the finished, padded text. Without it the report is plain.
  */
 import type { FunctionProfile, LineStats, Profile } from "../Profile.ts"
+import * as Heat from "./Heat.ts"
 
 /** The unit of the counters in a profile: nanoseconds. */
 export const nativeUnit = 1e-9
@@ -51,7 +62,20 @@ export interface TextOptions {
   readonly details?: boolean
   /** The current directory: files under it are shown relative to it. */
   readonly cwd?: string
+  /** Styles the headings and the hot and warm rows (say, with terminal colours); plain text without it. */
+  readonly colour?: Colour
 }
+
+/**
+ * What a styled piece of the report is: a heading (`Total time:`, `Function:`
+ * and the column header) or a row of a hot or warm line (see `Heat`).
+ */
+export type Role = "heading" | Heat.Level
+
+/** Styles one piece of the report: the text back with escapes added around it, nothing else changed. */
+export type Colour = (role: Role, text: string) => string
+
+const plain: Colour = (_role, text) => text
 
 // ---------------------------------------------------------------------------
 // Python's % formatting of floats, exact.
@@ -175,6 +199,29 @@ export const divideExact = (numerator: bigint, denominator: bigint): number => {
 }
 
 // ---------------------------------------------------------------------------
+// Text from the profile.
+
+/** C0 controls but tab (line feed included: a name must stay on its line), DEL, and the C1 controls. */
+const controlCharacter = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/
+const controlCharacters = new RegExp(controlCharacter.source, "g")
+
+/** `cat -v`'s notation of one control character: ^@ to ^_ for C0, ^? for DEL, M-^@ to M-^_ for C1. */
+const caretNotation = (character: string): string => {
+  const code = character.charCodeAt(0)
+  if (code === 0x7f) return "^?"
+  return code >= 0x80 ? `M-^${String.fromCharCode(code - 0x80 + 0x40)}` : `^${String.fromCharCode(code + 0x40)}`
+}
+
+/**
+ * `text` with its control characters shown as `cat -v` shows them (ESC is
+ * `^[`, DEL `^?`, U+009B `M-^[`), tabs kept. `cat -v` works on bytes; here the
+ * C1 controls are the code points U+0080 to U+009F, and every other character
+ * (é, emoji) is printable and stays as it is.
+ */
+export const showControls = (text: string): string =>
+  controlCharacter.test(text) ? text.replace(controlCharacters, caretNotation) : text
+
+// ---------------------------------------------------------------------------
 // Paths.
 
 /**
@@ -250,14 +297,15 @@ const renderFunction = (
   totals: { readonly hits: bigint; readonly timeNs: bigint },
   scalar: number,
   withWait: boolean,
-  cwd: string | undefined
+  cwd: string | undefined,
+  colour: Colour
 ): string => {
   const out: Array<string> = []
-  const path = displayPath(fn.file, cwd)
-  out.push(`Total time: ${formatGeneral(Number(totals.timeNs) * nativeUnit)} s\n`)
+  const path = showControls(displayPath(fn.file, cwd))
+  out.push(colour("heading", `Total time: ${formatGeneral(Number(totals.timeNs) * nativeUnit)} s`), "\n")
   let sourceLines: ReadonlyArray<string>
   if (fn.source !== undefined) {
-    out.push(`File: ${path}\n`, `Function: ${fn.name} at line ${fn.firstLine}\n`)
+    out.push(`File: ${path}\n`, colour("heading", `Function: ${showControls(fn.name)} at line ${fn.firstLine}`), "\n")
     sourceLines = fn.source
   } else {
     out.push(
@@ -275,8 +323,11 @@ const renderFunction = (
   }
 
   const cellsByLine = new Map<number, Cells>()
+  const heatByLine = new Map<number, Heat.Level>()
   for (const line of fn.lines) {
     if (ranAtAll(line)) cellsByLine.set(line.lineNo, cellsOf(line, totals.timeNs, scalar))
+    const level = colour === plain ? undefined : Heat.levelOf(line.timeNs, totals.timeNs)
+    if (level !== undefined) heatByLine.set(line.lineNo, level)
   }
   const widthOf = (minimum: number, pick: (cells: Cells) => string): number => {
     let width = minimum
@@ -304,11 +355,13 @@ const renderFunction = (
   }
 
   const header = row("Line #", { hits: "Hits", time: "Time", perHit: "Per Hit", percent: "% Time", wait: "Wait" }, "Line Contents")
-  out.push("\n", header, "\n", "=".repeat(header.length), "\n")
+  out.push("\n", colour("heading", header), "\n", "=".repeat(header.length), "\n")
   sourceLines.forEach((text, offset) => {
     const lineNo = fn.firstLine + offset
-    const contents = text.replace(/\n+$/, "").replace(/\r+$/, "")
-    out.push(row(String(lineNo), cellsByLine.get(lineNo) ?? emptyCells, contents), "\n")
+    const contents = showControls(text.replace(/\n+$/, "").replace(/\r+$/, ""))
+    const line = row(String(lineNo), cellsByLine.get(lineNo) ?? emptyCells, contents)
+    const level = heatByLine.get(lineNo)
+    out.push(level === undefined ? line : colour(level, line), "\n")
   })
   out.push("\n")
   return out.join("")
@@ -326,7 +379,7 @@ const changedFileNotes = (profile: Profile, cwd: string | undefined): Array<stri
   for (const [file, hashes] of hashesByFile) {
     if (hashes.size > 1) {
       notes.push(
-        `Note: ${displayPath(file, cwd)} changed between runs: its functions are reported once per version of the file (${hashes.size} versions).\n`
+        `Note: ${showControls(displayPath(file, cwd))} changed between runs: its functions are reported once per version of the file (${hashes.size} versions).\n`
       )
     }
   }
@@ -349,14 +402,14 @@ export const render = (profile: Profile, options: TextOptions = {}): string => {
   if (options.details !== false) {
     for (const { fn, totals } of entries) {
       if (options.skipZero === true && totals.hits === 0n) continue
-      out.push(renderFunction(fn, totals, scalar, withWait, options.cwd))
+      out.push(renderFunction(fn, totals, scalar, withWait, options.cwd, options.colour ?? plain))
     }
   }
   if (options.summary === true) {
     for (const { fn, totals } of entries) {
       if (options.skipZero === true && totals.timeNs === 0n) continue
       const seconds = formatFixed(Number(totals.timeNs) * nativeUnit, 2).padStart(6)
-      out.push(`${seconds} seconds - ${displayPath(fn.file, options.cwd)}:${fn.firstLine} - ${fn.name}\n`)
+      out.push(`${seconds} seconds - ${showControls(displayPath(fn.file, options.cwd))}:${fn.firstLine} - ${showControls(fn.name)}\n`)
     }
   }
   return out.join("")

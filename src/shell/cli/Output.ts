@@ -35,10 +35,8 @@ export const renderReport = (
       return StatsFile.encode(profile)
     case "html":
       return Html.render(profile, { title: options.title, cwd: options.cwd, skipZero: flags.skipZero })
-    case "text": {
-      const text = Text.render(profile, renderOptions(flags, options.cwd))
-      return options.colour ? Terminal.highlightReport(text) : text
-    }
+    case "text":
+      return Text.render(profile, { ...renderOptions(flags, options.cwd), colour: options.colour ? Terminal.reportColour : undefined })
   }
 }
 

@@ -1,13 +1,18 @@
 /**
  * What the lineprof command writes to a terminal besides the report itself:
- * whether to use colour, the colouring of a text report (hot lines stand out),
- * and a progress bar for long merges. Everything here degrades to plain text:
- * no colour when `NO_COLOR` is set or the stream is not a terminal, and no
- * progress bar unless stderr is a terminal and the work has taken a while.
+ * whether to use colour, the styles of a coloured text report (hot lines
+ * stand out), and a progress bar for long merges. Everything here degrades to
+ * plain text: no colour when `NO_COLOR` is set or the stream is not a
+ * terminal, and no progress bar unless stderr is a terminal and the work has
+ * taken a while.
  *
- * `highlightReport` only adds ANSI escapes around whole lines of a
- * line_profiler-style text report; stripping the escapes gives the input back.
+ * The text report is coloured as it is rendered: `Text.render` takes
+ * `reportColour` and says which piece is a heading or a hot or warm row;
+ * `util.styleText` adds the escapes. Whether to colour at all is decided
+ * here (`shouldColour`), once, so `styleText` is told not to check the stream.
  */
+import { styleText } from "node:util"
+import type * as Text from "../../core/render/Text.ts"
 
 /** A writable stream as far as this module cares: Node's process.stdout / process.stderr fit. */
 export interface Stream {
@@ -30,62 +35,15 @@ export const shouldColour = (stream: Pick<Stream, "isTTY">, env: Readonly<Record
   return stream.isTTY === true
 }
 
-const ESC = "\u001b["
-const paint = (code: string, text: string): string => `${ESC}${code}m${text}${ESC}0m`
+/** The style of each piece of a coloured text report. */
+const styles = {
+  heading: "bold",
+  hot: ["bold", "red"],
+  warm: "yellow"
+} as const satisfies Record<Text.Role, Parameters<typeof styleText>[0]>
 
-export const bold = (text: string): string => paint("1", text)
-export const red = (text: string): string => paint("31", text)
-export const yellow = (text: string): string => paint("33", text)
-export const boldRed = (text: string): string => paint("1;31", text)
-
-/** Removes the ANSI escapes this module writes. */
-export const stripAnsi = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, "")
-
-/** Lines whose share of their function's time is at least this many percent are painted hot (bold red). */
-export const HOT_PERCENT = 20
-/** Lines at or above this share (and below HOT_PERCENT) are painted warm (yellow). */
-export const WARM_PERCENT = 5
-
-/**
- * Colours a line_profiler-style text report: `Function:` and `Total time:`
- * headers bold, rows whose `% Time` is at least HOT_PERCENT bold red, at least
- * WARM_PERCENT yellow. The `% Time` column is found from each table's header,
- * so extra columns (Wait) and wider columns are handled. Anything that is not
- * recognised passes through unchanged.
- */
-export const highlightReport = (report: string): string => {
-  const lines = report.split("\n")
-  // End column (exclusive) of "% Time" in the current table's header, or -1 outside a table.
-  let percentEnd = -1
-  let inRows = false
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!
-    if (line.startsWith("Function: ") || line.startsWith("Total time: ")) {
-      lines[index] = bold(line)
-      percentEnd = -1
-      inRows = false
-    } else if (line.startsWith("Line #")) {
-      const at = line.indexOf("% Time")
-      percentEnd = at < 0 ? -1 : at + "% Time".length
-      lines[index] = bold(line)
-      inRows = false
-    } else if (percentEnd > 0 && /^=+$/.test(line)) {
-      inRows = true
-    } else if (line === "") {
-      inRows = false
-      percentEnd = -1
-    } else if (inRows) {
-      // The column is right-aligned and ends where its header ends; it is
-      // blank on rows with no hits.
-      const start = line.lastIndexOf(" ", percentEnd - 1)
-      const cell = line.slice(start < 0 ? 0 : start, percentEnd).trim()
-      const percent = cell === "" ? Number.NaN : Number(cell)
-      if (percent >= HOT_PERCENT) lines[index] = boldRed(line)
-      else if (percent >= WARM_PERCENT) lines[index] = yellow(line)
-    }
-  }
-  return lines.join("\n")
-}
+/** Colours a text report for a terminal: pass it as `Text.render`'s `colour` when `shouldColour` says so. */
+export const reportColour: Text.Colour = (role, text) => styleText(styles[role], text, { validateStream: false })
 
 /**
  * A progress bar: `tick(done)` as work advances, `finish()` once at the end.

@@ -6,9 +6,21 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
+import { stripVTControlCharacters } from "node:util"
+import * as Profile from "../../../src/core/Profile.ts"
+import * as StatsFile from "../../../src/core/StatsFile.ts"
+import * as Text from "../../../src/core/render/Text.ts"
 import * as Terminal from "../../../src/shell/cli/Terminal.ts"
 
-const report = readFileSync(resolve(import.meta.dirname, "..", "..", "fixtures", "cli", "a+b.us.txt"), "utf8")
+const fixture = (name: string): string => resolve(import.meta.dirname, "..", "..", "fixtures", "cli", name)
+const report = readFileSync(fixture("a+b.us.txt"), "utf8")
+const decodeFixture = (name: string): Profile.Profile => {
+  const decoded = StatsFile.decode(readFileSync(fixture(name), "utf8"), name)
+  assert.strictEqual(decoded._tag, "Success")
+  return (decoded as { readonly success: Profile.Profile }).success
+}
+/** a.json and b.json merged: the profile behind a+b.us.txt. */
+const profile = Profile.combine(decodeFixture("a.json"), decodeFixture("b.json"))
 
 describe("shouldColour", () => {
   it("follows NO_COLOR, then FORCE_COLOR, then whether the stream is a terminal", () => {
@@ -26,25 +38,37 @@ describe("shouldColour", () => {
   })
 })
 
-describe("highlightReport", () => {
-  it("paints rows by their % Time, found from the header even with a Wait column", () => {
-    const painted = Terminal.highlightReport(report).split("\n")
-    const row = (text: string) => painted.find((line) => line.includes(text))!
-    // 90.2 % and 100 %: hot; 6.8 %: warm; 3.0 %: plain; no hits: plain.
-    assert.strictEqual(row("for (let i = 0"), Terminal.boldRed(Terminal.stripAnsi(row("for (let i = 0"))))
-    assert.strictEqual(row("return x * 2"), Terminal.boldRed(Terminal.stripAnsi(row("return x * 2"))))
-    assert.strictEqual(row("return total"), Terminal.yellow(Terminal.stripAnsi(row("return total"))))
-    assert.strictEqual(row("let total = 0"), "     2         8          8.0      1.0      3.0          0.0    let total = 0")
-    assert.strictEqual(row("function work(n)"), "     1                                                        function work(n) {")
-    assert.strictEqual(row("Function: work"), Terminal.bold("Function: work at line 1"))
+describe("reportColour", () => {
+  const ESC = "\u001b"
+  it("headings bold, hot rows bold red, warm rows yellow, through util.styleText's SGR codes", () => {
+    assert.strictEqual(Terminal.reportColour("heading", "Function: f"), `${ESC}[1mFunction: f${ESC}[22m`)
+    assert.strictEqual(Terminal.reportColour("hot", "row"), `${ESC}[1m${ESC}[31mrow${ESC}[39m${ESC}[22m`)
+    assert.strictEqual(Terminal.reportColour("warm", "row"), `${ESC}[33mrow${ESC}[39m`)
   })
 
-  it("only adds escapes: stripping them gives the report back", () => {
-    assert.strictEqual(Terminal.stripAnsi(Terminal.highlightReport(report)), report)
+  it("colours a rendered report by each row's share of its function's time, found as it is rendered", () => {
+    const coloured = Text.render(profile, { unit: 1e-6, colour: Terminal.reportColour })
+    const rows = coloured.split("\n")
+    const row = (text: string) => rows.find((line) => line.includes(text))!
+    const plainRow = (text: string) => report.split("\n").find((line) => line.includes(text))!
+    // 90.2 % and 100 %: hot; 6.8 %: warm; 3.0 %: plain; no hits: plain.
+    assert.strictEqual(row("for (let i = 0"), Terminal.reportColour("hot", plainRow("for (let i = 0")))
+    assert.strictEqual(row("return x * 2"), Terminal.reportColour("hot", plainRow("return x * 2")))
+    assert.strictEqual(row("return total"), Terminal.reportColour("warm", plainRow("return total")))
+    assert.strictEqual(row("let total = 0"), "     2         8          8.0      1.0      3.0          0.0    let total = 0")
+    assert.strictEqual(row("function work(n)"), "     1                                                        function work(n) {")
+    assert.strictEqual(row("Function: work"), Terminal.reportColour("heading", "Function: work at line 1"))
+    assert.strictEqual(row("Total time: 0.000266"), Terminal.reportColour("heading", "Total time: 0.000266 s"))
+    assert.strictEqual(row("Line #"), Terminal.reportColour("heading", plainRow("Line #")))
+    // Only escapes were added: without them it is the plain report, byte for byte.
+    assert.strictEqual(stripVTControlCharacters(coloured), report)
+  })
+
+  it("only adds escapes, whatever the text", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.constantFrom(...report.split("\n")), fc.string()), { maxLength: 30 }), (lines) => {
-        const text = lines.join("\n")
-        assert.strictEqual(Terminal.stripAnsi(Terminal.highlightReport(text)), Terminal.stripAnsi(text))
+      fc.property(fc.constantFrom<Text.Role>("heading", "hot", "warm"), fc.string({ unit: "binary" }), (role, text) => {
+        const shown = Text.showControls(text)
+        assert.strictEqual(stripVTControlCharacters(Terminal.reportColour(role, shown)), shown)
       }),
       { numRuns: 300 }
     )

@@ -1,14 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { existsSync, readdirSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Worker } from "node:worker_threads"
 import * as Profile from "../../../src/core/Profile.ts"
 import * as Locate from "../../../src/shell/pool/Locate.ts"
 import * as Pool from "../../../src/shell/pool/Pool.ts"
+import { makeTempDir } from "../../support/TempDir.ts"
 
 const urlOf = (relative: string): string => pathToFileURL(fileURLToPath(new URL(relative, import.meta.url))).href
 
@@ -328,14 +327,13 @@ describe("profileAll: failures", () => {
   it.live("interruption ends every child process", () =>
     Effect.gen(function* () {
       const { recordPidThenSpin } = yield* children
-      const dir = mkdtempSync(join(tmpdir(), "lineprof-pool-pids-"))
+      const dir = makeTempDir("pool-pids")
       const run = Pool.profileAll(recordPidThenSpin, [dir, dir], { concurrency: 2, isolation: "process", chunkSize: 1 })
       const bothSpinning = Effect.gen(function* () {
         while (readdirSync(dir).length < 2) yield* Effect.sleep("20 millis")
       })
       const winner = yield* Effect.raceFirst(Effect.as(run, "run"), Effect.as(bothSpinning, "interrupt"))
       const pids = readdirSync(dir).map(Number)
-      rmSync(dir, { recursive: true, force: true })
       assert.strictEqual(winner, "interrupt")
       assert.strictEqual(pids.length, 2)
       const alive = pids.filter((pid) => {
@@ -354,7 +352,7 @@ describe("profileAll under lineprof's preload", () => {
   it.effect("keeps `--import <lineprof>/register` out of the workers (no stats files from them)", () =>
     Effect.gen(function* () {
       const { doubleLater } = yield* children
-      const dir = mkdtempSync(join(tmpdir(), "lineprof-pool-"))
+      const dir = makeTempDir("pool")
       const register = fileURLToPath(new URL("../../../src/shell/record/register.ts", import.meta.url))
       const saved = {
         nodeOptions: process.env["NODE_OPTIONS"],
@@ -380,7 +378,6 @@ describe("profileAll under lineprof's preload", () => {
       const run = yield* Effect.ensuring(Pool.profileAll(doubleLater, range(200), { concurrency: 2, isolation: "process" }), restore)
       assert.deepStrictEqual(functionNamed(run.profile, "doubleLater").lines.map((line) => line.hits), [200n, 200n, 200n])
       const written = existsSync(dir) ? readdirSync(dir) : []
-      rmSync(dir, { recursive: true, force: true })
       assert.deepStrictEqual(written, [])
     }))
 })

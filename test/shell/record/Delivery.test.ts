@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import * as path from "node:path"
 import * as Profile from "../../../src/core/Profile.ts"
 import { fixturesDir, hitsOf, runFixture, statsFileOwner } from "../../fixtures/engine/run.ts"
+import { makeTempDir } from "../../support/TempDir.ts"
 
 const N = 500
 
@@ -126,7 +126,7 @@ describe("Delivery", () => {
   })
 
   it("a stats folder that cannot be made: one warning line, the program's output and exit code unchanged", async () => {
-    const blocker = path.join(mkdtempSync(path.join(tmpdir(), "lineprof-test-")), "a-file")
+    const blocker = path.join(makeTempDir("delivery"), "a-file")
     writeFileSync(blocker, "")
     const plain = await runFixture("esm/app.mjs", ["10"], { profile: false })
     const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: path.join(blocker, "stats") } })

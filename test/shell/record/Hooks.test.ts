@@ -94,7 +94,7 @@ describe("Hooks (node --import register)", () => {
     assert.strictEqual(run.stdout, plain.stdout)
     const warnings = run.stderr.split("\n").filter((line) => line !== "")
     assert.strictEqual(warnings.length, 1)
-    assert.match(warnings[0]!, /^lineprof: .*broken\.mjs:4: cannot parse/)
+    assert.match(warnings[0]!, /^lineprof: .*broken\.mjs:4:2: cannot parse/)
   })
 
   it("files outside the include globs, and excluded ones, are not instrumented", async () => {
