@@ -205,7 +205,10 @@ const fromMessage = (message: PprofFormat.Profile): Profile.Profile => {
   )
   const expected = [sampleTypes.hits, sampleTypes.time, sampleTypes.wait].map((t) => `${t.type}/${t.unit}`)
   const typesOk = (types.length === 2 || types.length === 3) && types.every((type, k) => type === expected[k])
-  if (!typesOk) throw new Invalid(`sample types are ${types.join(", ") || "none"}, expected ${expected.join(", ")} (the last one optional)`)
+  if (!typesOk) {
+    const found = types.map((type) => (/^[\x21-\x7e]{1,40}$/.test(type) ? type : StatsFile.showValue(type))).join(", ")
+    throw new Invalid(`sample types are ${found || "none"}, expected ${expected.join(", ")} (the last one optional)`)
+  }
   // 3. functions, each with its extras (by position)
   const extrasText = stringAt(header.extras, "lineprof header comment: extras")
   const extras = parseJson(extrasText, Extras, "lineprof extras")
