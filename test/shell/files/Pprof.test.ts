@@ -5,10 +5,9 @@
  * .ci/run installs) must show, for the golden profiles, the same hits and
  * nanoseconds as the text report, and `-list` the figures beside the source.
  */
-import { execFileSync } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { delimiter, join } from "node:path"
+import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
@@ -21,6 +20,7 @@ import * as Text from "../../../src/core/render/Text.ts"
 import * as Merge from "../../../src/shell/files/Merge.ts"
 import * as PprofFiles from "../../../src/shell/files/Pprof.ts"
 import * as StatsFiles from "../../../src/shell/files/StatsFiles.ts"
+import { goPprof } from "../../e2e/go.ts"
 import { goldenDir, profileFromGolden, readGolden, readInput } from "../../golden/profiles.ts"
 
 const sample = Profile.make([
@@ -133,25 +133,10 @@ describe("StatsFiles with pprof", () => {
 
 // -- go tool pprof ------------------------------------------------------------
 
-/** Debian's golang-go puts `go` on PATH (and at /usr/lib/go/bin/go); CI installs it, so its absence fails the test. */
-const findGo = (): string => {
-  const candidates = [...(process.env["PATH"] ?? "").split(delimiter).map((dir) => join(dir, "go")), "/usr/lib/go/bin/go"]
-  const go = candidates.find((path) => path !== "go" && existsSync(path))
-  if (go === undefined) throw new Error("go not found on PATH nor at /usr/lib/go/bin/go: install Debian's golang-go (.ci/run does)")
-  return go
-}
-
 const scratch = mkdtempSync(join(tmpdir(), "lineprof-go-pprof-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
-const goPprof = (args: ReadonlyArray<string>): string =>
-  execFileSync(findGo(), ["tool", "pprof", ...args], {
-    cwd: goldenDir,
-    encoding: "utf8",
-    env: { ...process.env, HOME: scratch, PPROF_TMPDIR: scratch },
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: 60_000
-  })
+const goPprofHere = (args: ReadonlyArray<string>): string => goPprof(args, { cwd: goldenDir, home: scratch })
 
 interface GoLine {
   readonly file: string
@@ -224,7 +209,7 @@ describe("go tool pprof reads lineprof's pprof", () => {
     it(`-raw shows the text report's hits and nanoseconds: ${golden.name}`, () => {
       const path = join(scratch, `golden-${index}.pb.gz`)
       writeFileSync(path, PprofFiles.encodeGzip(golden.profile))
-      const raw = parseRaw(goPprof(["-raw", path]))
+      const raw = parseRaw(goPprofHere(["-raw", path]))
       assert.strictEqual(raw.types, "hits/count time/nanoseconds[dflt]")
       // go leaves out samples whose values are all 0; every golden line has hits.
       const expected = golden.profile.functions.flatMap((fn) =>
@@ -240,7 +225,7 @@ describe("go tool pprof reads lineprof's pprof", () => {
   it("-list FUNC shows each line's hits beside its source", () => {
     const path = join(scratch, "golden-list.pb.gz")
     writeFileSync(path, PprofFiles.encodeGzip(goldenCases[0]!.profile))
-    const listing = goPprof(["-list", "^child$", "-sample_index=hits", path])
+    const listing = goPprofHere(["-list", "^child$", "-sample_index=hits", path])
     const rows = listing.split("\n").filter((row) => /^\s+(\d+|\.)\s+(\d+|\.)\s+\d+:/.test(row))
     assert.deepStrictEqual(rows.slice(0, 4), [
       "         .          .     13:def child(num):",
