@@ -96,4 +96,16 @@ describe("lineprof run --format pprof", () => {
     expect(listing).toMatch(/^\s+42\s+42\s+4:  let total = 0$/m)
     expect(listing).toMatch(/^\s+42\s+42\s+6:  return total$/m)
   })
+
+  it("an -o ending in .pprof is written as pprof, and the text report still goes to stderr", () => {
+    const programs = inScratch("programs-o")
+    cpSync(join(fixturesDir, "run"), programs, { recursive: true })
+    const out = inScratch("threads.pprof")
+    const result = runBin(["run", "-o", out, "--", "threads.mjs"], { cwd: programs })
+    expect(result.code).toBe(3)
+    expect(result.stderr).toContain("Function: work at line 3")
+    expect(result.stderr.trimEnd().split("\n").at(-1)).toBe(`lineprof: wrote ${out} (4 stats files merged)`)
+    const work = readPprof(out).functions.find((fn) => fn.name === "work")
+    expect(work?.lines.find((line) => line.lineNo === 4)?.hits).toBe(42n)
+  })
 })

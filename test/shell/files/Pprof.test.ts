@@ -222,6 +222,17 @@ describe("go tool pprof reads lineprof's pprof", () => {
     })
   }
 
+  it("-raw leaves out a line whose counters are all 0 (lineprof's own reader keeps it)", () => {
+    const path = join(scratch, "zero.pb.gz")
+    const withZero = Profile.make([{ ...sample.functions[0]!, lines: [Profile.makeLine(9), Profile.makeLine(10, { hits: 3n, timeNs: 5n })] }])
+    writeFileSync(path, PprofFiles.encodeGzip(withZero))
+    assert.deepStrictEqual(
+      parseRaw(goPprofHere(["-raw", path])).lines.map((line) => [line.lineNo, line.hits, line.timeNs]),
+      [[10, 3n, 5n]]
+    )
+    assert.deepStrictEqual(Result.getOrThrow(PprofFiles.decodeGzip(PprofFiles.encodeGzip(withZero), "zero.pb.gz")), withZero)
+  })
+
   it("-list FUNC shows each line's hits beside its source", () => {
     const path = join(scratch, "golden-list.pb.gz")
     writeFileSync(path, PprofFiles.encodeGzip(goldenCases[0]!.profile))
