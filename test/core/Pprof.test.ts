@@ -14,13 +14,13 @@ import * as Pprof from "../../src/core/render/Pprof.ts"
 
 const sample = Profile.make([
   {
-    file: "/app/src/pow.ts",
-    name: "power3",
-    firstLine: 9,
-    lastLine: 11,
-    fileHash: "9f2c",
-    source: ["function power3(x: number) {", "  return x * x * x", "}"],
-    lines: [Profile.makeLine(10, { hits: 5000n, timeNs: 513427n })]
+    file: "/app/src/grid.ts",
+    name: "Grid.walk",
+    firstLine: 20,
+    lastLine: 22,
+    fileHash: "51d0",
+    source: ["  walk(rows: Array<Row>) {", "    for (const row of rows) this.visit(row)", "  }"],
+    lines: [Profile.makeLine(21, { hits: 4003n, timeNs: 812345n })]
   },
   {
     file: "/app/src/pow.ts",
@@ -50,7 +50,7 @@ const failureAfter = (edit: (message: PprofFormat.Profile) => void): string => {
   return failureOf(message.encode())
 }
 
-const power3 = sample.functions.find((fn) => fn.name === "power3")!
+const walk = sample.functions.find((fn) => fn.name === "Grid.walk")!
 
 const stringsOf = (message: PprofFormat.Profile) => message.stringTable.strings
 const text = (message: PprofFormat.Profile, index: number | bigint): string => stringsOf(message)[Number(index)]!
@@ -67,18 +67,18 @@ describe("Pprof.encode", () => {
       message.function.map((fn) => [Number(fn.id), text(message, fn.name), text(message, fn.systemName), text(message, fn.filename), Number(fn.startLine)]),
       [
         [1, "never", "never", "/app/src/b.ts", 1],
-        [2, "power3", "power3", "/app/src/pow.ts", 9],
+        [2, "Grid.walk", "Grid.walk", "/app/src/grid.ts", 20],
         [3, "slow", "slow", "/app/src/pow.ts", 13]
       ]
     )
     assert.deepStrictEqual(
       message.location.map((location) => [Number(location.id), location.line.map((line) => [Number(line.functionId), Number(line.line)])]),
-      [[1, [[2, 10]]], [2, [[3, 14]]], [3, [[3, 15]]]]
+      [[1, [[2, 21]]], [2, [[3, 14]]], [3, [[3, 15]]]]
     )
     assert.deepStrictEqual(
       message.sample.map((s) => [s.locationId.map(Number), s.value.map(BigInt)]),
       [
-        [[1], [5000n, 513427n, 0n]],
+        [[1], [4003n, 812345n, 0n]],
         [[2], [1n, 2n ** 63n - 1n, 9_007_199_254_740_993n]],
         [[3], [0n, 0n, 0n]]
       ]
@@ -93,23 +93,23 @@ describe("Pprof.encode", () => {
     assert.deepStrictEqual({ ...header, extras: undefined }, { version: 1, functions: 3, lines: 3, extras: undefined })
     assert.deepStrictEqual(JSON.parse(text(message, header.extras)), [
       { lastLine: 1, fileHash: "77", source: ["function never() {}"] },
-      { lastLine: 11, fileHash: "9f2c", source: ["function power3(x: number) {", "  return x * x * x", "}"] },
+      { lastLine: 22, fileHash: "51d0", source: ["  walk(rows: Array<Row>) {", "    for (const row of rows) this.visit(row)", "  }"] },
       { lastLine: 15, fileHash: "9f2c", source: null }
     ])
   })
 
   it("leaves out the wait sample type when no line waited", () => {
-    const noWait = Profile.make([power3])
+    const noWait = Profile.make([walk])
     const message = PprofFormat.Profile.decode(Pprof.encode(noWait))
     assert.deepStrictEqual(message.sampleType.map((t) => text(message, t.type)), ["hits", "time"])
-    assert.deepStrictEqual(message.sample.map((s) => s.value.map(BigInt)), [[5000n, 513427n]])
+    assert.deepStrictEqual(message.sample.map((s) => s.value.map(BigInt)), [[4003n, 812345n]])
   })
 
   it("refuses a counter of 2^63 or more (pprof values are int64) and an invalid profile", () => {
-    const big = Profile.make([{ ...power3, lines: [Profile.makeLine(10, { timeNs: 2n ** 63n })] }])
+    const big = Profile.make([{ ...walk, lines: [Profile.makeLine(21, { timeNs: 2n ** 63n })] }])
     assert.throws(() => Pprof.encode(big), /cannot encode functions\[0\]\.lines\[0\] timeNs = 9223372036854775808: pprof values are int64/)
-    const invalid: Profile.Profile = { functions: [{ ...power3, lastLine: 3 }] }
-    assert.throws(() => Pprof.encode(invalid), /cannot encode an invalid profile: functions\[0\] \(power3\): lastLine must be >= firstLine/)
+    const invalid: Profile.Profile = { functions: [{ ...walk, lastLine: 3 }] }
+    assert.throws(() => Pprof.encode(invalid), /cannot encode an invalid profile: functions\[0\] \(Grid\.walk\): lastLine must be >= firstLine/)
   })
 })
 

@@ -1,6 +1,8 @@
 /**
  * Stats files on disk: `read` a file into a `Profile`, `write` a profile
- * atomically, `readAll` several files into one merged profile.
+ * atomically, `readAll` several files into one merged profile. Besides
+ * lineprof's JSON, `read` takes Python .lprof dumps and the pprof files
+ * lineprof writes (known by gzip's magic), and `write` writes pprof on request.
  *
  * Contract:
  * - Every failure is a `StatsFileError` whose `message` is ONE line that

@@ -25,13 +25,13 @@ import { goldenDir, profileFromGolden, readGolden, readInput } from "../../golde
 
 const sample = Profile.make([
   {
-    file: "/app/src/pow.ts",
-    name: "power3",
-    firstLine: 9,
-    lastLine: 10,
-    fileHash: "9f2c",
-    source: ["function power3(x: number) {", "  return x * x * x"],
-    lines: [Profile.makeLine(10, { hits: 5000n, timeNs: 2n ** 60n, waitNs: 7n })]
+    file: "/srv/fetch.mjs",
+    name: "fetchAll",
+    firstLine: 3,
+    lastLine: 4,
+    fileHash: "e1",
+    source: ["async function fetchAll(urls) {", "  return Promise.all(urls.map(get))"],
+    lines: [Profile.makeLine(4, { hits: 12n, timeNs: 2n ** 60n, waitNs: 7n })]
   }
 ])
 
@@ -96,7 +96,7 @@ describe("StatsFiles with pprof", () => {
       const path = join(dir, "p.pb.gz")
       yield* StatsFiles.write(path, sample)
       const before = yield* fs.readFile(path)
-      const huge = Profile.make([{ ...sample.functions[0]!, lines: [Profile.makeLine(10, { hits: 2n ** 63n })] }])
+      const huge = Profile.make([{ ...sample.functions[0]!, lines: [Profile.makeLine(4, { hits: 2n ** 63n })] }])
       const error = yield* Effect.flip(StatsFiles.write(path, huge, { shownPath: "p.pb.gz" }))
       assert.strictEqual(
         error.message,
@@ -224,11 +224,11 @@ describe("go tool pprof reads lineprof's pprof", () => {
 
   it("-raw leaves out a line whose counters are all 0 (lineprof's own reader keeps it)", () => {
     const path = join(scratch, "zero.pb.gz")
-    const withZero = Profile.make([{ ...sample.functions[0]!, lines: [Profile.makeLine(9), Profile.makeLine(10, { hits: 3n, timeNs: 5n })] }])
+    const withZero = Profile.make([{ ...sample.functions[0]!, lines: [Profile.makeLine(3), Profile.makeLine(4, { hits: 3n, timeNs: 5n })] }])
     writeFileSync(path, PprofFiles.encodeGzip(withZero))
     assert.deepStrictEqual(
       parseRaw(goPprofHere(["-raw", path])).lines.map((line) => [line.lineNo, line.hits, line.timeNs]),
-      [[10, 3n, 5n]]
+      [[4, 3n, 5n]]
     )
     assert.deepStrictEqual(Result.getOrThrow(PprofFiles.decodeGzip(PprofFiles.encodeGzip(withZero), "zero.pb.gz")), withZero)
   })
