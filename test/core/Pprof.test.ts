@@ -200,12 +200,16 @@ describe("Pprof.decode, bad input: one line naming the file", () => {
 
   it("a newer layout version", () => {
     assert.strictEqual(
-      failureAfter((m) => (m.comment = [m.stringTable.dedup('lineprof {"version":2,"functions":0,"lines":0,"extras":0}')])),
+      failureAfter((m) => (m.comment = [m.stringTable.dedup('lineprof {"version":2,"layout":"other"}')])),
       "f.pb: lineprof pprof version 2 was written by a newer lineprof; this one reads version 1"
     )
   })
 
   it("a header or extras that do not parse", () => {
+    assert.strictEqual(
+      failureAfter((m) => (m.comment = [m.stringTable.dedup('lineprof {"functions":0}')])),
+      "f.pb: lineprof header comment: version: missing"
+    )
     assert.strictEqual(failureAfter((m) => (m.comment = [m.stringTable.dedup("lineprof {")])), "f.pb: lineprof header comment: not JSON")
     assert.strictEqual(
       failureAfter((m) => (m.comment = [m.stringTable.dedup('lineprof {"version":1,"functions":-1,"lines":0,"extras":0}')])),

@@ -58,8 +58,10 @@ const Count = Schema.Number.check(
   Schema.makeFilter((n: number) => (Number.isSafeInteger(n) && n >= 0 ? undefined : `expected a count, got ${n}`))
 )
 
+const Versioned = Schema.Struct({ version: Schema.Number })
+
 const Header = Schema.Struct({
-  version: Schema.Number,
+  version: Schema.Literal(currentVersion),
   functions: Count,
   lines: Count,
   extras: Count
@@ -193,12 +195,14 @@ const fromMessage = (message: PprofFormat.Profile): Profile.Profile => {
   if (headerText === undefined || !headerText.startsWith(headerPrefix)) {
     throw new Foreign()
   }
-  const header = parseJson(headerText.slice(headerPrefix.length), Header, "lineprof header comment")
-  if (header.version !== currentVersion) {
-    throw new Invalid(
-      `lineprof pprof version ${header.version}${header.version > currentVersion ? " was written by a newer lineprof;" : " is not supported;"} this one reads version ${currentVersion}`
-    )
+  // The version first: another version may lay out the rest differently.
+  const headerJson = headerText.slice(headerPrefix.length)
+  const { version } = parseJson(headerJson, Versioned, "lineprof header comment")
+  if (version !== currentVersion) {
+    const why = version > currentVersion ? "was written by a newer lineprof" : "is not supported"
+    throw new Invalid(`lineprof pprof version ${version} ${why}; this one reads version ${currentVersion}`)
   }
+  const header = parseJson(headerJson, Header, "lineprof header comment")
   // 2. the sample types
   const types = message.sampleType.map((valueType, k) =>
     `${stringAt(valueType.type, `sample_type[${k}]`)}/${stringAt(valueType.unit, `sample_type[${k}]`)}`
