@@ -217,15 +217,15 @@ describe("Pprof.decode, bad input: one line naming the file", () => {
     )
     assert.strictEqual(
       failureAfter((m) => (m.comment = [m.stringTable.dedup('lineprof {"version":1,"functions":3,"lines":3,"extras":99999}')])),
-      "f.pb: lineprof header comment: extras: string index 99999 is outside the string table"
+      "f.pb: lineprof header comment: extras: string index 99999 is outside the string table (rewritten by another pprof tool? lineprof reads back only the files it wrote)"
     )
     assert.strictEqual(
       failureAfter((m) => (m.comment = [m.stringTable.dedup(`lineprof {"version":1,"functions":3,"lines":3,"extras":${m.stringTable.dedup("[]")}}`)])),
-      "f.pb: lineprof extras describe 0 functions, the profile has 3"
+      "f.pb: lineprof extras describe 0 functions, the profile has 3 (rewritten by another pprof tool? lineprof reads back only the files it wrote)"
     )
     assert.strictEqual(
       failureAfter((m) => (m.comment = [m.stringTable.dedup(`lineprof {"version":1,"functions":3,"lines":3,"extras":${m.stringTable.dedup('[{"lastLine":0}]')}}`)])),
-      "f.pb: lineprof extras: [0].lastLine: expected a positive integer, got 0"
+      "f.pb: lineprof extras: [0].lastLine: expected a positive integer, got 0 (rewritten by another pprof tool? lineprof reads back only the files it wrote)"
     )
   })
 

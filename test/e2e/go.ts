@@ -15,11 +15,14 @@ export const findGo = (): string => {
 }
 
 /** Runs `go tool pprof ...args` in `cwd` (where it looks for sources) and returns its stdout; HOME is `home`, so nothing lands in the user's. */
-export const goPprof = (args: ReadonlyArray<string>, options: { readonly cwd: string; readonly home: string }): string =>
+export const goPprofBytes = (args: ReadonlyArray<string>, options: { readonly cwd: string; readonly home: string }): Buffer =>
   execFileSync(findGo(), ["tool", "pprof", ...args], {
     cwd: options.cwd,
-    encoding: "utf8",
     env: { ...process.env, HOME: options.home },
     stdio: ["ignore", "pipe", "pipe"],
     timeout: 60_000
   })
+
+/** `goPprofBytes` as text. */
+export const goPprof = (args: ReadonlyArray<string>, options: { readonly cwd: string; readonly home: string }): string =>
+  goPprofBytes(args, options).toString("utf8")

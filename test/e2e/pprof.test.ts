@@ -14,7 +14,7 @@ import * as Profile from "../../src/core/Profile.ts"
 import * as StatsFile from "../../src/core/StatsFile.ts"
 import * as PprofFiles from "../../src/shell/files/Pprof.ts"
 import { fixturesDir, makeScratch, readText, runBin } from "./bin.ts"
-import { goPprof } from "./go.ts"
+import { goPprof, goPprofBytes } from "./go.ts"
 
 const fixture = (name: string) => join(fixturesDir, name)
 
@@ -77,6 +77,20 @@ describe("lineprof show and merge read pprof", () => {
     expect(result.code).toBe(1)
     expect(result.stderr).toBe(`lineprof: ${cpu}: a pprof profile not written by lineprof (lineprof reads back only the pprof files it writes)\n`)
     expect(existsSync(out)).toBe(false)
+  })
+})
+
+describe("a lineprof pprof rewritten by go tool pprof -proto", () => {
+  it("is refused with one line that says why", () => {
+    const original = inScratch("to-rewrite.pb.gz")
+    expect(runBin(["show", "--format", "pprof", "-o", original, fixture("a.json")]).code).toBe(0)
+    const rewritten = inScratch("rewritten.pb.gz")
+    writeFileSync(rewritten, goPprofBytes(["-proto", original], { cwd: scratch.dir, home: scratch.dir }))
+    const result = runBin(["show", rewritten])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toBe(
+      `lineprof: ${rewritten}: lineprof extras: not JSON (rewritten by another pprof tool? lineprof reads back only the files it wrote)\n`
+    )
   })
 })
 

@@ -175,6 +175,17 @@ const parseJson = <A>(text: string, schema: Schema.Codec<A, unknown>, what: stri
   return decoded.success
 }
 
+/** What a pprof tool that rewrites the file (`go tool pprof -proto`) does: it keeps the comment, not the unreferenced extras. */
+const rewritten = " (rewritten by another pprof tool? lineprof reads back only the files it wrote)"
+
+const readExtras = <A>(read: () => A): A => {
+  try {
+    return read()
+  } catch (error) {
+    throw error instanceof Invalid ? new Invalid(`${error.problem}${rewritten}`) : error
+  }
+}
+
 /** A pprof message without lineprof's header. */
 class Foreign {}
 
@@ -214,10 +225,9 @@ const fromMessage = (message: PprofFormat.Profile): Profile.Profile => {
     throw new Invalid(`sample types are ${found || "none"}, expected ${expected.join(", ")} (the last one optional)`)
   }
   // 3. functions, each with its extras (by position)
-  const extrasText = stringAt(header.extras, "lineprof header comment: extras")
-  const extras = parseJson(extrasText, Extras, "lineprof extras")
+  const extras = readExtras(() => parseJson(stringAt(header.extras, "lineprof header comment: extras"), Extras, "lineprof extras"))
   if (extras.length !== message.function.length) {
-    throw new Invalid(`lineprof extras describe ${extras.length} functions, the profile has ${message.function.length}`)
+    throw new Invalid(`lineprof extras describe ${extras.length} functions, the profile has ${message.function.length}${rewritten}`)
   }
   const functions = new Map<number, { fn: Omit<Profile.FunctionProfile, "lines">; lines: Array<Profile.LineStats> }>()
   message.function.forEach((entry, k) => {
