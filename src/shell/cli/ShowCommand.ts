@@ -77,6 +77,6 @@ export const makeShow = (environment: Environment) =>
       { command: "lineprof show --unit ms --sort --skip-zero a.json b.json", description: "merge two files; milliseconds; slowest function last" },
       { command: "lineprof show --format html -o report.html app.js.lineprof.json", description: "a self-contained HTML page" },
       { command: "lineprof show run.lprof", description: "a Python line_profiler dump" },
-      { command: "lineprof show --format pprof -o prof.pb.gz app.js.lineprof.json", description: "pprof for go tool pprof, Pyroscope, Parca" }
+      { command: "lineprof show --format pprof -o prof.pb.gz app.js.lineprof.json", description: "pprof (gzipped profile.proto) for go tool pprof" }
     ])
   )
