@@ -1,9 +1,11 @@
 /**
  * pprof through the real bin: `show --format pprof -o`, `merge` and `show`
  * reading pprof files (exactly, mixed with JSON), `merge -o *.pb.gz`,
- * `run --format pprof`, and the one-line errors (no -o, another tool's
- * pprof). Go's `go tool pprof -list` then shows the run's hits beside the source.
+ * `run --format pprof`, the built package (dist/ bin and API), and the
+ * one-line errors (no -o, another tool's pprof, a pprof that go tool pprof
+ * rewrote). Go's `go tool pprof -list` shows a run's hits beside the source.
  */
+import { spawnSync } from "node:child_process"
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
@@ -13,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Profile from "../../src/core/Profile.ts"
 import * as StatsFile from "../../src/core/StatsFile.ts"
 import * as PprofFiles from "../../src/shell/files/Pprof.ts"
-import { fixturesDir, makeScratch, readText, runBin } from "./bin.ts"
+import { fixturesDir, makeScratch, readText, repoRoot, runBin } from "./bin.ts"
 import { goPprof, goPprofBytes } from "./go.ts"
 
 const fixture = (name: string) => join(fixturesDir, name)
@@ -43,6 +45,21 @@ describe("lineprof show --format pprof", () => {
     expect(result.code).toBe(2)
     expect(result.stdout).toBe("")
     expect(result.stderr).toBe("lineprof: show: --format pprof writes binary data: name the file with -o (e.g. -o prof.pb.gz)\n")
+  })
+})
+
+describe("the built package (dist/)", () => {
+  it("its bin writes pprof, and its public API reads it back (PprofFiles) and encodes it (Pprof)", async () => {
+    const out = inScratch("dist.pb.gz")
+    const result = spawnSync(process.execPath, [join(repoRoot, "dist", "bin.js"), "show", "--format", "pprof", "-o", out, fixture("a.json")], {
+      encoding: "utf8",
+      timeout: 120_000
+    })
+    expect(result).toMatchObject({ status: 0, stderr: "" })
+    const api = (await import(join(repoRoot, "dist", "index.js"))) as typeof import("../../src/index.ts")
+    const profile = Result.getOrThrow(api.PprofFiles.decodeGzip(readFileSync(out), out))
+    expect(profile).toEqual(readJson(fixture("a.json")))
+    expect(Result.getOrThrow(api.Pprof.decode(api.Pprof.encode(profile), "again"))).toEqual(profile)
   })
 })
 
