@@ -8,11 +8,13 @@ export * as Profile from "./core/Profile.ts"
 export * as StatsFile from "./core/StatsFile.ts"
 export * as Text from "./core/render/Text.ts"
 export * as Html from "./core/render/Html.ts"
+export * as Pprof from "./core/render/Pprof.ts"
 export * as PythonSource from "./core/python/PythonSource.ts"
 export * as Lprof from "./core/python/Lprof.ts"
 export * as Instrument from "./core/Instrument.ts"
 export * as Recorder from "./shell/record/Recorder.ts"
 export * as StatsFiles from "./shell/files/StatsFiles.ts"
+export * as PprofFiles from "./shell/files/Pprof.ts"
 export * as Merge from "./shell/files/Merge.ts"
 export {
   profileAll,

@@ -163,7 +163,7 @@ describe("a project folder as input", () => {
     for (const args of [["merge", "-o", out, dir], ["show", dir]]) {
       const result = runBin(args)
       expect(result.code).toBe(1)
-      expect(lines(result.stderr)).toEqual([`lineprof: ${dir}: no stats files (*.json, *.lprof) in this folder`])
+      expect(lines(result.stderr)).toEqual([`lineprof: ${dir}: no stats files (*.json, *.lprof, *.pb.gz) in this folder`])
       expect(result.stdout).toBe("")
     }
     expect(existsSync(out)).toBe(false)

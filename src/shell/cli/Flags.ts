@@ -34,9 +34,11 @@ export type UnitName = keyof typeof units
 export const defaultUnit: UnitName = "us"
 
 export const renderFlags = {
-  format: Flag.Literals("format", ["text", "json", "html"]).pipe(
+  format: Flag.Literals("format", ["text", "json", "html", "pprof"]).pipe(
     Flag.withDefault("text" as const),
-    Flag.withDescription("report format: text (line_profiler layout), json (a stats file) or html (a self-contained page)")
+    Flag.withDescription(
+      "report format: text (line_profiler layout), json (a stats file), html (a self-contained page) or pprof (gzipped profile.proto for go tool pprof; needs -o)"
+    )
   ),
   unit: Flag.Literals("unit", ["s", "ms", "us", "ns", "1", "1e-3", "1e-6", "1e-9"]).pipe(
     Flag.optional,
@@ -60,7 +62,7 @@ export const renderFlags = {
 }
 
 export type RenderFlags = {
-  readonly format: "text" | "json" | "html"
+  readonly format: "text" | "json" | "html" | "pprof"
   readonly unit: Option.Option<UnitName>
   readonly skipZero: boolean
   readonly sort: boolean

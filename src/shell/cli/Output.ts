@@ -24,10 +24,10 @@ export const writeLine = (stream: Terminal.Stream, line: string) => Effect.sync(
 
 export const warn = (environment: Environment, message: string) => writeLine(environment.stderr, `lineprof: warning: ${message}`)
 
-/** Renders a profile in the chosen format; colour only for text on a terminal. */
+/** Renders a profile in the chosen format; colour only for text on a terminal. (pprof is bytes: `StatsFiles.write`.) */
 export const renderReport = (
   profile: Profile.Profile,
-  flags: RenderFlags,
+  flags: RenderFlags & { readonly format: Exclude<RenderFlags["format"], "pprof"> },
   options: { readonly cwd: string; readonly colour: boolean; readonly title?: string }
 ): string => {
   switch (flags.format) {

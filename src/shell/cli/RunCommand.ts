@@ -156,10 +156,10 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
         Argument.variadic()
       ),
       ...renderFlags,
-      format: Flag.Literals("format", ["text", "json", "html"]).pipe(
+      format: Flag.Literals("format", ["text", "json", "html", "pprof"]).pipe(
         Flag.withDefault("text" as const),
         Flag.withDescription(
-          "report format: text (on stderr, line_profiler layout), html (a self-contained page written beside -o as <output>.html) or json (no report: the stats file -o is the JSON)"
+          "report format: text (on stderr, line_profiler layout), html (a self-contained page written beside -o as <output>.html), json (no report: the stats file -o is the JSON) or pprof (no report: -o is gzipped profile.proto, default <script>.lineprof.pb.gz)"
         )
       )
     },
@@ -185,7 +185,10 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
           if (!found) return yield* new CommandError({ message: `${program}: no such script` })
         }
         const namedScript = scriptOf(program, programArgs)
-        const outputShown = Option.getOrElse(input.output, () => `${basename(namedScript ?? program)}.lineprof.json`)
+        const outputShown = Option.getOrElse(
+          input.output,
+          () => `${basename(namedScript ?? program)}.lineprof.${input.format === "pprof" ? "pb.gz" : "json"}`
+        )
         const outputPath = resolve(environment.cwd, outputShown)
         yield* checkOutputPath(outputPath, outputShown)
 
@@ -287,19 +290,21 @@ export const collect = (
       progress: feedback.makeProgress(files.length)
     })
     if (merged.mergedFiles === 0) return yield* warn(environment, "every stats file was bad; nothing written")
-    yield* StatsFiles.write(paths.outputPath, merged.profile, { shownPath: paths.outputShown })
+    // --format pprof writes -o as pprof whatever its name; else the name decides (a .pb.gz is pprof).
+    const format = flags.format === "pprof" ? "pprof" : undefined
+    yield* StatsFiles.write(paths.outputPath, merged.profile, { shownPath: paths.outputShown, format })
     if (merged.profile.functions.length === 0) {
       yield* warn(environment, "no profiled function ran: check --include / --exclude")
     }
     if (flags.report) {
       if (flags.format === "html") {
         const htmlShown = paths.outputShown.replace(/\.json$/, "") + ".html"
-        const html = renderReport(merged.profile, flags, { cwd: environment.cwd, colour: false, title: `lineprof: ${paths.program}` })
+        const html = renderReport(merged.profile, { ...flags, format: flags.format }, { cwd: environment.cwd, colour: false, title: `lineprof: ${paths.program}` })
         yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html, htmlShown)
         yield* writeLine(environment.stderr, `lineprof: wrote the HTML report to ${htmlShown}`)
       } else if (flags.format === "text") {
         const colour = Terminal.shouldColour(environment.stderr, environment.env)
-        const report = renderReport(merged.profile, flags, { cwd: environment.cwd, colour })
+        const report = renderReport(merged.profile, { ...flags, format: flags.format }, { cwd: environment.cwd, colour })
         yield* Effect.sync(() => void environment.stderr.write(`\n${report}`))
       }
     }

@@ -6,7 +6,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as Lprof from "../files/Lprof.ts"
 import * as Merge from "../files/Merge.ts"
 import * as StatsFiles from "../files/StatsFiles.ts"
-import { CommandError, type Environment } from "./Environment.ts"
+import { CommandError, type Environment, UsageError } from "./Environment.ts"
 import { pathArgument, pathFlag, renderFlags, skipBadFlag } from "./Flags.ts"
 import { checkOutputPath, describeInputs, isScript, mergeFeedback, notePassedOver, renderReport, writeTextAtomic } from "./Output.ts"
 import * as Terminal from "./Terminal.ts"
@@ -45,6 +45,9 @@ export const makeShow = (environment: Environment) =>
     (input) =>
       Effect.gen(function* () {
         const outputPath = Option.map(input.output, (path) => resolve(environment.cwd, path))
+        if (input.format === "pprof" && Option.isNone(outputPath)) {
+          return yield* new UsageError({ message: "show: --format pprof writes binary data: name the file with -o (e.g. -o prof.pb.gz)" })
+        }
         if (Option.isSome(outputPath)) yield* checkOutputPath(outputPath.value, Option.getOrThrow(input.output))
         const merged = yield* Merge.mergeInputs(input.files, {
           cwd: environment.cwd,
@@ -55,9 +58,14 @@ export const makeShow = (environment: Environment) =>
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
         // A stats file merged from .lprof dumps away from their .py files has no source for them: look again from here.
         const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot: environment.cwd })
+        if (input.format === "pprof") {
+          const output = Option.getOrThrow(input.output)
+          return yield* StatsFiles.write(Option.getOrThrow(outputPath), profile, { shownPath: output, format: "pprof" })
+        }
+        const format = input.format
         const title = `lineprof: ${describeInputs(input.files)}`
         const colour = Option.isNone(outputPath) && Terminal.shouldColour(environment.stdout, environment.env)
-        const report = renderReport(profile, input, { cwd: environment.cwd, colour, title })
+        const report = renderReport(profile, { ...input, format }, { cwd: environment.cwd, colour, title })
         if (Option.isSome(outputPath)) yield* writeTextAtomic(outputPath.value, report, Option.getOrThrow(input.output))
         else yield* Effect.sync(() => void environment.stdout.write(report))
       })
@@ -68,6 +76,7 @@ export const makeShow = (environment: Environment) =>
       { command: "lineprof show app.js.lineprof.json", description: "the text report, line_profiler's layout" },
       { command: "lineprof show --unit ms --sort --skip-zero a.json b.json", description: "merge two files; milliseconds; slowest function last" },
       { command: "lineprof show --format html -o report.html app.js.lineprof.json", description: "a self-contained HTML page" },
-      { command: "lineprof show run.lprof", description: "a Python line_profiler dump" }
+      { command: "lineprof show run.lprof", description: "a Python line_profiler dump" },
+      { command: "lineprof show --format pprof -o prof.pb.gz app.js.lineprof.json", description: "pprof (gzipped profile.proto) for go tool pprof" }
     ])
   )

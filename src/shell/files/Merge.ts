@@ -13,7 +13,7 @@
  *   file and the problem), unless `skipBad` is set: then `onBad` is told about
  *   it and the merge goes on without it.
  * - Inputs that name nothing (a missing path, a glob that matches nothing, a
- *   folder without `*.json` or `*.lprof`) fail with `MergeInputError`, before
+ *   folder without `*.json`, `*.lprof` or `*.pb.gz`) fail with `MergeInputError`, before
  *   any file is read.
  * - A folder search selects stats files only: it does not descend into
  *   `node_modules` or `.git`, and a `*.json` it finds that is JSON but no
@@ -37,8 +37,8 @@ export class MergeInputError extends Data.TaggedError("MergeInputError")<{
   readonly message: string
 }> {}
 
-/** File names a folder search picks up: lineprof JSON stats files and Python line_profiler dumps. */
-export const isStatsFileName = (name: string): boolean => name.endsWith(".json") || name.endsWith(".lprof")
+/** File names a folder search picks up: lineprof JSON stats files, Python line_profiler dumps and pprof files. */
+export const isStatsFileName = (name: string): boolean => name.endsWith(".json") || name.endsWith(".lprof") || name.endsWith(".pb.gz")
 
 const globChars = /[*?[\]{}]/
 
@@ -115,7 +115,7 @@ export interface FoundFiles {
   readonly walkedInputs: ReadonlyArray<WalkedInput>
 }
 
-const noStatsInFolder = (input: string): string => `${input}: no stats files (*.json, *.lprof) in this folder`
+const noStatsInFolder = (input: string): string => `${input}: no stats files (*.json, *.lprof, *.pb.gz) in this folder`
 
 /**
  * Expands inputs into the stats files to merge: a file stays itself (whatever
@@ -171,7 +171,7 @@ export const findStats = (
         )
         const walk = {
           input,
-          message: `${input}: no stats files (*.json, *.lprof) in the folders this pattern matches`,
+          message: `${input}: no stats files (*.json, *.lprof, *.pb.gz) in the folders this pattern matches`,
           files: [] as Array<string>
         }
         let matched = 0
@@ -282,7 +282,7 @@ export const mergeFiles = (
 
 /**
  * `findStats` then `mergeFiles`. A folder input whose files were all passed
- * over fails with `MergeInputError` (`DIR: no stats files (*.json, *.lprof) in
+ * over fails with `MergeInputError` (`DIR: no stats files (*.json, *.lprof, *.pb.gz) in
  * this folder`), as a folder without any `*.json` does.
  */
 export const mergeInputs = (

@@ -1,6 +1,8 @@
 /**
  * Stats files on disk: `read` a file into a `Profile`, `write` a profile
- * atomically, `readAll` several files into one merged profile.
+ * atomically, `readAll` several files into one merged profile. Besides
+ * lineprof's JSON, `read` takes Python .lprof dumps and the pprof files
+ * lineprof writes (known by gzip's magic), and `write` writes pprof on request.
  *
  * Contract:
  * - Every failure is a `StatsFileError` whose `message` is ONE line that
@@ -27,6 +29,7 @@ import * as Schema from "effect/Schema"
 import * as Profile from "../../core/Profile.ts"
 import * as StatsFile from "../../core/StatsFile.ts"
 import * as Lprof from "./Lprof.ts"
+import * as PprofFiles from "./Pprof.ts"
 
 /**
  * A stats file could not be read or written; `message` is one line starting
@@ -129,6 +132,13 @@ export const decodeBytes = (
   path: string,
   bytes: Uint8Array
 ): Effect.Effect<Profile.Profile, StatsFileError, FileSystem.FileSystem> => {
+  if (PprofFiles.isGzip(bytes)) {
+    // A pprof file (gzipped profile.proto) that lineprof wrote.
+    const decoded = PprofFiles.decodeGzipExplained(bytes, path)
+    if (Result.isSuccess(decoded)) return Effect.succeed(decoded.success)
+    const { message, foreign } = decoded.failure
+    return Effect.fail(new StatsFileError(foreign ? { path, message, foreign } : { path, message }))
+  }
   if (isPickle(bytes) || Lprof.hasLprofExtension(path)) {
     // Python line_profiler's .lprof files are pickles (protocol 0 and 1 ones
     // have no magic, hence the extension too). Sources resolve against the
@@ -158,26 +168,34 @@ export const readAll = (
 export const temporaryPathFor = (path: string): string =>
   join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`)
 
+/** What `write` writes: a JSON stats file, or a pprof file (gzipped profile.proto, see shell/files/Pprof). */
+export type WriteFormat = "json" | "pprof"
+
+/** The format `write` picks when not told: pprof for names ending in `.pb.gz` or `.pprof`, else JSON. */
+export const formatOfPath = (path: string): WriteFormat => (PprofFiles.hasPprofExtension(path) ? "pprof" : "json")
+
 /**
  * Writes a profile to `path` atomically (temporary file in the same folder,
  * synced, then renamed). Fails without touching `path` when the profile does
- * not pass `Profile.check` or the file system refuses. Messages name the file
- * as `options.shownPath` (the spelling the user gave), else as `path`.
+ * not pass `Profile.check` or the file system refuses (or, for pprof, a
+ * counter is 2^63 or more). Messages name the file as `options.shownPath`
+ * (the spelling the user gave), else as `path`. `options.format` defaults to
+ * `formatOfPath(path)`.
  */
 export const write = (
   path: string,
   profile: Profile.Profile,
-  options: { readonly shownPath?: string } = {}
+  options: { readonly shownPath?: string; readonly format?: WriteFormat } = {}
 ): Effect.Effect<void, StatsFileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const shownPath = options.shownPath ?? path
-    const text = yield* Effect.try({
-      try: () => StatsFile.encode(profile),
+    const format = options.format ?? formatOfPath(path)
+    const bytes = yield* Effect.try({
+      try: () => (format === "pprof" ? PprofFiles.encodeGzip(profile) : new TextEncoder().encode(StatsFile.encode(profile))),
       catch: (error) =>
         new StatsFileError({ path, message: `${shownPath}: cannot write: ${error instanceof Error ? error.message : String(error)}` })
     })
-    const bytes = new TextEncoder().encode(text)
     const temporaryPath = temporaryPathFor(path)
     yield* Effect.scoped(
       Effect.gen(function*() {

@@ -64,7 +64,7 @@ describe("findStatsFiles", () => {
         const dir = freshFolder()
         const cases: ReadonlyArray<readonly [string, string]> = [
           [join(dir, "missing.json"), `${join(dir, "missing.json")}: no such file or folder`],
-          [dir, `${dir}: no stats files (*.json, *.lprof) in this folder`],
+          [dir, `${dir}: no stats files (*.json, *.lprof, *.pb.gz) in this folder`],
           [`${dir}/*.json`, `${dir}/*.json: no files match this pattern`]
         ]
         for (const [input, message] of cases) {
@@ -297,7 +297,7 @@ describe("folder searches", () => {
           const folder = yield* Effect.flip(Merge.mergeInputs([join(dir, "good.json"), project], { skipBad }))
           assert.deepStrictEqual(
             folder,
-            new Merge.MergeInputError({ input: project, message: `${project}: no stats files (*.json, *.lprof) in this folder` })
+            new Merge.MergeInputError({ input: project, message: `${project}: no stats files (*.json, *.lprof, *.pb.gz) in this folder` })
           )
         }
         const pattern = `${dir}/proj*`
@@ -306,7 +306,7 @@ describe("folder searches", () => {
           glob,
           new Merge.MergeInputError({
             input: pattern,
-            message: `${pattern}: no stats files (*.json, *.lprof) in the folders this pattern matches`
+            message: `${pattern}: no stats files (*.json, *.lprof, *.pb.gz) in the folders this pattern matches`
           })
         )
         // The same folder within a larger one that has stats files is fine.
