@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -37,13 +38,17 @@ describe("argument helpers", () => {
     assert.deepStrictEqual(Cli.splitRunArgs(["run", "--sort"]), ["run", "--sort"])
   })
 
-  it("parseIntervalMs reads ms, s and bare milliseconds, and refuses the rest", () => {
-    assert.deepStrictEqual(Cli.parseIntervalMs("250ms"), Result.succeed(250))
-    assert.deepStrictEqual(Cli.parseIntervalMs("1.5s"), Result.succeed(1500))
-    assert.deepStrictEqual(Cli.parseIntervalMs("40"), Result.succeed(40))
-    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("0s")), true)
-    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("soon")), true)
-    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("-1s")), true)
+  it("parseInterval reads ms, s, bare milliseconds and Duration's own units, and refuses the rest with one line", () => {
+    const ms = (text: string) => Result.map(Cli.parseInterval(text), Duration.toMillis)
+    assert.deepStrictEqual(ms("250ms"), Result.succeed(250))
+    assert.deepStrictEqual(ms("1.5s"), Result.succeed(1500))
+    assert.deepStrictEqual(ms("40"), Result.succeed(40))
+    assert.deepStrictEqual(ms(" 2 s "), Result.succeed(2000))
+    assert.deepStrictEqual(ms("300 millis"), Result.succeed(300))
+    assert.deepStrictEqual(Cli.parseInterval("0s"), Result.fail('--interval: must be more than 0, got "0s"'))
+    assert.deepStrictEqual(Cli.parseInterval("soon"), Result.fail('--interval: expected a duration such as 250ms or 1s, got "soon"'))
+    assert.strictEqual(Result.isFailure(Cli.parseInterval("-1s")), true)
+    assert.strictEqual(Result.isFailure(Cli.parseInterval("Infinity")), true)
   })
 
   it("isScript tells scripts from commands", () => {
