@@ -5,41 +5,27 @@
  * two runs writing the same output, default output names, the Node version
  * check and the advice for test runners. Fixtures: test/fixtures/cli/run.
  */
-import { execFileSync, spawnSync } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { delimiter, join } from "node:path"
-import * as Result from "effect/Result"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Profile from "../../src/core/Profile.ts"
-import * as StatsFile from "../../src/core/StatsFile.ts"
-import { binPath, fixturesDir, makeScratch, readText, runBin, startBin } from "./bin.ts"
+import { describe, expect, it } from "vitest"
+import type * as Profile from "../../src/core/Profile.ts"
+import { binPath, runBin, startBin } from "./bin.ts"
+import { decodeFile, usePrograms } from "./run-programs.ts"
 
-let scratch: ReturnType<typeof makeScratch>
-let programs: string
-beforeAll(() => {
-  scratch = makeScratch()
-  programs = join(scratch.dir, "programs")
-  cpSync(join(fixturesDir, "run"), programs, { recursive: true })
-})
-afterAll(() => scratch.remove())
-
-const decodeFile = (path: string): Profile.Profile => {
-  const decoded = StatsFile.decode(readText(path), path)
-  if (Result.isFailure(decoded)) throw new Error(decoded.failure)
-  return decoded.success
-}
+const paths = usePrograms()
 
 /** Calls of `work` (lib.mjs): the hits of its line 4, which runs once a call. */
 const callsOfWork = (profile: Profile.Profile): bigint | undefined =>
   profile.functions.find((fn) => fn.name === "work" && fn.file.endsWith("lib.mjs"))?.lines.find((line) => line.lineNo === 4)?.hits
 
 const run = (args: ReadonlyArray<string>, env?: Record<string, string | undefined>) =>
-  runBin(["run", ...args], { cwd: programs, ...(env === undefined ? {} : { env }) })
+  runBin(["run", ...args], { cwd: paths.programs, ...(env === undefined ? {} : { env }) })
 
 /** Starts `lineprof run …` in a process group of its own, waits for "ready" on stdout, signals, and returns how lineprof ended. */
 const signalled = async (args: ReadonlyArray<string>, send: (pid: number) => void) => {
-  const child = startBin(["run", ...args], { cwd: programs, detached: true })
+  const child = startBin(["run", ...args], { cwd: paths.programs, detached: true })
   let stdout = ""
   let stderr = ""
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
@@ -59,49 +45,55 @@ const signalled = async (args: ReadonlyArray<string>, send: (pid: number) => voi
 
 describe("lineprof run: signals sent to lineprof", () => {
   it("kill -INT <lineprof pid> stops the run: the program gets the SIGINT, dies of it, and its stats are written (exit 130)", async () => {
-    const out = join(scratch.dir, "int-pid.json")
+    const out = join(paths.dir, "int-pid.json")
     const result = await signalled(["--no-report", "-o", out, "--", "sleeper.mjs"], (pid) => process.kill(pid, "SIGINT"))
     expect(result).toEqual({ code: 130, signal: null, stdout: "ready\n", stderr: `lineprof: wrote ${out} (1 stats file merged)\n` })
     expect(callsOfWork(decodeFile(out))).toBe(50n)
   })
 
   it("kill -HUP <lineprof pid> is passed on too (exit 129)", async () => {
-    const out = join(scratch.dir, "hup-pid.json")
+    const out = join(paths.dir, "hup-pid.json")
     const result = await signalled(["--no-report", "-o", out, "--", "sleeper.mjs"], (pid) => process.kill(pid, "SIGHUP"))
     expect(result.code).toBe(129)
     expect(callsOfWork(decodeFile(out))).toBe(50n)
   })
 
   it("a program with its own SIGINT handler gets exactly one SIGINT, whether lineprof's pid or the whole group was signalled", async () => {
-    const toPid = await signalled(["--no-report", "-o", join(scratch.dir, "count-pid.json"), "--", "sigcount.mjs"], (pid) => process.kill(pid, "SIGINT"))
+    const toPid = await signalled(["--no-report", "-o", join(paths.dir, "count-pid.json"), "--", "sigcount.mjs"], (pid) => process.kill(pid, "SIGINT"))
     expect(toPid.stdout).toBe("ready\nsigints 1\n")
     expect(toPid.code).toBe(0)
-    const out = join(scratch.dir, "count-group.json")
+    const out = join(paths.dir, "count-group.json")
     const toGroup = await signalled(["--no-report", "-o", out, "--", "sigcount.mjs"], (pid) => process.kill(-pid, "SIGINT"))
     expect(toGroup.stdout).toBe("ready\nsigints 1\n")
     expect(toGroup.code).toBe(0)
     expect(callsOfWork(decodeFile(out))).toBe(20n)
   })
 
-  it("Ctrl-C typed on a terminal (util-linux script gives it a pty) reaches the program once", () => {
-    const out = join(scratch.dir, "count-tty.json")
+  it("Ctrl-C typed on a terminal (util-linux script gives it a pty) reaches the program once", async () => {
+    const out = join(paths.dir, "count-tty.json")
     const command = [process.execPath, binPath, "run", "--no-report", "-o", out, "--", "sigcount.mjs"].map((arg) => `'${arg}'`).join(" ")
-    // The Ctrl-C byte is typed a second after start, when the program is ready.
-    const typed = spawnSync("sh", ["-c", `(sleep 1.5; printf '\\003'; sleep 2) | script -qfec "${command}" /dev/null`], {
-      cwd: programs,
-      encoding: "utf8",
-      env: { ...process.env, NO_COLOR: "1" },
-      timeout: 60_000
+    const terminal = spawn("script", ["-qfec", command, "/dev/null"], { cwd: paths.programs, env: { ...process.env, NO_COLOR: "1" } })
+    let typed = ""
+    let pressed = false
+    const exited = new Promise<number | null>((resolve) => terminal.once("exit", resolve))
+    // The Ctrl-C byte is typed once the program is ready: the terminal turns it into SIGINT for its foreground group.
+    terminal.stdout.on("data", (chunk: Buffer) => {
+      typed += chunk.toString()
+      if (!pressed && typed.includes("ready")) {
+        pressed = true
+        terminal.stdin.write("\x03")
+      }
     })
-    expect(typed.stdout).toContain("sigints 1")
-    expect(typed.stdout).not.toContain("sigints 2")
+    expect(await exited).toBe(0)
+    expect(typed).toContain("sigints 1")
+    expect(typed).not.toContain("sigints 2")
     expect(callsOfWork(decodeFile(out))).toBe(20n)
   })
 })
 
 describe("lineprof run: what the program leaves behind", () => {
   it("says how many processes of the program were still running when it exited", () => {
-    const out = join(scratch.dir, "detach.json")
+    const out = join(paths.dir, "detach.json")
     const result = run(["--no-report", "-o", out, "--", "detach.mjs", "20000"])
     const detachedPid = Number(/detached (\d+)/.exec(result.stdout)?.[1])
     try {
@@ -118,18 +110,18 @@ describe("lineprof run: what the program leaves behind", () => {
 
 describe("lineprof run: outputs", () => {
   it("--format html whose HTML path is a folder fails before the program starts: one line, exit 1", () => {
-    mkdirSync(join(scratch.dir, "taken.html"))
-    const result = run(["--format", "html", "-o", join(scratch.dir, "taken.json"), "--", "threads.mjs"])
+    mkdirSync(join(paths.dir, "taken.html"))
+    const result = run(["--format", "html", "-o", join(paths.dir, "taken.json"), "--", "threads.mjs"])
     expect(result.code).toBe(1)
     expect(result.stdout).toBe("")
-    expect(result.stderr).toBe(`lineprof: ${join(scratch.dir, "taken.html")}: is a folder; --format html writes the report to that path\n`)
+    expect(result.stderr).toBe(`lineprof: ${join(paths.dir, "taken.html")}: is a folder; --format html writes the report to that path\n`)
   })
 
   it("a second run of the same script that ends after the first wrote the output writes <name>.2.json and says so", async () => {
-    const gateA = join(scratch.dir, "gate-a")
-    const gateB = join(scratch.dir, "gate-b")
+    const gateA = join(paths.dir, "gate-a")
+    const gateB = join(paths.dir, "gate-b")
     writeFileSync(gateB, "")
-    const first = startBin(["run", "--no-report", "--", "gated.mjs", "3", gateA], { cwd: programs })
+    const first = startBin(["run", "--no-report", "--", "gated.mjs", "3", gateA], { cwd: paths.programs })
     let firstErr = ""
     first.stderr.on("data", (chunk: Buffer) => (firstErr += chunk.toString()))
     const firstExit = new Promise<number | null>((resolve) => first.once("exit", resolve))
@@ -141,16 +133,16 @@ describe("lineprof run: outputs", () => {
       "lineprof: warning: gated.mjs.lineprof.json was written by another run while this one ran; this run's stats go to gated.mjs.lineprof.2.json\n" +
         "lineprof: wrote gated.mjs.lineprof.2.json (1 stats file merged)\n"
     )
-    expect(callsOfWork(decodeFile(join(programs, "gated.mjs.lineprof.json")))).toBe(5n)
-    expect(callsOfWork(decodeFile(join(programs, "gated.mjs.lineprof.2.json")))).toBe(3n)
+    expect(callsOfWork(decodeFile(join(paths.programs, "gated.mjs.lineprof.json")))).toBe(5n)
+    expect(callsOfWork(decodeFile(join(paths.programs, "gated.mjs.lineprof.2.json")))).toBe(3n)
   })
 
   it("a command's output is named after the command, never after a glob among its arguments", () => {
     const result = run(["--no-report", "--", process.execPath, "--test", "ntest/*.test.mjs"])
     expect(result.code).toBe(0)
     expect(result.stderr).toMatch(/^lineprof: wrote node\.lineprof\.json \(\d+ stats files? merged\)\n$/)
-    expect(callsOfWork(decodeFile(join(programs, "node.lineprof.json")))).toBe(5n)
-    expect(readdirSync(programs).filter((name) => name.includes("*"))).toEqual([])
+    expect(callsOfWork(decodeFile(join(paths.programs, "node.lineprof.json")))).toBe(5n)
+    expect(readdirSync(paths.programs).filter((name) => name.includes("*"))).toEqual([])
   })
 })
 
@@ -184,7 +176,7 @@ const withTmpfs = (size: string, body: (dir: string) => void) => {
 describe.runIf(canMount)("lineprof run: a full disk (a small tmpfs, as root)", () => {
   it("stats that found no room: says the device is full and exits 1, not 'no function ran' and 0", () => {
     withTmpfs("1m", (dir) => {
-      const out = join(scratch.dir, "full.json")
+      const out = join(paths.dir, "full.json")
       const result = run(["--no-report", "-o", out, "--", "fill.mjs"], { TMPDIR: dir })
       expect(result.stdout).toBe("ENOSPC\n")
       expect(result.code).toBe(1)
@@ -235,7 +227,7 @@ describe("lineprof run: the Node that runs the program", () => {
 
 describe("lineprof run: test runners that hide their modules from Node's hooks", () => {
   it("when vitest or jest ran and nothing was recorded, the warning says what to add", () => {
-    const path = `${join(programs, "runners")}${delimiter}${process.env["PATH"] ?? ""}`
+    const path = `${join(paths.programs, "runners")}${delimiter}${process.env["PATH"] ?? ""}`
     const vitest = run(["--", "vitest", "run"], { PATH: path })
     expect(vitest.code).toBe(0)
     expect(vitest.stderr).toBe(

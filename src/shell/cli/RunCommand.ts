@@ -527,64 +527,63 @@ const runnerAdvice = {
 } as const
 
 /** After the program: merge the stats folder, write the output, print the report. "nothing" when no stats file was found. */
-export const collect = (
+export const collect = Effect.fn("RunCommand.collect")(function*(
   environment: Environment,
   plan: RunPlan,
   run: { readonly statsDir: string; readonly deviceFull: boolean }
-) =>
-  Effect.gen(function*() {
-    const files = yield* Merge.findStatsFiles([run.statsDir], { cwd: environment.cwd }).pipe(
-      Effect.catchTag("MergeInputError", () => Effect.succeed([] as Array<string>))
+) {
+  const files = yield* Merge.findStatsFiles([run.statsDir], { cwd: environment.cwd }).pipe(
+    Effect.catchTag("MergeInputError", () => Effect.succeed([] as Array<string>))
+  )
+  if (yield* Verbose) yield* writeLine(environment.stderr, `lineprof: ${files.length} stats files in ${run.statsDir}`)
+  if (files.length === 0) {
+    if (run.deviceFull) return "nothing" as const
+    yield* warn(
+      environment,
+      plan.testRunner === undefined
+        ? "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written"
+        : `no stats were recorded: ${runnerAdvice[plan.testRunner]}; nothing written`
     )
-    if (yield* Verbose) yield* writeLine(environment.stderr, `lineprof: ${files.length} stats files in ${run.statsDir}`)
-    if (files.length === 0) {
-      if (run.deviceFull) return "nothing" as const
-      yield* warn(
-        environment,
-        plan.testRunner === undefined
-          ? "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written"
-          : `no stats were recorded: ${runnerAdvice[plan.testRunner]}; nothing written`
-      )
-      return "nothing" as const
-    }
-    if (run.deviceFull) {
-      yield* warn(environment, `no space left on the device of ${run.statsDir}: the stats of some processes may be missing`)
-    }
-    const feedback = mergeFeedback(environment)
-    const merged = yield* Merge.mergeFiles(files, {
-      skipBad: true,
-      onBad: feedback.onBad,
-      progress: feedback.makeProgress(files.length)
-    })
-    if (merged.mergedFiles === 0) {
-      yield* warn(environment, "every stats file was bad; nothing written")
-      return "nothing" as const
-    }
-    const output = yield* chooseOutput(environment, plan.output)
-    yield* StatsFiles.write(output.path, merged.profile, { shownPath: output.shown }).pipe(
-      Effect.mapError((error) => new OutputWriteError({ message: error.message }))
-    )
-    if (merged.profile.functions.length === 0) {
-      yield* warn(environment, "no profiled function ran: check --include / --exclude")
-    }
-    if (plan.flags.report) {
-      if (plan.flags.format === "html") {
-        const htmlShown = output === plan.output ? plan.html!.shown : htmlNameOf(output.shown)
-        const html = renderReport(merged.profile, plan.flags, { cwd: environment.cwd, colour: false, title: `lineprof: ${plan.shownCommand}` })
-        yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html, htmlShown)
-        yield* writeLine(environment.stderr, `lineprof: wrote the HTML report to ${htmlShown}`)
-      } else if (plan.flags.format === "text") {
-        const colour = Terminal.shouldColour(environment.stderr, environment.env)
-        const report = renderReport(merged.profile, plan.flags, { cwd: environment.cwd, colour })
-        yield* Effect.sync(() => void environment.stderr.write(`\n${report}`))
-      }
-    }
-    yield* writeLine(
-      environment.stderr,
-      `lineprof: wrote ${output.shown} (${merged.mergedFiles} ${plural(merged.mergedFiles, "stats file")} merged)`
-    )
-    return "written" as const
+    return "nothing" as const
+  }
+  if (run.deviceFull) {
+    yield* warn(environment, `no space left on the device of ${run.statsDir}: the stats of some processes may be missing`)
+  }
+  const feedback = mergeFeedback(environment)
+  const merged = yield* Merge.mergeFiles(files, {
+    skipBad: true,
+    onBad: feedback.onBad,
+    progress: feedback.makeProgress(files.length)
   })
+  if (merged.mergedFiles === 0) {
+    yield* warn(environment, "every stats file was bad; nothing written")
+    return "nothing" as const
+  }
+  const output = yield* chooseOutput(environment, plan.output)
+  yield* StatsFiles.write(output.path, merged.profile, { shownPath: output.shown }).pipe(
+    Effect.mapError((error) => new OutputWriteError({ message: error.message }))
+  )
+  if (merged.profile.functions.length === 0) {
+    yield* warn(environment, "no profiled function ran: check --include / --exclude")
+  }
+  if (plan.flags.report) {
+    if (plan.flags.format === "html") {
+      const htmlShown = output === plan.output ? plan.html!.shown : htmlNameOf(output.shown)
+      const html = renderReport(merged.profile, plan.flags, { cwd: environment.cwd, colour: false, title: `lineprof: ${plan.shownCommand}` })
+      yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html, htmlShown)
+      yield* writeLine(environment.stderr, `lineprof: wrote the HTML report to ${htmlShown}`)
+    } else if (plan.flags.format === "text") {
+      const colour = Terminal.shouldColour(environment.stderr, environment.env)
+      const report = renderReport(merged.profile, plan.flags, { cwd: environment.cwd, colour })
+      yield* Effect.sync(() => void environment.stderr.write(`\n${report}`))
+    }
+  }
+  yield* writeLine(
+    environment.stderr,
+    `lineprof: wrote ${output.shown} (${merged.mergedFiles} ${plural(merged.mergedFiles, "stats file")} merged)`
+  )
+  return "written" as const
+})
 
 // -- the command --------------------------------------------------------------------------
 
