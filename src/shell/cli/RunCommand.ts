@@ -155,8 +155,9 @@ const nodeVersionOf = Effect.fn("RunCommand.nodeVersionOf")(function*(nodePath: 
 export const parseInterval = (text: string): Result.Result<Duration.Duration, string> => {
   const short = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text)
   const input = short === null ? text.trim() : `${short[1]} ${short[2] === "s" ? "seconds" : "millis"}`
-  const duration = Duration.fromInput(input as Duration.Input)
-  if (Option.isNone(duration) || !Duration.isFinite(duration.value) || typeof input !== "string" || !/^\d/.test(input)) {
+  // Duration's own `<number> <unit>` only: not its "Infinity", nor a negative number.
+  const duration = /^\d/.test(input) ? Duration.fromInput(input as Duration.Input) : Option.none()
+  if (Option.isNone(duration) || !Duration.isFinite(duration.value)) {
     return Result.fail(`--interval: expected a duration such as 250ms or 1s, got ${JSON.stringify(text)}`)
   }
   if (!Duration.isPositive(duration.value)) return Result.fail(`--interval: must be more than 0, got ${JSON.stringify(text)}`)
