@@ -461,6 +461,7 @@ export const runPlan = Effect.fn("RunCommand.runPlan")(function*(
   const childEnv: Record<string, string | undefined> = {
     ...environment.env,
     ...Config.toEnv({ ...plan.config, dir: statsDir }),
+    ...RunProcesses.runEnv,
     NODE_OPTIONS: withImport(environment.env["NODE_OPTIONS"], environment.registerPath)
   }
   if (yield* Verbose) {

@@ -3,7 +3,7 @@
  * spawned: how to tell every one of them to stop, and which were left
  * running when the program exited. Synchronous: signal handlers call it.
  *
- * `requestStop` and `livePids` are the adapter over record/Control (the
+ * `runEnv`, `requestStop` and `livePids` are the adapter over record/Control (the
  * signals work: every profiled process marks itself alive in the stats folder
  * and watches it for stop requests). Until that module is wired here,
  * `requestStop` does nothing and `livePids` finds the processes whose
@@ -11,6 +11,9 @@
  */
 import { readdirSync, readFileSync } from "node:fs"
 import * as Config from "../record/Config.ts"
+
+/** What run adds to the program's environment so that its processes know LINEPROF_DIR is run's own folder (record/Control.runEnv once wired). */
+export const runEnv: Readonly<Record<string, string>> = { LINEPROF_RUN_DIR: "1" }
 
 /** Asks every profiled process of the run to write its stats and stop (record/Control.requestStop once wired; a no-op until then). */
 export const requestStop = (_statsDir: string, _signal: NodeJS.Signals): void => {}
