@@ -126,7 +126,10 @@ describe("lineprof run: outputs", () => {
     let firstErr = ""
     first.stderr.on("data", (chunk: Buffer) => (firstErr += chunk.toString()))
     const firstExit = new Promise<number | null>((resolve) => first.once("exit", resolve))
+    // The first run's program is running, so the first run has looked at the output already.
+    await new Promise<void>((resolve) => first.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve()))
     const second = run(["--no-report", "--", "gated.mjs", "5", gateB])
+    expect(second.stdout).toBe("ready\n")
     expect(second.stderr).toBe("lineprof: wrote gated.mjs.lineprof.json (1 stats file merged)\n")
     writeFileSync(gateA, "")
     expect(await firstExit).toBe(0)
