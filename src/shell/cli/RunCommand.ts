@@ -374,6 +374,9 @@ const startWitness = ChildProcess.make("cat", [], { detached: false, stdout: "ig
 /** How long a signal handler waits for the witness to die before it takes the signal as lineprof's alone. */
 const witnessWaitMs = 100
 
+/** Resumes after the event loop's next check phase, so that I/O already pending (a child's exit) has been read. */
+const nextLoopTurn = Effect.callback<void>((resume) => void setImmediate(() => resume(Effect.void)))
+
 /**
  * Starts the program (stdio inherited, in lineprof's process group so that a
  * terminal's Ctrl-C reaches it) and waits for its exit. Meanwhile SIGINT,
@@ -405,12 +408,18 @@ export const runProgram = Effect.fn("RunCommand.runProgram")(function*(
     stdout: "inherit",
     stderr: "inherit"
   }).pipe(Effect.mapError((error) => spawnError(error, plan.program)))
+  // After the wait, one more turn of the event loop: a lineprof descheduled past the
+  // timeout meets the timer before it reads the witness's exit (timers run before I/O).
   const groupGot = (signal: NodeJS.Signals) =>
     Option.isNone(witness)
       ? Effect.succeed(false)
       : Deferred.await(witnessExit).pipe(
         Effect.timeoutOption(witnessWaitMs),
-        Effect.map((exit) => Option.isSome(exit) && exit.value.signal === signal)
+        Effect.flatMap((exit) =>
+          Option.isSome(exit)
+            ? Effect.succeed(exit.value.signal === signal)
+            : Effect.andThen(nextLoopTurn, Effect.map(Effect.orElseSucceed(witness.value.isRunning, () => true), (running) => !running))
+        )
       )
   const forward = (signal: NodeJS.Signals) => {
     RunProcesses.requestStop(statsDir, signal)
