@@ -38,7 +38,7 @@ import * as Terminal from "./Terminal.ts"
 
 export * from "./Environment.ts"
 export { describeInputs, isScript, renderReport, writeTextAtomic } from "./Output.ts"
-export { commandNameOf, defaultInclude, defaultOutputOf, exitCodeOf, isNodeTooOld, parseInterval, planRun, type RunInput, type RunPlan, scriptOf, testRunnerOf, withImport } from "./RunCommand.ts"
+export { commandNameOf, defaultInclude, defaultOutputOf, exitCodeOf, isNodeTooOld, numberedName, parseInterval, planRun, type RunInput, type RunPlan, scriptOf, testRunnerOf, withImport } from "./RunCommand.ts"
 
 // -- the command tree and main --------------------------------------------------------
 

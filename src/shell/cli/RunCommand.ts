@@ -92,9 +92,15 @@ export const commandNameOf = (program: string, args: ReadonlyArray<string>): str
   return name === "" ? first : name
 }
 
-/** The default output file: `<script>.lineprof.json`, else `<command>.lineprof.json`. */
-export const defaultOutputOf = (program: string, args: ReadonlyArray<string>): string =>
-  `${basename(scriptOf(program, args) ?? commandNameOf(program, args))}.lineprof.json`
+/** The default output file: `<script>.lineprof.json`, else `<command>.lineprof.json` (another `extension` for another format). */
+export const defaultOutputOf = (program: string, args: ReadonlyArray<string>, extension: string = "json"): string =>
+  `${basename(scriptOf(program, args) ?? commandNameOf(program, args))}.lineprof.${extension}`
+
+/** The n-th sibling of an output name, numbered before its extension: `app.lineprof.json` → `app.lineprof.2.json`, `a.pb.gz` → `a.2.pb.gz`. */
+export const numberedName = (shown: string, n: number): string => {
+  const extension = /\.(?:json|pb\.gz|pprof|html)$/.exec(shown)?.[0] ?? ""
+  return `${shown.slice(0, shown.length - extension.length)}.${n}${extension}`
+}
 
 /** The test runner a command starts, when it is one whose modules lineprof's hooks cannot see without a plugin. */
 export const testRunnerOf = (program: string, args: ReadonlyArray<string>): "vitest" | "jest" | undefined => {
@@ -516,13 +522,12 @@ export const runPlan = Effect.fn("RunCommand.runPlan")(function*(
 /** The final write of `-o` failed: the run's stats are still in the temporary folder. */
 class OutputWriteError extends Schema.TaggedError<OutputWriteError>()("OutputWriteError", { message: Schema.String }) {}
 
-/** When the output changed since the run began (another run wrote it), the next free `<name>.N.json` beside it. */
+/** When the output changed since the run began (another run wrote it), the next free numbered name beside it (`numberedName`). */
 const chooseOutput = Effect.fn("RunCommand.chooseOutput")(function*(environment: Environment, output: OutputTarget) {
   if ((yield* stampOf(output.path)) === output.stamp) return output
   const fs = yield* FileSystem.FileSystem
-  const base = output.shown.replace(/\.json$/, "")
   for (let n = 2;; n++) {
-    const shown = `${base}.${n}.json`
+    const shown = numberedName(output.shown, n)
     const path = resolve(environment.cwd, shown)
     if (!(yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false)))) {
       yield* warn(environment, `${output.shown} was written by another run while this one ran; this run's stats go to ${shown}`)

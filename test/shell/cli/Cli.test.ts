@@ -95,6 +95,13 @@ describe("argument helpers", () => {
     assert.strictEqual(Cli.defaultOutputOf("node", ["--test", "ntest/*.test.ts"]), "node.lineprof.json")
   })
 
+  it("numberedName numbers an output before its extension", () => {
+    assert.strictEqual(Cli.numberedName("app.js.lineprof.json", 2), "app.js.lineprof.2.json")
+    assert.strictEqual(Cli.numberedName("out/prof.pb.gz", 3), "out/prof.3.pb.gz")
+    assert.strictEqual(Cli.numberedName("stats", 2), "stats.2")
+    assert.strictEqual(Cli.defaultOutputOf("app.ts", [], "pb.gz"), "app.ts.lineprof.pb.gz")
+  })
+
   it("testRunnerOf spots vitest and jest however they are started", () => {
     assert.strictEqual(Cli.testRunnerOf("npx", ["vitest", "run"]), "vitest")
     assert.strictEqual(Cli.testRunnerOf("node", ["node_modules/.bin/jest", "--ci"]), "jest")
