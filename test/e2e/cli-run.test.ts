@@ -7,28 +7,14 @@
  * Every fixture calls `work` (lib.mjs) a known number of times; one call is
  * one hit on line 4 (`let total = 0`) and one on line 6 (`return total`).
  */
-import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
-import * as Result from "effect/Result"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import * as Profile from "../../src/core/Profile.ts"
-import * as StatsFile from "../../src/core/StatsFile.ts"
-import { fixturesDir, makeScratch, readText, runBin, startBin } from "./bin.ts"
+import { readText, runBin, startBin } from "./bin.ts"
+import { decodeFile, usePrograms } from "./run-programs.ts"
 
-let scratch: ReturnType<typeof makeScratch>
-let programs: string
-beforeAll(() => {
-  scratch = makeScratch()
-  programs = join(scratch.dir, "programs")
-  cpSync(join(fixturesDir, "run"), programs, { recursive: true })
-})
-afterAll(() => scratch.remove())
-
-const decodeFile = (path: string): Profile.Profile => {
-  const decoded = StatsFile.decode(readText(path), path)
-  if (Result.isFailure(decoded)) throw new Error(decoded.failure)
-  return decoded.success
-}
+const paths = usePrograms()
 
 /** Hits of `work` on lines 4 and 6, which each count the calls of `work`. */
 const callsOfWork = (profile: Profile.Profile): readonly [bigint | undefined, bigint | undefined] => {
@@ -38,7 +24,7 @@ const callsOfWork = (profile: Profile.Profile): readonly [bigint | undefined, bi
 }
 
 const run = (args: ReadonlyArray<string>, options: { readonly input?: string } = {}) =>
-  runBin(["run", ...args], { ...options, cwd: programs })
+  runBin(["run", ...args], { ...options, cwd: paths.programs })
 
 describe("lineprof run", () => {
   it("merges the main thread, two worker threads and a forked child into the known totals", () => {
@@ -48,13 +34,13 @@ describe("lineprof run", () => {
     expect(result.code).toBe(3)
     expect(result.stderr).toContain("Function: work at line 3")
     expect(result.stderr.trimEnd().split("\n").at(-1)).toBe("lineprof: wrote threads.mjs.lineprof.json (4 stats files merged)")
-    const profile = decodeFile(join(programs, "threads.mjs.lineprof.json"))
+    const profile = decodeFile(join(paths.programs, "threads.mjs.lineprof.json"))
     expect(callsOfWork(profile)).toEqual([42n, 42n])
     expect(Profile.check(profile)).toEqual([])
   })
 
   it("--include splits on commas as LINEPROF_INCLUDE does: a comma inside {a,b} belongs to the glob", () => {
-    const out = join(scratch.dir, "braces.json")
+    const out = join(paths.dir, "braces.json")
     const result = run(["--no-report", "-o", out, "--include", "{lib,nothing}.mjs,other.mjs", "--", "threads.mjs"])
     expect(result.stderr).toBe(`lineprof: wrote ${out} (4 stats files merged)\n`)
     expect(result.code).toBe(3)
@@ -65,7 +51,7 @@ describe("lineprof run", () => {
   })
 
   it("runs a command as given (not a script name) and profiles the Node processes it starts", () => {
-    const out = join(scratch.dir, "command.json")
+    const out = join(paths.dir, "command.json")
     const result = run(["--no-report", "-o", out, "--", process.execPath, "threads.mjs"])
     expect(result.code).toBe(3)
     expect(result.stdout).toBe("done 42\n")
@@ -74,7 +60,7 @@ describe("lineprof run", () => {
   })
 
   it("keeps the counts of a worker that is terminate()d mid-work", () => {
-    const out = join(scratch.dir, "terminate.json")
+    const out = join(paths.dir, "terminate.json")
     const result = run(["--no-report", "-o", out, "--", "terminate.mjs"])
     expect(result.code).toBe(0)
     expect(result.stdout).toBe("terminated\n")
@@ -83,7 +69,7 @@ describe("lineprof run", () => {
   })
 
   it("keeps the counts of a child process killed by SIGTERM", () => {
-    const out = join(scratch.dir, "sigterm.json")
+    const out = join(paths.dir, "sigterm.json")
     const result = run(["--no-report", "-o", out, "--", "sigterm.mjs"])
     expect(result.code).toBe(0)
     expect(result.stdout).toBe("child ended by SIGTERM\n")
@@ -91,7 +77,7 @@ describe("lineprof run", () => {
   })
 
   it("keeps what a child killed by SIGKILL flushed (--interval)", () => {
-    const out = join(scratch.dir, "sigkill.json")
+    const out = join(paths.dir, "sigkill.json")
     const result = run(["--no-report", "--interval", "50ms", "-o", out, "--", "sigkill.mjs"])
     expect(result.code).toBe(0)
     expect(result.stdout).toBe("child ended by SIGKILL\n")
@@ -100,7 +86,7 @@ describe("lineprof run", () => {
 
   /** Starts sleeper.mjs under lineprof, waits for its "ready", signals, and returns how lineprof ended. */
   const signalled = async (out: string, send: (pid: number) => void) => {
-    const child = startBin(["run", "--no-report", "-o", out, "--", "sleeper.mjs"], { cwd: programs, detached: true })
+    const child = startBin(["run", "--no-report", "-o", out, "--", "sleeper.mjs"], { cwd: paths.programs, detached: true })
     let stdout = ""
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
@@ -117,7 +103,7 @@ describe("lineprof run", () => {
   }
 
   it("passes SIGTERM on to the program, collects its stats and exits 128 + 15", async () => {
-    const out = join(scratch.dir, "sleeper-term.json")
+    const out = join(paths.dir, "sleeper-term.json")
     // Only lineprof gets the signal; it passes it on.
     const result = await signalled(out, (pid) => process.kill(pid, "SIGTERM"))
     expect(result).toEqual({ code: 143, stdout: "ready\n", stderr: `lineprof: wrote ${out} (1 stats file merged)\n` })
@@ -125,14 +111,14 @@ describe("lineprof run", () => {
   })
 
   it("on Ctrl-C (SIGINT to the whole process group) outlives the program, collects its stats and exits 128 + 2", async () => {
-    const out = join(scratch.dir, "sleeper-int.json")
+    const out = join(paths.dir, "sleeper-int.json")
     const result = await signalled(out, (pid) => process.kill(-pid, "SIGINT"))
     expect(result).toEqual({ code: 130, stdout: "ready\n", stderr: `lineprof: wrote ${out} (1 stats file merged)\n` })
     expect(callsOfWork(decodeFile(out))).toEqual([50n, 50n])
   })
 
   it("passes stdin through to a TypeScript script", () => {
-    const out = join(scratch.dir, "echo.json")
+    const out = join(paths.dir, "echo.json")
     const result = run(["--no-report", "-o", out, "--", "echo.ts"], { input: "one\ntwo\nthree\n" })
     expect(result.code).toBe(0)
     expect(result.stdout).toBe("ONE\nTWO\nTHREE\n")
@@ -141,14 +127,14 @@ describe("lineprof run", () => {
   })
 
   it("takes the script and its arguments without --", () => {
-    const out = join(scratch.dir, "no-dashes.json")
+    const out = join(paths.dir, "no-dashes.json")
     const result = run(["--no-report", "-o", out, "child.mjs", "9"])
     expect(result.code).toBe(0)
     expect(callsOfWork(decodeFile(out))).toEqual([9n, 9n])
   })
 
   it("profiles a script outside the current folder too", () => {
-    const elsewhere = join(scratch.dir, "elsewhere")
+    const elsewhere = join(paths.dir, "elsewhere")
     mkdirSync(elsewhere)
     const result = runBin(["run", "--no-report", "--", "../programs/child.mjs", "6"], { cwd: elsewhere })
     expect(result.code).toBe(0)
@@ -156,7 +142,7 @@ describe("lineprof run", () => {
   })
 
   it("node <script> as a command: the output is named after the script, which is profiled even outside the current folder", () => {
-    const elsewhere = join(scratch.dir, "node-command")
+    const elsewhere = join(paths.dir, "node-command")
     mkdirSync(elsewhere)
     const result = runBin(["run", "--no-report", "--", process.execPath, "--no-warnings", "../programs/child.mjs", "4"], { cwd: elsewhere })
     expect(result.code).toBe(0)
@@ -165,7 +151,7 @@ describe("lineprof run", () => {
   })
 
   it("--exclude leaves matching files unprofiled", () => {
-    const out = join(scratch.dir, "excluded.json")
+    const out = join(paths.dir, "excluded.json")
     const result = run(["--no-report", "--exclude", "lib.mjs", "-o", out, "--", "threads.mjs"])
     expect(result.code).toBe(3)
     const profile = decodeFile(out)
@@ -174,17 +160,17 @@ describe("lineprof run", () => {
   })
 
   it("--format html writes the HTML report next to the stats file", () => {
-    const out = join(scratch.dir, "html-run.json")
+    const out = join(paths.dir, "html-run.json")
     const result = run(["--format", "html", "-o", out, "--", "child.mjs", "2"])
     expect(result.code).toBe(0)
     expect(result.stdout).toBe("")
-    const html = readText(join(scratch.dir, "html-run.html"))
+    const html = readText(join(paths.dir, "html-run.html"))
     expect(html.toLowerCase()).toContain("<!doctype html>")
     expect(html).toContain("work")
   })
 
   it("a command that starts no Node process: its exit code, a warning, no stats file", () => {
-    const out = join(scratch.dir, "none.json")
+    const out = join(paths.dir, "none.json")
     const result = run(["-o", out, "--", "sh", "-c", "echo hi; exit 4"])
     expect(result.code).toBe(4)
     expect(result.stdout).toBe("hi\n")
@@ -218,10 +204,10 @@ describe("lineprof run", () => {
   })
 
   it("a reader that closes stderr early (2>&1 | head): the stats file is written, the temporary folder removed, the program's code kept", async () => {
-    const tmp = join(scratch.dir, "tmp-epipe")
+    const tmp = join(paths.dir, "tmp-epipe")
     mkdirSync(tmp)
-    const out = join(scratch.dir, "epipe.json")
-    const child = startBin(["run", "-o", out, "--", "child.mjs", "7"], { cwd: programs, env: { TMPDIR: tmp } })
+    const out = join(paths.dir, "epipe.json")
+    const child = startBin(["run", "-o", out, "--", "child.mjs", "7"], { cwd: paths.programs, env: { TMPDIR: tmp } })
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
     // Closed before lineprof writes anything: the report and the last line both meet EPIPE.
     child.stderr.destroy()
@@ -231,10 +217,10 @@ describe("lineprof run", () => {
   })
 
   it("removes its temporary stats folder", () => {
-    const tmp = join(scratch.dir, "tmp")
+    const tmp = join(paths.dir, "tmp")
     mkdirSync(tmp)
-    const out = join(scratch.dir, "tmp-check.json")
-    const result = runBin(["run", "--no-report", "-o", out, "--", "child.mjs", "1"], { cwd: programs, env: { TMPDIR: tmp } })
+    const out = join(paths.dir, "tmp-check.json")
+    const result = runBin(["run", "--no-report", "-o", out, "--", "child.mjs", "1"], { cwd: paths.programs, env: { TMPDIR: tmp } })
     expect(result.code).toBe(0)
     expect(callsOfWork(decodeFile(out))).toEqual([1n, 1n])
     expect(readdirSync(tmp)).toEqual([])

@@ -8,8 +8,10 @@
  * Contract:
  * - Exit codes: 0 ok, 1 bad input (a bad or missing stats file, a missing
  *   script, an output that cannot be written), 2 usage (unknown flag, bad
- *   value, missing argument), and for `run` the program's own exit code
- *   (128 + signal number when it was killed by a signal).
+ *   value, missing argument; `run` under a Node older than 22.19), and for
+ *   `run` the program's own exit code (128 + signal number when it was
+ *   killed by a signal; 1 for a program's 0 when lineprof could not write
+ *   the output or the stats found no room).
  * - Errors are ONE line on stderr, `lineprof: <message>`, with no stack trace
  *   unless `--verbose` is given.
  * - Output files (`-o`) are written atomically: on any failure the previous
@@ -36,7 +38,7 @@ import * as Terminal from "./Terminal.ts"
 
 export * from "./Environment.ts"
 export { describeInputs, isScript, renderReport, writeTextAtomic } from "./Output.ts"
-export { defaultInclude, exitCodeOf, parseIntervalMs, scriptOf, withImport } from "./RunCommand.ts"
+export { commandNameOf, defaultInclude, defaultOutputOf, exitCodeOf, isNodeTooOld, numberedName, parseInterval, planRun, type RunInput, type RunPlan, scriptOf, testRunnerOf, withImport } from "./RunCommand.ts"
 
 // -- the command tree and main --------------------------------------------------------
 

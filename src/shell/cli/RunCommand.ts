@@ -1,43 +1,59 @@
 /**
- * `lineprof run [options] -- <script | command> [args…]`:
- * 1. make a fresh temporary folder for the stats files (LINEPROF_DIR)
- * 2. spawn the program with NODE_OPTIONS carrying `--import <register module>`,
- *    stdio inherited, SIGTERM and SIGHUP forwarded to it
- * 3. when it exits, merge the folder (bad files are warned about and skipped:
- *    one lost thread must not lose the whole run), write `-o`, print the report
- * 4. remove the folder; exit with the program's code.
- * The whole run is uninterruptible: a signal that reaches lineprof is for the
+ * `lineprof run [options] -- <script | command> [args…]`, in two stages:
+ * 1. `planRun`: every check that can be made before the program starts (the
+ *    Node that will run it, the script, the interval and globs, every output
+ *    path), giving a `RunPlan` or a one-line error, so a long run is never
+ *    lost at its end for a reason known at its start.
+ * 2. `runPlan`: a scoped temporary folder for the stats files (LINEPROF_DIR);
+ *    the program, with NODE_OPTIONS carrying `--import <register module>`,
+ *    stdio inherited, SIGINT, SIGTERM and SIGHUP passed on; when it exits,
+ *    the processes it left behind are counted, the folder merged (bad files
+ *    warned about and skipped: one lost thread must not lose the whole run),
+ *    `-o` written and the report printed. The folder is removed, unless the
+ *    final write failed: then it is kept and named.
+ * The run is uninterruptible: a signal that reaches lineprof is for the
  * program, and lineprof must outlive it to collect its stats.
  */
-import { spawn } from "node:child_process"
-import { stat } from "node:fs/promises"
 import { constants as osConstants, tmpdir } from "node:os"
-import { basename, dirname, isAbsolute, relative, resolve } from "node:path"
+import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
+import type * as PlatformError from "effect/PlatformError"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { Argument, Command, Flag } from "effect/cli"
+import * as ChildProcess from "effect/process/ChildProcess"
+import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Config from "../record/Config.ts"
 import * as Merge from "../files/Merge.ts"
 import * as StatsFiles from "../files/StatsFiles.ts"
 import { CommandError, type Environment, ExitCode, UsageError } from "./Environment.ts"
 import { pathArgument, pathFlag, type RenderFlags, renderFlags, Verbose } from "./Flags.ts"
 import { checkOutputPath, describePlatformError, isScript, mergeFeedback, plural, renderReport, warn, writeLine, writeTextAtomic } from "./Output.ts"
+import * as RunProcesses from "./RunProcesses.ts"
 import * as Terminal from "./Terminal.ts"
 
-// -- run ----------------------------------------------------------------------------------
-
+// -- names --------------------------------------------------------------------------------
 
 /** Node's flags whose value is the next argument and may itself name a script (`-r ./setup.js`). */
 export const nodeValueFlags = new Set(["-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions", "--env-file"])
+
+/** A glob pattern (`'test/*.test.ts'`), which names no one file. */
+const isGlob = (arg: string): boolean => /[*?[\]{}]/.test(arg)
+
+/** A tool's configuration file (`vitest.config.ts`, `jest.config.js`), not the program. */
+const isConfigFile = (arg: string): boolean => /\.config\.[cm]?[jt]s$/.test(basename(arg))
 
 /**
  * The script a run is about: the program when it is a script, else the first
  * script among a command's arguments (`node --inspect app.js` → `app.js`,
  * `tsx src/main.ts` → `src/main.ts`), skipping the values of Node's preload
- * flags; undefined for a command without one (`npm test`). It names the
- * default output and decides the default `--include`.
+ * flags, glob patterns and configuration files; undefined for a command
+ * without one (`npm test`). It names the default output and decides the
+ * default `--include`.
  */
 export const scriptOf = (program: string, args: ReadonlyArray<string>): string | undefined => {
   if (isScript(program)) return program
@@ -48,18 +64,110 @@ export const scriptOf = (program: string, args: ReadonlyArray<string>): string |
       if (nodeValueFlags.has(arg)) index++
       continue
     }
-    if (isScript(arg)) return arg
+    if (isScript(arg) && !isGlob(arg) && !isConfigFile(arg)) return arg
   }
   return undefined
 }
 
-/** Parses `--interval`: `250ms`, `1s`, `1.5s`, or a bare number of milliseconds. */
-export const parseIntervalMs = (text: string): Result.Result<number, string> => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text)
-  if (match === null) return Result.fail(`--interval: expected a duration such as 250ms or 1s, got ${JSON.stringify(text)}`)
-  const ms = Number(match[1]) * (match[2] === "s" ? 1000 : 1)
-  if (!(ms > 0)) return Result.fail(`--interval: must be more than 0, got ${JSON.stringify(text)}`)
-  return Result.succeed(ms)
+/** Package runners whose first plain argument is the command they run (`npx vitest run` runs vitest). */
+const packageRunners = new Set(["npx", "pnpx", "bunx"])
+/** Package managers whose `exec` / `dlx` / `x` runs the command that follows. */
+const packageManagers = new Set(["npm", "pnpm", "yarn", "bun"])
+
+/**
+ * The name of the command a run starts: its first word (`npm test` → `npm`),
+ * or the package a package runner runs (`npx vitest run`, `pnpm exec jest` →
+ * `vitest`, `jest`), without version or scope (`npx @scope/tool@2` → `tool`).
+ */
+export const commandNameOf = (program: string, args: ReadonlyArray<string>): string => {
+  const first = basename(program).replace(/\.(?:exe|cmd)$/i, "")
+  const plain = args.filter((arg) => !arg.startsWith("-"))
+  const runs = packageRunners.has(first)
+    ? plain[0]
+    : packageManagers.has(first) && ["exec", "dlx", "x"].includes(plain[0] ?? "")
+    ? plain[1]
+    : undefined
+  if (runs === undefined) return first
+  const name = runs.replace(/^(@[^/]+\/)?([^@]+)(@.*)?$/, "$2")
+  return name === "" ? first : name
+}
+
+/** The default output file: `<script>.lineprof.json`, else `<command>.lineprof.json` (another `extension` for another format). */
+export const defaultOutputOf = (program: string, args: ReadonlyArray<string>, extension: string = "json"): string =>
+  `${basename(scriptOf(program, args) ?? commandNameOf(program, args))}.lineprof.${extension}`
+
+/** The n-th sibling of an output name, numbered before its extension: `app.lineprof.json` → `app.lineprof.2.json`, `a.pb.gz` → `a.2.pb.gz`. */
+export const numberedName = (shown: string, n: number): string => {
+  const extension = /\.(?:json|pb\.gz|pprof|html)$/.exec(shown)?.[0] ?? ""
+  return `${shown.slice(0, shown.length - extension.length)}.${n}${extension}`
+}
+
+/** The test runner a command starts, when it is one whose modules lineprof's hooks cannot see without a plugin. */
+export const testRunnerOf = (program: string, args: ReadonlyArray<string>): "vitest" | "jest" | undefined => {
+  const names = [commandNameOf(program, args), ...args.map((arg) => basename(arg).replace(/\.[cm]?js$/, ""))]
+  return names.find((name): name is "vitest" | "jest" => name === "vitest" || name === "jest")
+}
+
+// -- the Node that runs the program -------------------------------------------------------
+
+/** The oldest Node lineprof's hooks run on (`module.registerHooks`). */
+export const minimumNode = { major: 22, minor: 19 } as const
+
+/** True when `version` (`v20.20.2`) is older than `minimumNode`. */
+export const isNodeTooOld = (version: string): boolean => {
+  const match = /^v?(\d+)\.(\d+)/.exec(version.trim())
+  if (match === null) return false
+  const major = Number(match[1])
+  return major < minimumNode.major || (major === minimumNode.major && Number(match[2]) < minimumNode.minor)
+}
+
+/** `node` itself as a command (`node`, `/usr/bin/node`, `node.exe`). */
+const isNodeBinary = (program: string): boolean => /^node(?:\.exe)?$/i.test(basename(program))
+
+/** The first executable file named `name` on `PATH`, or undefined. */
+const findOnPath = Effect.fn("RunCommand.findOnPath")(function*(name: string, environment: Environment) {
+  const fs = yield* FileSystem.FileSystem
+  for (const folder of (environment.env["PATH"] ?? "").split(delimiter)) {
+    if (folder === "") continue
+    const candidate = resolve(environment.cwd, folder, name)
+    const info = yield* Effect.option(fs.stat(candidate))
+    if (Option.isSome(info) && info.value.type === "File" && (info.value.mode & 0o111) !== 0) return candidate
+  }
+  return undefined
+})
+
+/**
+ * The Node binary that will run the program: lineprof's own for a script, the
+ * program itself when it is `node`, else the `node` on the program's PATH
+ * (the one `#!/usr/bin/env node` finds). Undefined when there is none.
+ */
+export const nodeFor = Effect.fn("RunCommand.nodeFor")(function*(program: string, environment: Environment) {
+  if (isScript(program)) return environment.execPath
+  if (isNodeBinary(program) && program.includes("/")) return resolve(environment.cwd, program)
+  return yield* findOnPath("node", environment)
+})
+
+/** `node --version` of `nodePath` (`v24.1.0`); this process's own without a spawn. Undefined when it cannot be asked. */
+const nodeVersionOf = Effect.fn("RunCommand.nodeVersionOf")(function*(nodePath: string) {
+  if (nodePath === process.execPath) return process.version
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const output = yield* Effect.option(spawner.string(ChildProcess.make(nodePath, ["--version"], { stdin: "ignore", stderr: "ignore" })))
+  return Option.match(output, { onNone: () => undefined, onSome: (text) => text.trim() })
+})
+
+// -- the interval and the exit code -------------------------------------------------------
+
+/** Parses `--interval`: `250ms`, `1s`, `1.5s`, a bare number of milliseconds, or Duration's own `250 millis`. */
+export const parseInterval = (text: string): Result.Result<Duration.Duration, string> => {
+  const short = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text)
+  const input = short === null ? text.trim() : `${short[1]} ${short[2] === "s" ? "seconds" : "millis"}`
+  // Duration's own `<number> <unit>` only: not its "Infinity", nor a negative number.
+  const duration = /^\d/.test(input) ? Duration.fromInput(input as Duration.Input) : Option.none()
+  if (Option.isNone(duration) || !Duration.isFinite(duration.value)) {
+    return Result.fail(`--interval: expected a duration such as 250ms or 1s, got ${JSON.stringify(text)}`)
+  }
+  if (!Duration.isPositive(duration.value)) return Result.fail(`--interval: must be more than 0, got ${JSON.stringify(text)}`)
+  return Result.succeed(duration.value)
 }
 
 /**
@@ -82,7 +190,7 @@ export const withImport = (nodeOptions: string | undefined, modulePath: string):
 }
 
 /** How the program ended. */
-interface ProgramExit {
+export interface ProgramExit {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
 }
@@ -94,33 +202,407 @@ export const exitCodeOf = (exit: ProgramExit): number => {
   return signalNumber === undefined ? ExitCode.badInput : 128 + signalNumber
 }
 
-/** Signals lineprof passes on to the program. SIGINT is not: a terminal's Ctrl-C already reaches the whole process group. */
-export const forwardedSignals: ReadonlyArray<NodeJS.Signals> = ["SIGTERM", "SIGHUP"]
+/** Signals lineprof passes on to the program, unless its whole process group got them (see `runProgram`). */
+export const forwardedSignals: ReadonlyArray<NodeJS.Signals> = ["SIGINT", "SIGTERM", "SIGHUP"]
 
-export const spawnProgram = (
-  file: string,
-  args: ReadonlyArray<string>,
-  options: { readonly cwd: string; readonly env: Record<string, string | undefined>; readonly shownName: string }
-): Effect.Effect<ProgramExit, CommandError> =>
-  Effect.callback<ProgramExit, CommandError>((resume) => {
-    let settled = false
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: "inherit" })
-    const forward = (signal: NodeJS.Signals) => {
-      child.kill(signal)
+// -- 1. planning --------------------------------------------------------------------------
+
+/** The parsed flags and arguments of `run`. */
+export interface RunInput extends RenderFlags {
+  readonly output: Option.Option<string>
+  readonly report: boolean
+  readonly include: ReadonlyArray<string>
+  readonly exclude: ReadonlyArray<string>
+  readonly interval: Option.Option<string>
+  readonly compensate: Option.Option<boolean>
+  readonly command: ReadonlyArray<string>
+}
+
+/** An output file: its absolute path, the name messages give it, and what it was when the run began (to notice another run writing it). */
+export interface OutputTarget {
+  readonly path: string
+  readonly shown: string
+  readonly stamp: string
+}
+
+/** Everything `runPlan` needs, checked. */
+export interface RunPlan {
+  /** The program as typed, and its arguments. */
+  readonly program: string
+  readonly programArgs: ReadonlyArray<string>
+  /** What is spawned: lineprof's Node and the script, or the command as given. */
+  readonly file: string
+  readonly args: ReadonlyArray<string>
+  /** The command line for titles, cut at 100 characters. */
+  readonly shownCommand: string
+  /** The recorder's settings, but for `dir` (the run's temporary folder, made in `runPlan`). */
+  readonly config: Config.Config
+  readonly output: OutputTarget
+  /** The HTML report, when `--format html` and a report are asked for. */
+  readonly html: OutputTarget | undefined
+  readonly testRunner: "vitest" | "jest" | undefined
+  readonly flags: RenderFlags & { readonly report: boolean }
+}
+
+/** Identifies a file's current version (`absent` when there is none): two stamps differ when someone wrote it meanwhile. */
+const stampOf = Effect.fn("RunCommand.stampOf")(function*(path: string) {
+  const fs = yield* FileSystem.FileSystem
+  const info = yield* Effect.option(fs.stat(path))
+  if (Option.isNone(info)) return "absent"
+  const mtimeMs = Option.match(info.value.mtime, { onNone: () => 0, onSome: (date) => date.getTime() })
+  return `${mtimeMs}:${info.value.size}:${Option.getOrElse(info.value.ino, () => 0n)}`
+})
+
+/** Fails when the HTML report's path is a folder or lies in a missing one. */
+const checkHtmlPath = (path: string, shown: string) =>
+  checkOutputPath(path, shown).pipe(
+    Effect.mapError((error) =>
+      new CommandError({ message: error.message.replace("-o needs a file path", "--format html writes the report to that path") })
+    )
+  )
+
+/** All the checks before the program starts; a `RunPlan`, or a one-line error (UsageError: exit 2, CommandError: exit 1). */
+export const planRun = Effect.fn("RunCommand.planRun")(function*(input: RunInput, environment: Environment) {
+  const [program, ...programArgs] = input.command
+  if (program === undefined) {
+    return yield* new UsageError({ message: "run: name the program to run: lineprof run [options] -- <script | command> [args…]" })
+  }
+  // The Node that will run the program, before anything else: an old one fails every process it starts.
+  const nodePath = yield* nodeFor(program, environment)
+  if (nodePath !== undefined) {
+    const version = yield* nodeVersionOf(nodePath)
+    if (version !== undefined && isNodeTooOld(version)) {
+      return yield* new UsageError({
+        message: `lineprof needs Node >= ${minimumNode.major}.${minimumNode.minor} (found ${version}: ${nodePath})`
+      })
     }
-    for (const signal of forwardedSignals) process.on(signal, forward)
-    const settle = (result: Effect.Effect<ProgramExit, CommandError>) => {
-      if (settled) return
-      settled = true
-      for (const signal of forwardedSignals) process.off(signal, forward)
-      resume(result)
-    }
-    child.once("error", (error: NodeJS.ErrnoException) => {
-      const problem = error.code === "ENOENT" ? "command not found" : error.code === "EACCES" ? "permission denied" : error.message
-      settle(Effect.fail(new CommandError({ message: `${options.shownName}: cannot run: ${problem}` })))
-    })
-    child.once("exit", (code, signal) => settle(Effect.succeed({ code, signal })))
+  }
+  let intervalMs: number | undefined
+  if (Option.isSome(input.interval)) {
+    const parsed = parseInterval(input.interval.value)
+    if (Result.isFailure(parsed)) return yield* new UsageError({ message: parsed.failure })
+    intervalMs = Duration.toMillis(parsed.success)
+  }
+  const script = isScript(program)
+  if (script) {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* Effect.option(fs.stat(resolve(environment.cwd, program)))
+    if (Option.isNone(info) || info.value.type !== "File") return yield* new CommandError({ message: `${program}: no such script` })
+  }
+  // --compensate wins; else LINEPROF_COMPENSATE from the environment; else on.
+  const envConfig = Config.fromEnv(environment.env, environment.cwd)
+  const compensate = Option.isSome(input.compensate)
+    ? input.compensate.value
+    : Result.isSuccess(envConfig) ? envConfig.success.compensate : true
+  // The same splitting as LINEPROF_INCLUDE: commas inside {a,b} belong to the glob.
+  const include = input.include.flatMap(Config.splitGlobs)
+  const exclude = input.exclude.flatMap(Config.splitGlobs)
+  const namedScript = scriptOf(program, programArgs)
+  const config = Config.make({
+    compensate,
+    cwd: environment.cwd,
+    include: include.length > 0
+      ? include
+      : defaultInclude(environment.cwd, namedScript === undefined ? undefined : resolve(environment.cwd, namedScript)),
+    exclude: exclude.length === 0 ? undefined : exclude,
+    intervalMs
   })
+  if (Result.isFailure(config)) {
+    return yield* new UsageError({ message: `--${config.failure.variable}: ${config.failure.problem} (${config.failure.value})` })
+  }
+  // Every output, checked now: a long run must not be lost at its end for a reason known at its start.
+  const outputShown = Option.getOrElse(input.output, () => defaultOutputOf(program, programArgs, input.format === "pprof" ? "pb.gz" : "json"))
+  const outputPath = resolve(environment.cwd, outputShown)
+  yield* checkOutputPath(outputPath, outputShown)
+  const output: OutputTarget = { path: outputPath, shown: outputShown, stamp: yield* stampOf(outputPath) }
+  let html: OutputTarget | undefined
+  if (input.report && input.format === "html") {
+    const htmlShown = htmlNameOf(outputShown)
+    const htmlPath = resolve(environment.cwd, htmlShown)
+    yield* checkHtmlPath(htmlPath, htmlShown)
+    html = { path: htmlPath, shown: htmlShown, stamp: "" }
+  }
+  const commandLine = [program, ...programArgs].join(" ")
+  return {
+    program,
+    programArgs,
+    file: script ? environment.execPath : program,
+    args: script ? [program, ...programArgs] : programArgs,
+    shownCommand: commandLine.length > 100 ? `${commandLine.slice(0, 99)}…` : commandLine,
+    config: config.success,
+    output,
+    html,
+    testRunner: testRunnerOf(program, programArgs),
+    flags: input
+  } satisfies RunPlan
+})
+
+/** The HTML report beside a stats file: `out.json` → `out.html`. */
+const htmlNameOf = (outputShown: string): string => outputShown.replace(/\.json$/, "") + ".html"
+
+// -- 2. running ---------------------------------------------------------------------------
+
+/**
+ * The program's exit. effect's ChildProcessSpawner gives the exit code as a
+ * value, and a death by signal only as the message of a failure ("Process
+ * interrupted due to receipt of signal: 'SIGTERM'"), read here; the e2e tests
+ * of signals fail if that wording changes.
+ */
+const exitOf = (handle: ChildProcessSpawner.ChildProcessHandle, shownName: string) =>
+  handle.exitCode.pipe(
+    Effect.map((code): ProgramExit => ({ code, signal: null })),
+    Effect.catch((error: PlatformError.PlatformError) => {
+      const cause: unknown = error.reason.cause
+      const text = cause instanceof Error ? cause.message : error.message
+      const signal = /receipt of signal: '(SIG[A-Z0-9]+)'/.exec(text)?.[1]
+      return signal === undefined
+        ? Effect.fail(new CommandError({ message: `${shownName}: ${text.split("\n")[0]}` }))
+        : Effect.succeed<ProgramExit>({ code: null, signal: signal as NodeJS.Signals })
+    })
+  )
+
+/** A spawn failure in one line: `npm: cannot run: command not found`. */
+const spawnError = (error: PlatformError.PlatformError, shownName: string): CommandError => {
+  const tag = error.reason._tag
+  const problem = tag === "NotFound" ? "command not found" : tag === "PermissionDenied" ? "permission denied" : error.message.split("\n")[0]
+  return new CommandError({ message: `${shownName}: cannot run: ${problem}` })
+}
+
+/**
+ * A witness of signals sent to lineprof's whole process group: `cat` in that
+ * group, reading a pipe nobody writes to (it ends with lineprof: EOF). A
+ * terminal's Ctrl-C or a `kill -TERM -<pgid>` kills it along with the
+ * program; a signal sent to lineprof's pid alone leaves it running. Its exit,
+ * once known, says which (see `runProgram`).
+ */
+const startWitness = ChildProcess.make("cat", [], { detached: false, stdout: "ignore", stderr: "ignore" })
+
+/** How long a signal handler waits for the witness to die before it takes the signal as lineprof's alone. */
+const witnessWaitMs = 100
+
+/** Resumes after the event loop's next check phase, so that I/O already pending (a child's exit) has been read. */
+const nextLoopTurn = Effect.callback<void>((resume) => void setImmediate(() => resume(Effect.void)))
+
+/**
+ * Starts the program (stdio inherited, in lineprof's process group so that a
+ * terminal's Ctrl-C reaches it) and waits for its exit. Meanwhile SIGINT,
+ * SIGTERM and SIGHUP sent to lineprof ask every process of the run to stop
+ * (RunProcesses.requestStop) and are passed on to the program, as npm and tsx
+ * do; a signal the whole process group got (the witness died of it) already
+ * reached the program and is not sent twice: a second SIGINT means "stop
+ * now" to many programs, and to lineprof's own handler in the program (the
+ * first one writes the stats, the second kills the process mid-write).
+ */
+export const runProgram = Effect.fn("RunCommand.runProgram")(function*(
+  plan: RunPlan,
+  env: Record<string, string | undefined>,
+  statsDir: string,
+  cwd: string
+) {
+  const witnessExit = yield* Deferred.make<ProgramExit>()
+  const witness = yield* Effect.option(startWitness)
+  if (Option.isSome(witness)) {
+    yield* Effect.forkScoped(Effect.flatMap(Effect.option(exitOf(witness.value, "cat")), (exit) =>
+      Option.isSome(exit) ? Deferred.succeed(witnessExit, exit.value) : Effect.void))
+  }
+  const handle = yield* ChildProcess.make(plan.file, plan.args, {
+    cwd,
+    env,
+    extendEnv: false,
+    detached: false,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit"
+  }).pipe(Effect.mapError((error) => spawnError(error, plan.program)))
+  // After the wait, one more turn of the event loop: a lineprof descheduled past the
+  // timeout meets the timer before it reads the witness's exit (timers run before I/O).
+  const groupGot = (signal: NodeJS.Signals) =>
+    Option.isNone(witness)
+      ? Effect.succeed(false)
+      : Deferred.await(witnessExit).pipe(
+        Effect.timeoutOption(witnessWaitMs),
+        Effect.flatMap((exit) =>
+          Option.isSome(exit)
+            ? Effect.succeed(exit.value.signal === signal)
+            : Effect.andThen(nextLoopTurn, Effect.map(Effect.orElseSucceed(witness.value.isRunning, () => true), (running) => !running))
+        )
+      )
+  const forward = (signal: NodeJS.Signals) => {
+    RunProcesses.requestStop(statsDir, signal)
+    Effect.runFork(Effect.flatMap(groupGot(signal), (got) => (got ? Effect.void : Effect.ignore(handle.kill({ killSignal: signal })))))
+  }
+  yield* Effect.acquireRelease(
+    Effect.sync(() => forwardedSignals.forEach((signal) => process.on(signal, forward))),
+    () => Effect.sync(() => forwardedSignals.forEach((signal) => process.off(signal, forward)))
+  )
+  return yield* exitOf(handle, plan.program)
+})
+
+/** A scoped temporary folder, removed when the scope closes unless `keep.value` was set. */
+const makeStatsFolder = (keep: { value: boolean }) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    return yield* Effect.acquireRelease(
+      fs.makeTempDirectory({ directory: tmpdir(), prefix: "lineprof-" }).pipe(
+        Effect.mapError((error) => new CommandError({ message: `cannot make a temporary folder: ${describePlatformError(error, tmpdir())}` }))
+      ),
+      (dir) => (keep.value ? Effect.void : Effect.ignore(fs.remove(dir, { recursive: true })))
+    )
+  })
+
+/**
+ * True when the device of `dir` has no room for a small file (64 KiB): a
+ * process whose stats file met ENOSPC leaves no file and no other trace.
+ */
+const isDeviceFull = (dir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const probe = join(dir, ".lineprof-space-probe")
+    const written = yield* Effect.result(fs.writeFile(probe, new Uint8Array(64 * 1024), { flag: "wx" }))
+    yield* Effect.ignore(fs.remove(probe))
+    if (Result.isSuccess(written)) return false
+    const cause: unknown = written.failure.reason.cause
+    return typeof cause === "object" && cause !== null && "code" in cause && cause.code === "ENOSPC"
+  })
+
+/** Runs a plan: the program in a scoped stats folder, then `collect`. Sets the exit code as soon as it is known. */
+export const runPlan = Effect.fn("RunCommand.runPlan")(function*(
+  plan: RunPlan,
+  environment: Environment,
+  setExitCode: (code: number) => void
+) {
+  const keep = { value: false }
+  const statsDir = yield* makeStatsFolder(keep)
+  const childEnv: Record<string, string | undefined> = {
+    ...environment.env,
+    ...Config.toEnv({ ...plan.config, dir: statsDir }),
+    ...RunProcesses.runEnv,
+    NODE_OPTIONS: withImport(environment.env["NODE_OPTIONS"], environment.registerPath)
+  }
+  if (yield* Verbose) {
+    for (const name of [...Object.values(Config.Variables), "NODE_OPTIONS"]) {
+      yield* writeLine(environment.stderr, `lineprof: ${name}=${childEnv[name] ?? ""}`)
+    }
+  }
+  const exit = yield* Effect.scoped(runProgram(plan, childEnv, statsDir, environment.cwd))
+  const programCode = exitCodeOf(exit)
+  setExitCode(programCode)
+  const failed = (message: string) =>
+    Effect.andThen(
+      writeLine(environment.stderr, `lineprof: ${message}`),
+      Effect.sync(() => setExitCode(programCode === 0 ? ExitCode.badInput : programCode))
+    )
+
+  // After the program: what it left running, and whether its stats found room.
+  const leftBehind = RunProcesses.livePids(statsDir)
+  if (leftBehind.length > 0) {
+    yield* writeLine(
+      environment.stderr,
+      `lineprof: ${leftBehind.length} ${plural(leftBehind.length, "process")} of the program still running ` +
+        `(pid ${leftBehind.join(", ")}): ${leftBehind.length === 1 ? "its" : "their"} stats are not in the report`
+    )
+  }
+  const deviceFull = yield* isDeviceFull(statsDir)
+
+  // 3. merge, write, report; a failure here is lineprof's, not the program's
+  const outcome = yield* Effect.result(collect(environment, plan, { statsDir, deviceFull }))
+  if (Result.isFailure(outcome)) {
+    const error = outcome.failure
+    if (error._tag === "OutputWriteError") {
+      keep.value = true
+      return yield* failed(`${error.message}; the run's stats are kept in ${statsDir} (lineprof merge -o <file> ${statsDir})`)
+    }
+    return yield* failed(error.message)
+  }
+  if (outcome.success === "nothing" && deviceFull) {
+    return yield* failed(`no space left on the device of ${statsDir}: the program's stats could not be written`)
+  }
+})
+
+/** The final write of `-o` failed: the run's stats are still in the temporary folder. */
+class OutputWriteError extends Schema.TaggedError<OutputWriteError>()("OutputWriteError", { message: Schema.String }) {}
+
+/** When the output changed since the run began (another run wrote it), the next free numbered name beside it (`numberedName`). */
+const chooseOutput = Effect.fn("RunCommand.chooseOutput")(function*(environment: Environment, output: OutputTarget) {
+  if ((yield* stampOf(output.path)) === output.stamp) return output
+  const fs = yield* FileSystem.FileSystem
+  for (let n = 2;; n++) {
+    const shown = numberedName(output.shown, n)
+    const path = resolve(environment.cwd, shown)
+    if (!(yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false)))) {
+      yield* warn(environment, `${output.shown} was written by another run while this one ran; this run's stats go to ${shown}`)
+      return { path, shown, stamp: "absent" }
+    }
+  }
+})
+
+/** What to add when a test runner ran and nothing was recorded. */
+const runnerAdvice = {
+  vitest: "vitest runs test files through its own module runner: add `lineprof/vite` to the plugins of vitest.config.ts",
+  jest: "jest runs test files through its own transform: add `lineprof/jest` as the transform in jest.config"
+} as const
+
+/** After the program: merge the stats folder, write the output, print the report. "nothing" when no stats file was found. */
+export const collect = Effect.fn("RunCommand.collect")(function*(
+  environment: Environment,
+  plan: RunPlan,
+  run: { readonly statsDir: string; readonly deviceFull: boolean }
+) {
+  const files = yield* Merge.findStatsFiles([run.statsDir], { cwd: environment.cwd }).pipe(
+    Effect.catchTag("MergeInputError", () => Effect.succeed([] as Array<string>))
+  )
+  if (yield* Verbose) yield* writeLine(environment.stderr, `lineprof: ${files.length} stats files in ${run.statsDir}`)
+  if (files.length === 0) {
+    if (run.deviceFull) return "nothing" as const
+    yield* warn(
+      environment,
+      plan.testRunner === undefined
+        ? "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written"
+        : `no stats were recorded: ${runnerAdvice[plan.testRunner]}; nothing written`
+    )
+    return "nothing" as const
+  }
+  if (run.deviceFull) {
+    yield* warn(environment, `no space left on the device of ${run.statsDir}: the stats of some processes may be missing`)
+  }
+  const feedback = mergeFeedback(environment)
+  const merged = yield* Merge.mergeFiles(files, {
+    skipBad: true,
+    onBad: feedback.onBad,
+    progress: feedback.makeProgress(files.length)
+  })
+  if (merged.mergedFiles === 0) {
+    yield* warn(environment, "every stats file was bad; nothing written")
+    return "nothing" as const
+  }
+  const output = yield* chooseOutput(environment, plan.output)
+  // --format pprof writes -o as pprof whatever its name; else the name decides (a .pb.gz is pprof).
+  yield* StatsFiles.write(output.path, merged.profile, { shownPath: output.shown, format: plan.flags.format === "pprof" ? "pprof" : undefined }).pipe(
+    Effect.mapError((error) => new OutputWriteError({ message: error.message }))
+  )
+  if (merged.profile.functions.length === 0) {
+    yield* warn(environment, "no profiled function ran: check --include / --exclude")
+  }
+  if (plan.flags.report) {
+    if (plan.flags.format === "html") {
+      const htmlShown = output === plan.output ? plan.html!.shown : htmlNameOf(output.shown)
+      const html = renderReport(merged.profile, { ...plan.flags, format: plan.flags.format }, { cwd: environment.cwd, colour: false, title: `lineprof: ${plan.shownCommand}` })
+      yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html, htmlShown)
+      yield* writeLine(environment.stderr, `lineprof: wrote the HTML report to ${htmlShown}`)
+    } else if (plan.flags.format === "text") {
+      const colour = Terminal.shouldColour(environment.stderr, environment.env)
+      const report = renderReport(merged.profile, { ...plan.flags, format: plan.flags.format }, { cwd: environment.cwd, colour })
+      yield* Effect.sync(() => void environment.stderr.write(`\n${report}`))
+    }
+  }
+  yield* writeLine(
+    environment.stderr,
+    `lineprof: wrote ${output.shown} (${merged.mergedFiles} ${plural(merged.mergedFiles, "stats file")} merged)`
+  )
+  return "written" as const
+})
+
+// -- the command --------------------------------------------------------------------------
 
 export const makeRun = (environment: Environment, setExitCode: (code: number) => void) =>
   Command.make(
@@ -129,7 +611,9 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
       output: pathFlag("output").pipe(
         Flag.withAlias("o"),
         Flag.optional,
-        Flag.withDescription("the merged stats file (default: <script>.lineprof.json in the current folder; the command's name when it runs no script)")
+        Flag.withDescription(
+          "the merged stats file (default: <script>.lineprof.json in the current folder; <command>.lineprof.json when it runs no script, e.g. vitest.lineprof.json for npx vitest run)"
+        )
       ),
       report: Flag.Boolean("report").pipe(
         Flag.withDefault(true),
@@ -164,97 +648,15 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
       )
     },
     (input) =>
-      Effect.gen(function* () {
-        // 0. check everything that can be checked before the program starts
-        const [program, ...programArgs] = input.command
-        if (program === undefined) {
-          return yield* new UsageError({ message: "run: name the program to run: lineprof run [options] -- <script | command> [args…]" })
-        }
-        let intervalMs: number | undefined
-        if (Option.isSome(input.interval)) {
-          const parsed = parseIntervalMs(input.interval.value)
-          if (Result.isFailure(parsed)) return yield* new UsageError({ message: parsed.failure })
-          intervalMs = parsed.success
-        }
-        // The same splitting as LINEPROF_INCLUDE: commas inside {a,b} belong to the glob.
-        const include = input.include.flatMap(Config.splitGlobs)
-        const exclude = input.exclude.flatMap(Config.splitGlobs)
-        const script = isScript(program)
-        if (script) {
-          const found = yield* Effect.promise(() => stat(resolve(environment.cwd, program)).then((s) => s.isFile(), () => false))
-          if (!found) return yield* new CommandError({ message: `${program}: no such script` })
-        }
-        const namedScript = scriptOf(program, programArgs)
-        const outputShown = Option.getOrElse(
-          input.output,
-          () => `${basename(namedScript ?? program)}.lineprof.${input.format === "pprof" ? "pb.gz" : "json"}`
-        )
-        const outputPath = resolve(environment.cwd, outputShown)
-        yield* checkOutputPath(outputPath, outputShown)
-
-        // 1. a fresh folder for the stats files
-        const fs = yield* FileSystem.FileSystem
-        const statsDir = yield* fs.makeTempDirectory({ directory: tmpdir(), prefix: "lineprof-" }).pipe(
-          Effect.mapError((error) => new CommandError({ message: `cannot make a temporary folder: ${describePlatformError(error, tmpdir())}` }))
-        )
-        // --compensate wins; else LINEPROF_COMPENSATE from the environment; else on.
-        const envCompensate = Config.fromEnv(environment.env, environment.cwd)
-        const compensate = Option.isSome(input.compensate)
-          ? input.compensate.value
-          : Result.isSuccess(envCompensate) ? envCompensate.success.compensate : true
-        const config = Config.make({
-          compensate,
-          cwd: environment.cwd,
-          include: include.length > 0
-            ? include
-            : defaultInclude(environment.cwd, namedScript === undefined ? undefined : resolve(environment.cwd, namedScript)),
-          exclude: exclude.length === 0 ? undefined : exclude,
-          dir: statsDir,
-          intervalMs
-        })
-        if (Result.isFailure(config)) {
-          yield* Effect.ignore(fs.remove(statsDir, { recursive: true }))
-          return yield* new UsageError({ message: `--${config.failure.variable}: ${config.failure.problem} (${config.failure.value})` })
-        }
-
-        return yield* Effect.gen(function* () {
-          // 2. the program, with the hooks in every Node process and thread it starts
-          const childEnv: Record<string, string | undefined> = {
-            ...environment.env,
-            ...Config.toEnv(config.success),
-            NODE_OPTIONS: withImport(environment.env["NODE_OPTIONS"], environment.registerPath)
-          }
-          if (yield* Verbose) {
-            for (const name of [...Object.values(Config.Variables), "NODE_OPTIONS"]) {
-              yield* writeLine(environment.stderr, `lineprof: ${name}=${childEnv[name] ?? ""}`)
-            }
-          }
-          const exit = yield* spawnProgram(
-            script ? environment.execPath : program,
-            script ? [program, ...programArgs] : programArgs,
-            { cwd: environment.cwd, env: childEnv, shownName: program }
-          )
-          const programCode = exitCodeOf(exit)
-          setExitCode(programCode)
-
-          // 3. merge, write, report; a failure here is lineprof's, not the program's
-          const commandLine = [program, ...programArgs].join(" ")
-          const shownCommand = commandLine.length > 100 ? `${commandLine.slice(0, 99)}…` : commandLine
-          yield* collect(environment, input, { program: shownCommand, statsDir, outputPath, outputShown }).pipe(
-            Effect.catch((error: Merge.MergeInputError | StatsFiles.StatsFileError | CommandError) =>
-              Effect.andThen(
-                writeLine(environment.stderr, `lineprof: ${error.message}`),
-                Effect.sync(() => setExitCode(programCode === 0 ? ExitCode.badInput : programCode))
-              )
-            )
-          )
-        }).pipe(Effect.ensuring(Effect.ignore(fs.remove(statsDir, { recursive: true }))))
-      }).pipe(Effect.uninterruptible)
+      Effect.gen(function*() {
+        const plan = yield* planRun(input, environment)
+        return yield* runPlan(plan, environment, setExitCode)
+      }).pipe(Effect.scoped, Effect.uninterruptible)
   ).pipe(
     Command.withDescription(
       "Run a Node script or any command with lineprof's hooks in every process and worker thread it starts, " +
         "then merge their stats into one file and print the report on stderr (stdout stays the program's). " +
-        "stdin, stdout, stderr and the exit code are the program's."
+        "stdin, stdout, stderr and the exit code are the program's; SIGINT, SIGTERM and SIGHUP sent to lineprof are passed on to it."
     ),
     Command.withShortDescription("profile a program, its worker threads and child processes"),
     Command.withExamples([
@@ -265,51 +667,3 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
       { command: "lineprof run --format html -- app.js", description: "also write app.js.lineprof.html" }
     ])
   )
-
-/** After the program: merge the stats folder, write the output, print the report. */
-export const collect = (
-  environment: Environment,
-  flags: RenderFlags & { readonly report: boolean },
-  paths: { readonly program: string; readonly statsDir: string; readonly outputPath: string; readonly outputShown: string }
-) =>
-  Effect.gen(function* () {
-    const files = yield* Merge.findStatsFiles([paths.statsDir], { cwd: environment.cwd }).pipe(
-      Effect.catchTag("MergeInputError", () => Effect.succeed([] as Array<string>))
-    )
-    if (yield* Verbose) yield* writeLine(environment.stderr, `lineprof: ${files.length} stats files in ${paths.statsDir}`)
-    if (files.length === 0) {
-      return yield* warn(
-        environment,
-        "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written"
-      )
-    }
-    const feedback = mergeFeedback(environment)
-    const merged = yield* Merge.mergeFiles(files, {
-      skipBad: true,
-      onBad: feedback.onBad,
-      progress: feedback.makeProgress(files.length)
-    })
-    if (merged.mergedFiles === 0) return yield* warn(environment, "every stats file was bad; nothing written")
-    // --format pprof writes -o as pprof whatever its name; else the name decides (a .pb.gz is pprof).
-    const format = flags.format === "pprof" ? "pprof" : undefined
-    yield* StatsFiles.write(paths.outputPath, merged.profile, { shownPath: paths.outputShown, format })
-    if (merged.profile.functions.length === 0) {
-      yield* warn(environment, "no profiled function ran: check --include / --exclude")
-    }
-    if (flags.report) {
-      if (flags.format === "html") {
-        const htmlShown = paths.outputShown.replace(/\.json$/, "") + ".html"
-        const html = renderReport(merged.profile, { ...flags, format: flags.format }, { cwd: environment.cwd, colour: false, title: `lineprof: ${paths.program}` })
-        yield* writeTextAtomic(resolve(environment.cwd, htmlShown), html, htmlShown)
-        yield* writeLine(environment.stderr, `lineprof: wrote the HTML report to ${htmlShown}`)
-      } else if (flags.format === "text") {
-        const colour = Terminal.shouldColour(environment.stderr, environment.env)
-        const report = renderReport(merged.profile, { ...flags, format: flags.format }, { cwd: environment.cwd, colour })
-        yield* Effect.sync(() => void environment.stderr.write(`\n${report}`))
-      }
-    }
-    yield* writeLine(
-      environment.stderr,
-      `lineprof: wrote ${paths.outputShown} (${merged.mergedFiles} ${plural(merged.mergedFiles, "stats file")} merged)`
-    )
-  })

@@ -5,9 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll } from "vitest"
@@ -19,6 +21,10 @@ import * as Cli from "../../../src/shell/cli/Cli.ts"
 const fixtures = resolve(import.meta.dirname, "..", "..", "fixtures", "cli")
 const scratch = mkdtempSync(join(tmpdir(), "lineprof-cli-test-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+// A stand-in for an old Node: `node --version` answers v20.1.0.
+mkdirSync(join(scratch, "old-node"))
+mkdirSync(join(scratch, "taken.html"))
+writeFileSync(join(scratch, "old-node", "node"), "#!/bin/sh\necho v20.1.0\n", { mode: 0o755 })
 
 describe("argument helpers", () => {
   it("splitRunArgs puts -- before the program when it is missing, skipping lineprof's flags and their values", () => {
@@ -37,13 +43,17 @@ describe("argument helpers", () => {
     assert.deepStrictEqual(Cli.splitRunArgs(["run", "--sort"]), ["run", "--sort"])
   })
 
-  it("parseIntervalMs reads ms, s and bare milliseconds, and refuses the rest", () => {
-    assert.deepStrictEqual(Cli.parseIntervalMs("250ms"), Result.succeed(250))
-    assert.deepStrictEqual(Cli.parseIntervalMs("1.5s"), Result.succeed(1500))
-    assert.deepStrictEqual(Cli.parseIntervalMs("40"), Result.succeed(40))
-    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("0s")), true)
-    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("soon")), true)
-    assert.strictEqual(Result.isFailure(Cli.parseIntervalMs("-1s")), true)
+  it("parseInterval reads ms, s, bare milliseconds and Duration's own units, and refuses the rest with one line", () => {
+    const ms = (text: string) => Result.map(Cli.parseInterval(text), Duration.toMillis)
+    assert.deepStrictEqual(ms("250ms"), Result.succeed(250))
+    assert.deepStrictEqual(ms("1.5s"), Result.succeed(1500))
+    assert.deepStrictEqual(ms("40"), Result.succeed(40))
+    assert.deepStrictEqual(ms(" 2 s "), Result.succeed(2000))
+    assert.deepStrictEqual(ms("300 millis"), Result.succeed(300))
+    assert.deepStrictEqual(Cli.parseInterval("0s"), Result.fail('--interval: must be more than 0, got "0s"'))
+    assert.deepStrictEqual(Cli.parseInterval("soon"), Result.fail('--interval: expected a duration such as 250ms or 1s, got "soon"'))
+    assert.strictEqual(Result.isFailure(Cli.parseInterval("-1s")), true)
+    assert.strictEqual(Result.isFailure(Cli.parseInterval("Infinity")), true)
   })
 
   it("isScript tells scripts from commands", () => {
@@ -58,6 +68,51 @@ describe("argument helpers", () => {
     assert.strictEqual(Cli.scriptOf("tsx", ["--", "tool/main.ts"]), "tool/main.ts")
     assert.strictEqual(Cli.scriptOf("npm", ["test"]), undefined)
     assert.strictEqual(Cli.scriptOf("node", ["-e", "1+1"]), undefined)
+  })
+
+  it("scriptOf passes over glob patterns and configuration files, which name no program", () => {
+    assert.strictEqual(Cli.scriptOf("node", ["--test", "ntest/*.test.ts"]), undefined)
+    assert.strictEqual(Cli.scriptOf("vitest", ["--config", "vitest.config.ts", "run"]), undefined)
+    assert.strictEqual(Cli.scriptOf("jest", ["-c", "jest.config.mjs", "src/a.test.{js,ts}"]), undefined)
+    assert.strictEqual(Cli.scriptOf("node", ["--test", "ntest/*.test.ts", "extra.mjs"]), "extra.mjs")
+  })
+
+  it("commandNameOf is the command's first word, or the package a package runner runs", () => {
+    assert.strictEqual(Cli.commandNameOf("npm", ["test"]), "npm")
+    assert.strictEqual(Cli.commandNameOf("npx", ["vitest", "run"]), "vitest")
+    assert.strictEqual(Cli.commandNameOf("npx", ["--yes", "@scope/tool@2.1", "x"]), "tool")
+    assert.strictEqual(Cli.commandNameOf("pnpm", ["exec", "jest", "--ci"]), "jest")
+    assert.strictEqual(Cli.commandNameOf("pnpm", ["test"]), "pnpm")
+    assert.strictEqual(Cli.commandNameOf("/usr/local/bin/node", ["--test"]), "node")
+    assert.strictEqual(Cli.commandNameOf("npx", []), "npx")
+  })
+
+  it("defaultOutputOf names the output after the script, else the command", () => {
+    assert.strictEqual(Cli.defaultOutputOf("src/app.ts", []), "app.ts.lineprof.json")
+    assert.strictEqual(Cli.defaultOutputOf("node", ["--inspect", "../tool/main.mjs"]), "main.mjs.lineprof.json")
+    assert.strictEqual(Cli.defaultOutputOf("npx", ["vitest", "run"]), "vitest.lineprof.json")
+    assert.strictEqual(Cli.defaultOutputOf("npm", ["test"]), "npm.lineprof.json")
+    assert.strictEqual(Cli.defaultOutputOf("node", ["--test", "ntest/*.test.ts"]), "node.lineprof.json")
+  })
+
+  it("numberedName numbers an output before its extension", () => {
+    assert.strictEqual(Cli.numberedName("app.js.lineprof.json", 2), "app.js.lineprof.2.json")
+    assert.strictEqual(Cli.numberedName("out/prof.pb.gz", 3), "out/prof.3.pb.gz")
+    assert.strictEqual(Cli.numberedName("stats", 2), "stats.2")
+    assert.strictEqual(Cli.defaultOutputOf("app.ts", [], "pb.gz"), "app.ts.lineprof.pb.gz")
+  })
+
+  it("testRunnerOf spots vitest and jest however they are started", () => {
+    assert.strictEqual(Cli.testRunnerOf("npx", ["vitest", "run"]), "vitest")
+    assert.strictEqual(Cli.testRunnerOf("node", ["node_modules/.bin/jest", "--ci"]), "jest")
+    assert.strictEqual(Cli.testRunnerOf("vitest", []), "vitest")
+    assert.strictEqual(Cli.testRunnerOf("npm", ["test"]), undefined)
+    assert.strictEqual(Cli.testRunnerOf("node", ["app.js"]), undefined)
+  })
+
+  it("isNodeTooOld compares with 22.19", () => {
+    for (const old of ["v20.20.2", "v22.18.0", "v18.0.0", "22.9.1"]) assert.strictEqual(Cli.isNodeTooOld(old), true, old)
+    for (const fine of ["v22.19.0", "v22.20.1", "v24.21.0", "v100.0.0"]) assert.strictEqual(Cli.isNodeTooOld(fine), false, fine)
   })
 
   it("describeInputs names a few inputs and summarises many", () => {
@@ -110,6 +165,72 @@ const runMain = (argv: ReadonlyArray<string>, options: { readonly cwd?: string }
     const code = yield* Cli.main(argv, environment)
     return { code, stdout, stderr }
   }).pipe(Effect.provide(NodeServices.layer))
+
+describe("planRun", () => {
+  const runFixtures = join(fixtures, "run")
+  const input = (command: ReadonlyArray<string>, flags: Partial<Cli.RunInput> = {}): Cli.RunInput => ({
+    output: Option.none(),
+    report: true,
+    include: [],
+    exclude: [],
+    interval: Option.none(),
+    compensate: Option.none(),
+    command,
+    format: "text",
+    unit: Option.none(),
+    skipZero: false,
+    sort: false,
+    summary: false,
+    ...flags
+  })
+  const environment = (env: Record<string, string | undefined> = process.env): Cli.Environment => ({ ...Cli.nodeEnvironment(), cwd: runFixtures, env })
+  const plan = (command: ReadonlyArray<string>, flags: Partial<Cli.RunInput> = {}, env?: Record<string, string | undefined>) =>
+    Cli.planRun(input(command, flags), environment(env)).pipe(Effect.provide(NodeServices.layer))
+
+  it.effect("a script: run with lineprof's Node, output named after it, the interval in milliseconds", () =>
+    Effect.gen(function* () {
+      const planned = yield* plan(["child.mjs", "3"], { interval: Option.some("1.5s") })
+      assert.strictEqual(planned.file, process.execPath)
+      assert.deepStrictEqual(planned.args, ["child.mjs", "3"])
+      assert.deepStrictEqual([planned.output.shown, planned.output.path], ["child.mjs.lineprof.json", join(runFixtures, "child.mjs.lineprof.json")])
+      assert.strictEqual(planned.config.intervalMs, 1500)
+      assert.strictEqual(planned.html, undefined)
+      assert.strictEqual(planned.testRunner, undefined)
+    }))
+
+  it.effect("a command: run as given, output named after the command, its test runner noted, the HTML path planned", () =>
+    Effect.gen(function* () {
+      const planned = yield* plan(["npx", "vitest", "run"], { format: "html" })
+      assert.deepStrictEqual([planned.file, planned.args], ["npx", ["vitest", "run"]])
+      assert.strictEqual(planned.output.shown, "vitest.lineprof.json")
+      assert.strictEqual(planned.html?.shown, "vitest.lineprof.html")
+      assert.strictEqual(planned.testRunner, "vitest")
+    }))
+
+  it.effect("refuses before the program starts: no program, a bad interval or glob, a missing script, an HTML path that is a folder", () =>
+    Effect.gen(function* () {
+      const messages = [
+        yield* Effect.flip(plan([])),
+        yield* Effect.flip(plan(["child.mjs"], { interval: Option.some("soon") })),
+        yield* Effect.flip(plan(["child.mjs"], { include: ["src/[a"] })),
+        yield* Effect.flip(plan(["nope.mjs"])),
+        yield* Effect.flip(plan(["child.mjs"], { format: "html", output: Option.some(join(scratch, "taken.json")) }))
+      ].map((error) => [error._tag, error.message.split(":")[0]])
+      assert.deepStrictEqual(messages, [
+        ["UsageError", "run"],
+        ["UsageError", "--interval"],
+        ["UsageError", "--include"],
+        ["CommandError", "nope.mjs"],
+        ["CommandError", join(scratch, "taken.html")]
+      ])
+    }))
+
+  it.effect("a Node too old on PATH for a command: a UsageError naming it", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(plan(["node", "child.mjs"], {}, { PATH: join(scratch, "old-node") }))
+      assert.deepStrictEqual([error._tag, error.message], ["UsageError", `lineprof needs Node >= 22.19 (found v20.1.0: ${join(scratch, "old-node", "node")})`])
+    }))
+})
 
 describe("main", () => {
   it.effect("show: the report on stdout, exit 0", () =>
