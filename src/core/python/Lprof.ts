@@ -105,7 +105,10 @@ const intOf = (value: Pickle.PickleValue | undefined, what: string): bigint => {
 
 const lineNoOf = (value: Pickle.PickleValue | undefined, what: string): number => {
   const lineNo = intOf(value, what)
-  if (lineNo < 1n || lineNo > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} ${lineNo} is not a line number`)
+  if (lineNo < 1n || lineNo > BigInt(Profile.maxLineNo)) {
+    const shown = lineNo > 10n ** 20n ? "(a number too large)" : String(lineNo)
+    fail(`${what} ${shown} is not a line number${lineNo < 1n ? "" : ` (at most ${Profile.maxLineNo})`}`)
+  }
   return Number(lineNo)
 }
 
@@ -114,7 +117,31 @@ const itemsOf = (value: Pickle.PickleValue | undefined, what: string): ReadonlyA
   return fail(`${what} is ${kindOf(value)}, expected a list or tuple`)
 }
 
-const toProfile = (root: Pickle.PickleValue): Profile.Profile => {
+/**
+ * How much a dump may expand to, in characters of names and paths plus line
+ * entries, per byte of pickle (plus `expansionAllowance`). A pickle's memo
+ * lets one list or string be referred to from many places in two bytes each:
+ * a 1 MB "memo bomb" that hands the same list of lines to every function
+ * would otherwise make a profile of billions of lines. line_profiler's own
+ * dumps stay far below this (a path shared by many functions is the most they
+ * share).
+ */
+export const expansionPerByte = 16
+
+/** The expansion every dump is allowed on top of `expansionPerByte` (for small files). */
+export const expansionAllowance = 1 << 20
+
+const toProfile = (root: Pickle.PickleValue, inputBytes: number): Profile.Profile => {
+  const budget = expansionPerByte * inputBytes + expansionAllowance
+  let spent = 0
+  const spend = (amount: number): void => {
+    spent += amount
+    if (spent > budget) {
+      fail(
+        `the pickle refers to the same data over and over (its timings expand to more than ${expansionPerByte} times the file's size): not a line_profiler dump`
+      )
+    }
+  }
   if (!isRecord(root, "Object")) fail(`not a line_profiler dump: the pickle holds ${kindOf(root)}, not a LineStats`)
   const lineStats = root as Pickle.PickleObject
   if (lineStats.cls.name !== "LineStats") fail(`not a line_profiler dump: the pickle holds ${kindOf(root)}`)
@@ -134,10 +161,13 @@ const toProfile = (root: Pickle.PickleValue): Profile.Profile => {
   for (const [key, entries] of (timings as Pickle.PickleDict).entries) {
     const [file, firstLineValue, name] = itemsOf(key, "a timings key")
     if (typeof file !== "string" || typeof name !== "string") fail("a timings key is not (file, line, name)")
-    const shownName = Pickle.showText(name as string)
+    spend((file as string).length + (name as string).length + 1)
+    const shownName = Pickle.showText((name as string).length > 200 ? `${(name as string).slice(0, 200)}...` : name as string)
     const firstLine = lineNoOf(firstLineValue, `first line of ${shownName}`)
     const lines: Array<Profile.LineStats> = []
-    for (const entry of itemsOf(entries, `timings of ${shownName}`)) {
+    const entryItems = itemsOf(entries, `timings of ${shownName}`)
+    spend(entryItems.length)
+    for (const entry of entryItems) {
       const [lineNoValue, hitsValue, timeValue] = itemsOf(entry, `a line of ${shownName}`)
       const lineNo = lineNoOf(lineNoValue, `a line of ${shownName}`)
       const hits = intOf(hitsValue, `hits of ${shownName} line ${lineNo}`)
@@ -157,7 +187,7 @@ export const decode = (bytes: Uint8Array): Result.Result<Profile.Profile, LprofE
   const loaded = Pickle.load(bytes, { allowedGlobals })
   if (Result.isFailure(loaded)) return Result.fail(new LprofError({ reason: `not a readable pickle: ${loaded.failure.message}` }))
   try {
-    return Result.succeed(toProfile(loaded.success))
+    return Result.succeed(toProfile(loaded.success, bytes.length))
   } catch (error) {
     if (error instanceof LprofError) return Result.fail(error)
     throw error
