@@ -91,7 +91,7 @@ const scanSingleQuoted = (line: string, pos: number, quote: string): number | "c
  * (each line is read as if it ended with "\n", as linecache gives it).
  * Calls `emit` per token; throws TokenizeStop where CPython raises.
  */
-const tokenize = (lines: ReadonlyArray<string>, start: number, emit: (token: Token) => void): void => {
+const tokenize = (lines: ReadonlyArray<string>, start: number, emit: (token: Token) => void, maxRows = Infinity): void => {
   let parenLevel = 0
   let continued = false
   const indents: Array<number> = [0]
@@ -101,6 +101,7 @@ const tokenize = (lines: ReadonlyArray<string>, start: number, emit: (token: Tok
 
   for (let index = start; index < lines.length; index++) {
     const row = index - start + 1
+    if (row > maxRows) throw new OverBudget()
     const line = lines[index]!
     let pos = 0
     const max = line.length
@@ -229,6 +230,11 @@ const tokenize = (lines: ReadonlyArray<string>, start: number, emit: (token: Tok
   emit({ type: "ENDMARKER", text: "", row: endRow, col: 0, endCol: 0 })
 }
 
+/** Tokenizing went past the rows the caller allowed. */
+class OverBudget {
+  readonly _tag = "OverBudget"
+}
+
 class EndOfBlock {
   readonly _tag = "EndOfBlock"
 }
@@ -279,28 +285,37 @@ const makeBlockFinder = () => {
  * terminators. Empty when `firstLine` is past the end of the file.
  */
 export const blockLines = (fileText: string, firstLine: number): Array<string> =>
-  blockOfLines(splitLines(fileText), firstLine)
+  blockOfLines(splitLines(fileText), firstLine)!
 
 /** `blockLines` over a file already split by `splitLines`, so that many functions of one file split it once. */
-const blockOfLines = (fileLines: ReadonlyArray<string>, firstLine: number): Array<string> => {
+const blockOfLines = (fileLines: ReadonlyArray<string>, firstLine: number, maxLines = Infinity): Array<string> | undefined => {
   const start = Math.max(0, firstLine - 1)
   const finder = makeBlockFinder()
   try {
-    tokenize(fileLines, start, finder.eat)
+    tokenize(fileLines, start, finder.eat, maxLines)
   } catch (stop) {
+    if (stop instanceof OverBudget) return undefined
     if (!(stop instanceof EndOfBlock) && !(stop instanceof TokenizeStop)) throw stop
   }
-  return fileLines.slice(start, start + finder.state.last)
+  const block = fileLines.slice(start, start + finder.state.last)
+  return block.length > maxLines ? undefined : block
 }
 
 /**
  * Fills `source` and `lastLine` of the functions that lack source text, from
  * the text of their files (`fileTexts`: file as recorded in the profile → its
  * text). Functions whose file is not in the map, or whose first line is past
- * the end of the file, are left as they are. Keys do not change, so the
- * profile stays canonical.
+ * the end of the file, are left as they are, and so are those that would take
+ * the source lines filled past `maxSourceLines` (default: no limit; the
+ * tokenizer stops there too, so time stays within it). Keys do not change, so
+ * the profile stays canonical.
  */
-export const withSources = (profile: Profile, fileTexts: ReadonlyMap<string, string>): Profile => {
+export const withSources = (
+  profile: Profile,
+  fileTexts: ReadonlyMap<string, string>,
+  options: { readonly maxSourceLines?: number } = {}
+): Profile => {
+  let budget = options.maxSourceLines ?? Infinity
   const linesByFile = new Map<string, ReadonlyArray<string>>()
   const linesOf = (file: string): ReadonlyArray<string> | undefined => {
     const text = fileTexts.get(file)
@@ -313,8 +328,9 @@ export const withSources = (profile: Profile, fileTexts: ReadonlyMap<string, str
     if (fn.source !== undefined) return fn
     const fileLines = linesOf(fn.file)
     if (fileLines === undefined) return fn
-    const source = blockOfLines(fileLines, fn.firstLine)
-    if (source.length === 0) return fn
+    const source = blockOfLines(fileLines, fn.firstLine, budget)
+    if (source === undefined || source.length === 0) return fn
+    budget -= source.length
     return { ...fn, source, lastLine: fn.firstLine + source.length - 1 }
   }) }
 }
