@@ -7,8 +7,17 @@ import * as Lprof from "../files/Lprof.ts"
 import * as Merge from "../files/Merge.ts"
 import * as StatsFiles from "../files/StatsFiles.ts"
 import { CommandError, type Environment } from "./Environment.ts"
-import { pathArgument, pathFlag, renderFlags, skipBadFlag } from "./Flags.ts"
-import { checkOutputPath, describeInputs, isScript, mergeFeedback, notePassedOver, renderReport, writeTextAtomic } from "./Output.ts"
+import { pathArgument, pathFlag, renderFlags, skipBadFlag, sourceRootFlag } from "./Flags.ts"
+import {
+  checkOutputPath,
+  describeInputs,
+  isScript,
+  mergeFeedback,
+  notePassedOver,
+  renderReport,
+  resolveSourceRoot,
+  writeTextAtomic
+} from "./Output.ts"
 import * as Terminal from "./Terminal.ts"
 
 // -- show ---------------------------------------------------------------------------------
@@ -40,21 +49,24 @@ export const makeShow = (environment: Environment) =>
         Flag.withDescription("write the report to this file instead of stdout")
       ),
       skipBad: skipBadFlag,
+      sourceRoot: sourceRootFlag,
       ...renderFlags
     },
     (input) =>
       Effect.gen(function* () {
         const outputPath = Option.map(input.output, (path) => resolve(environment.cwd, path))
         if (Option.isSome(outputPath)) yield* checkOutputPath(outputPath.value, Option.getOrThrow(input.output))
+        const sourceRoot = yield* resolveSourceRoot(environment, input.sourceRoot)
         const merged = yield* Merge.mergeInputs(input.files, {
           cwd: environment.cwd,
           skipBad: input.skipBad,
+          sourceRoot,
           ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
         yield* notePassedOver(environment, merged)
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
         // A stats file merged from .lprof dumps away from their .py files has no source for them: look again from here.
-        const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot: environment.cwd })
+        const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot })
         const title = `lineprof: ${describeInputs(input.files)}`
         const colour = Option.isNone(outputPath) && Terminal.shouldColour(environment.stdout, environment.env)
         const report = renderReport(profile, input, { cwd: environment.cwd, colour, title })
@@ -68,6 +80,7 @@ export const makeShow = (environment: Environment) =>
       { command: "lineprof show app.js.lineprof.json", description: "the text report, line_profiler's layout" },
       { command: "lineprof show --unit ms --sort --skip-zero a.json b.json", description: "merge two files; milliseconds; slowest function last" },
       { command: "lineprof show --format html -o report.html app.js.lineprof.json", description: "a self-contained HTML page" },
-      { command: "lineprof show run.lprof", description: "a Python line_profiler dump" }
+      { command: "lineprof show run.lprof", description: "a Python line_profiler dump" },
+      { command: "lineprof show --source-root ~/project run.lprof", description: "read the dump's Python sources from ~/project" }
     ])
   )
