@@ -131,14 +131,19 @@ export const expansionPerByte = 16
 /** The expansion every dump is allowed on top of `expansionPerByte` (for small files). */
 export const expansionAllowance = 1 << 20
 
+/**
+ * Line entries per byte of pickle: at most one per 2 bytes (a memo reference
+ * is 2 bytes; line_profiler writes each line's tuple once, 8 bytes or more).
+ */
+export const bytesPerLineEntry = 2
+
 const toProfile = (root: Pickle.PickleValue, inputBytes: number): Profile.Profile => {
-  const budget = expansionPerByte * inputBytes + expansionAllowance
-  let spent = 0
-  const spend = (amount: number): void => {
-    spent += amount
-    if (spent > budget) {
+  const budget = { characters: expansionPerByte * inputBytes + expansionAllowance, lines: inputBytes / bytesPerLineEntry + 1000 }
+  const spend = (what: "characters" | "lines", amount: number): void => {
+    budget[what] -= amount
+    if (budget[what] < 0) {
       fail(
-        `the pickle refers to the same data over and over (its timings expand to more than ${expansionPerByte} times the file's size): not a line_profiler dump`
+        "the pickle refers to the same data over and over (its timings expand far beyond the file's size): not a line_profiler dump"
       )
     }
   }
@@ -161,12 +166,12 @@ const toProfile = (root: Pickle.PickleValue, inputBytes: number): Profile.Profil
   for (const [key, entries] of (timings as Pickle.PickleDict).entries) {
     const [file, firstLineValue, name] = itemsOf(key, "a timings key")
     if (typeof file !== "string" || typeof name !== "string") fail("a timings key is not (file, line, name)")
-    spend((file as string).length + (name as string).length + 1)
+    spend("characters", (file as string).length + (name as string).length + 1)
     const shownName = Pickle.showText((name as string).length > 200 ? `${(name as string).slice(0, 200)}...` : name as string)
     const firstLine = lineNoOf(firstLineValue, `first line of ${shownName}`)
     const lines: Array<Profile.LineStats> = []
     const entryItems = itemsOf(entries, `timings of ${shownName}`)
-    spend(entryItems.length)
+    spend("lines", entryItems.length)
     for (const entry of entryItems) {
       const [lineNoValue, hitsValue, timeValue] = itemsOf(entry, `a line of ${shownName}`)
       const lineNo = lineNoOf(lineNoValue, `a line of ${shownName}`)
