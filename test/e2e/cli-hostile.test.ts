@@ -44,8 +44,8 @@ const runMeasured = (args: ReadonlyArray<string>): Measured => {
 
 /** The ceilings of the brief: 5 s and 300 MB for a file under 1 MB; a bigger file gets them per started MB. */
 const ceilingsFor = (path: string) => {
-  const megabytes = Math.max(1, Math.ceil(statSync(path, { throwIfNoEntry: false })?.size ?? 0) / 2 ** 20)
-  const scale = Math.ceil(megabytes)
+  const bytes = statSync(path, { throwIfNoEntry: false })?.size ?? 0
+  const scale = Math.max(1, Math.ceil(bytes / 2 ** 20))
   return { seconds: 5 * scale, peakMb: 300 * scale }
 }
 

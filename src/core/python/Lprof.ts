@@ -12,15 +12,15 @@
  * Functions come without source (`source` undefined, `fileHash` "") and with
  * `lastLine` the last line that has stats; the shell fills the source block.
  */
-import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import * as Result from "effect/Result"
 import * as Pickle from "./Pickle.ts"
 import * as Profile from "../Profile.ts"
 
 /** Why a .lprof could not be read; `message` is one line. */
-export class LprofError extends Data.TaggedError("LprofError")<{
-  readonly reason: string
-}> {
+export class LprofError extends Schema.TaggedError<LprofError>()("LprofError", {
+  reason: Schema.String
+}) {
   override get message(): string {
     return this.reason
   }

@@ -18,7 +18,7 @@
  * Uint8Array, tuple/list/dict/set -> tagged records (dict keys may be tuples,
  * so a dict is a list of entries, in pickle order).
  */
-import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import * as Result from "effect/Result"
 
 /** Any value a pickle can hold once its calls are recorded instead of run. */
@@ -76,11 +76,11 @@ export interface PickleObject {
 }
 
 /** Why a pickle could not be read; `message` is one line. */
-export class PickleError extends Data.TaggedError("PickleError")<{
-  readonly reason: string
+export class PickleError extends Schema.TaggedError<PickleError>()("PickleError", {
+  reason: Schema.String,
   /** Byte offset of the opcode that failed. */
-  readonly offset: number
-}> {
+  offset: Schema.Number
+}) {
   override get message(): string {
     return `${this.reason} (at byte ${this.offset})`
   }
