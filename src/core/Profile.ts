@@ -143,9 +143,11 @@ const compareLines = (a: LineStats, b: LineStats): number => a.lineNo - b.lineNo
  * hash); where one side lacks the source the other's is kept, so the result
  * does not depend on the order. Python functions (hash "") may disagree: a
  * dump read with its source ends where the block ends, one read without it
- * ends at the last line that ran. The source kept is then padded with empty
- * lines up to the larger last line, so the merge of two valid records is
- * valid (see `pickSource` for why this stays associative).
+ * ends at the last line that ran, which may lie past the block (the file
+ * changed). A source that does not span the merged lines is then dropped, so
+ * the merge of two valid records is valid; `show` looks Python sources up
+ * again. Associative too: the result keeps the best source (by `pickSource`)
+ * among those spanning the largest last line, or none.
  */
 export const combineFunctions = (a: FunctionProfile, b: FunctionProfile): FunctionProfile => {
   const lastLine = Math.max(a.lastLine, b.lastLine)
@@ -156,42 +158,25 @@ export const combineFunctions = (a: FunctionProfile, b: FunctionProfile): Functi
     firstLine: a.firstLine,
     lastLine,
     fileHash: a.fileHash,
-    source: source === undefined ? undefined : padSource(source, lastLine - a.firstLine + 1),
+    source: source !== undefined && source.length === lastLine - a.firstLine + 1 ? source : undefined,
     lines: mergeSorted(a.lines, b.lines, compareLines, combineLines)
   }
 }
 
-const padSource = (source: ReadonlyArray<string>, length: number): ReadonlyArray<string> =>
-  source.length >= length ? source : [...source, ...Array.from({ length: length - source.length }, () => "")]
-
-/** Length of `source` without its trailing empty lines (the padding `combineFunctions` may add). */
-const unpaddedLength = (source: ReadonlyArray<string>): number => {
-  let length = source.length
-  while (length > 0 && source[length - 1] === "") length--
-  return length
-}
-
-/**
- * Chooses one of two sources by a total order that ignores trailing empty
- * lines: the longer text, then the lexically smaller. Padding never changes
- * the choice, so `combine` stays associative and commutative even for records
- * that disagree (equal keys normally mean equal text, and then any choice is
- * the same).
- */
 const pickSource = (
   a: ReadonlyArray<string> | undefined,
   b: ReadonlyArray<string> | undefined
 ): ReadonlyArray<string> | undefined => {
   if (a === undefined) return b
   if (b === undefined) return a
-  const lengthA = unpaddedLength(a)
-  const lengthB = unpaddedLength(b)
-  if (lengthA !== lengthB) return lengthA > lengthB ? a : b
-  for (let k = 0; k < lengthA; k++) {
+  // Equal keys mean equal file text, so both are the same; choose the longer
+  // (then the lexically smaller) one so that combine stays commutative even for
+  // hand-made profiles that disagree.
+  if (a.length !== b.length) return a.length > b.length ? a : b
+  for (let k = 0; k < a.length; k++) {
     if (a[k] !== b[k]) return a[k]! < b[k]! ? a : b
   }
-  // The same text: the longer padding covers the other's last line too.
-  return a.length >= b.length ? a : b
+  return a
 }
 
 /** Merges two profiles: hits and nanoseconds of equal functions and lines add. */

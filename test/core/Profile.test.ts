@@ -182,6 +182,7 @@ const pythonProfile: fc.Arbitrary<Profile.Profile> = fc.array(pythonFunction, { 
 
 describe("Profile laws for Python functions that disagree", () => {
   it("two valid records, one with source ending earlier, merge into a valid one (issue 9, item 10)", () => {
+    const sameEnd = (fn: Profile.FunctionProfile) => ({ ...fn, lastLine: 2, lines: [] })
     const withSource: Profile.FunctionProfile = {
       file: "job.py",
       name: "work",
@@ -199,9 +200,13 @@ describe("Profile laws for Python functions that disagree", () => {
     }
     const merged = Profile.combine(Profile.make([withSource]), Profile.make([withoutSource]))
     assertWellFormed(merged)
-    assert.deepStrictEqual(merged.functions[0]!.source, ["def work():", "    return 1", "", "", ""])
+    // Line 5 ran past the block the source ends: the source does not span the merge, so it is dropped.
+    assert.strictEqual(merged.functions[0]!.source, undefined)
     assert.strictEqual(merged.functions[0]!.lastLine, 5)
     assert.deepStrictEqual(StatsFile.decode(StatsFile.encode(merged), "merged.json"), Result.succeed(merged))
+    // Ending on the same line, the source is kept.
+    const kept = Profile.combine(Profile.make([withSource]), Profile.make([sameEnd(withoutSource)]))
+    assert.deepStrictEqual(kept.functions[0]!.source, withSource.source)
   })
 
   it("combine stays well formed, associative and commutative", () => {
