@@ -3,7 +3,6 @@
  * an output file written atomically, and the checks and messages around
  * output paths and merges.
  */
-import { stat } from "node:fs/promises"
 import { dirname, resolve } from "node:path"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
@@ -77,25 +76,30 @@ export const describePlatformError = (error: unknown, shown: string): string =>
  * lost at the end.
  */
 export const checkOutputPath = (path: string, shown: string) =>
-  Effect.promise(async () => {
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
     const kind = (candidate: string) =>
-      stat(candidate).then((info) => (info.isDirectory() ? "folder" : "file"), () => "missing" as const)
-    if ((await kind(path)) === "folder") return `${shown}: is a folder; -o needs a file path`
+      fs.stat(candidate).pipe(
+        Effect.map((info) => (info.type === "Directory" ? ("folder" as const) : ("file" as const))),
+        Effect.orElseSucceed(() => "missing" as const)
+      )
+    if ((yield* kind(path)) === "folder") return yield* new CommandError({ message: `${shown}: is a folder; -o needs a file path` })
     // The nearest ancestor that exists says why the folder cannot hold the file.
     let folder = dirname(path)
     let shownFolder = dirname(shown)
-    let found = await kind(folder)
-    if (found === "folder") return undefined
+    let found = yield* kind(folder)
+    if (found === "folder") return
     while (found === "missing" && dirname(folder) !== folder) {
       folder = dirname(folder)
       shownFolder = dirname(shownFolder)
-      found = await kind(folder)
+      found = yield* kind(folder)
     }
-    if (found === "file") return `${shown}: cannot write: ${shownFolder} is a file, not a folder`
-    return `${shown}: cannot write: folder ${dirname(shown)} does not exist`
-  }).pipe(
-    Effect.flatMap((problem) => (problem === undefined ? Effect.void : Effect.fail(new CommandError({ message: problem }))))
-  )
+    return yield* new CommandError({
+      message: found === "file"
+        ? `${shown}: cannot write: ${shownFolder} is a file, not a folder`
+        : `${shown}: cannot write: folder ${dirname(shown)} does not exist`
+    })
+  })
 
 /**
  * The folder `--source-root` names, absolute, or the current folder when it
@@ -106,7 +110,10 @@ export const resolveSourceRoot = (environment: Environment, sourceRoot: Option.O
     onNone: () => Effect.succeed(environment.cwd),
     onSome: (shown) => {
       const path = resolve(environment.cwd, shown)
-      return Effect.promise(() => stat(path).then((info) => info.isDirectory(), () => false)).pipe(
+      return FileSystem.FileSystem.pipe(
+        Effect.flatMap((fs) => fs.stat(path)),
+        Effect.map((info) => info.type === "Directory"),
+        Effect.orElseSucceed(() => false),
         Effect.flatMap((isFolder) =>
           isFolder ? Effect.succeed(path) : Effect.fail(new CommandError({ message: `--source-root ${shown}: no such folder` }))
         )
