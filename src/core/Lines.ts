@@ -24,3 +24,13 @@ export const splitLines = (text: string, dialect: Dialect): Array<string> => {
   if (lines[lines.length - 1] === "") lines.pop()
   return lines
 }
+
+/**
+ * The offset where each line of `text` starts, in Node's dialect: `[0, …]`,
+ * one entry per line terminator more. For mapping positions to line numbers.
+ */
+export const lineStarts = (text: string): Array<number> => {
+  const starts = [0]
+  for (const match of text.matchAll(/\r\n|[\n\r\u2028\u2029]/g)) starts.push(match.index + match[0].length)
+  return starts
+}
