@@ -137,6 +137,9 @@ export const expansionAllowance = 1 << 20
  */
 export const bytesPerLineEntry = 2
 
+/** The largest hits or time steps a dump may hold, exclusive: 2^128 (2^64 ns is 584 years). */
+const maxCount = 2n ** 128n
+
 const toProfile = (root: Pickle.PickleValue, inputBytes: number): Profile.Profile => {
   const budget = { characters: expansionPerByte * inputBytes + expansionAllowance, lines: inputBytes / bytesPerLineEntry + 1000 }
   const spend = (what: "characters" | "lines", amount: number): void => {
@@ -178,6 +181,9 @@ const toProfile = (root: Pickle.PickleValue, inputBytes: number): Profile.Profil
       const hits = intOf(hitsValue, `hits of ${shownName} line ${lineNo}`)
       const steps = intOf(timeValue, `time of ${shownName} line ${lineNo}`)
       if (hits < 0n || steps < 0n) fail(`${shownName} line ${lineNo} has a negative count`)
+      // Python ints have no limit, but a count beyond 2^128 is no profile (and a 256 KB
+      // integer would cost time in every report and merge).
+      if (hits >= maxCount || steps >= maxCount) fail(`${shownName} line ${lineNo} has a count of 2^128 or more`)
       lines.push(Profile.makeLine(lineNo, { hits, timeNs: toNs(steps) }))
     }
     const lastLine = lines.reduce((last, line) => Math.max(last, line.lineNo), firstLine)

@@ -154,6 +154,11 @@ describe("Lprof.decode", () => {
       decodeError(lineStats(`}(\x8c\x07timings}(\x8c\x01f\x8a\x06\x00\x00\x00\x00\x00\x01\x8c\x01g\x87]u\x8c\x04unit${unit}u`)),
       "first line of g 1099511627776 is not a line number (at most 2147483647)"
     )
+    // Hits of 2^128: LONG1 of 17 bytes.
+    assert.strictEqual(
+      decodeError(lineStats(`}(\x8c\x07timings}(\x8c\x01fK\x01\x8c\x01g\x87](K\x02\x8a\x11${"\x00".repeat(16)}\x01K\x01\x87eu\x8c\x04unit${unit}u`)),
+      "g line 2 has a count of 2^128 or more"
+    )
   })
 
   it("refuses a memo bomb: one list of lines handed to every function by reference", () => {
