@@ -5,8 +5,8 @@
  * Contract:
  * - Every failure is a `StatsFileError` whose `message` is ONE line that
  *   starts with the path and names the problem (missing file, a directory,
- *   permission denied, binary data, not JSON, truncated JSON, wrong format or
- *   version, the first bad field). Bad input never surfaces as a defect or a
+ *   not a regular file, too large, permission denied, binary data, not JSON,
+ *   truncated JSON, wrong format or version, the first bad field). Bad input never surfaces as a defect or a
  *   stack trace.
  * - `read` reads regular files only, of at most `maxStatsFileBytes`: a FIFO,
  *   a device or a socket is refused without blocking (`RawFiles`).
