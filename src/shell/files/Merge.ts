@@ -22,7 +22,7 @@
  *   whose files were passed over, as a folder without stats files. A file
  *   named outright or matched by a glob is always read and reported when bad.
  */
-import { readdir, stat } from "node:fs/promises"
+import { readdir } from "node:fs/promises"
 import { isAbsolute, join, relative, resolve } from "node:path"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
@@ -145,9 +145,11 @@ export const findStats = (
     }
     for (const input of inputs) {
       const path = resolve(cwd, input)
-      const info = yield* Effect.tryPromise({ try: () => stat(path), catch: (error) => error }).pipe(
-        Effect.map((stats) => (stats.isDirectory() ? ("folder" as const) : ("file" as const))),
-        Effect.catch((error) => Effect.succeed(errnoCode(error) === "ENOENT" ? ("missing" as const) : ("file" as const)))
+      const info = yield* fs.stat(path).pipe(
+        Effect.map((stats) => (stats.type === "Directory" ? ("folder" as const) : ("file" as const))),
+        Effect.catch((error) =>
+          Effect.succeed(errnoCode(error) === "ENOENT" || error.reason._tag === "NotFound" ? ("missing" as const) : ("file" as const))
+        )
       )
       if (info === "file") {
         // Unreadable files are reported by the reader, with the file's name.
@@ -169,7 +171,10 @@ export const findStats = (
         let matched = 0
         for (const match of matches) {
           const matchPath = resolve(cwd, match)
-          const isFolder = yield* Effect.promise(() => stat(matchPath).then((s) => s.isDirectory(), () => false))
+          const isFolder = yield* fs.stat(matchPath).pipe(
+            Effect.map((stats) => stats.type === "Directory"),
+            Effect.orElseSucceed(() => false)
+          )
           if (isFolder) {
             for (const file of yield* walkFolder(matchPath, match)) {
               matched += addFound(join(match, relative(matchPath, file)), { walk: walk.files })
