@@ -59,6 +59,13 @@ export interface Profile {
   readonly functions: ReadonlyArray<FunctionProfile>
 }
 
+/**
+ * The largest line number a profile holds: 2^31 - 1, the largest V8 and
+ * CPython report (both count lines in a C int). Readers refuse larger ones, so
+ * that a tiny file cannot name line 2^40 and make a report of that many rows.
+ */
+export const maxLineNo = 2 ** 31 - 1
+
 /** The identity of a function; equal keys are merged, others kept apart. */
 export const keyOf = (fn: Pick<FunctionProfile, "file" | "firstLine" | "name" | "fileHash">): string =>
   `${fn.file}\u0000${String(fn.firstLine).padStart(10, "0")}\u0000${fn.name}\u0000${fn.fileHash}`
@@ -131,19 +138,30 @@ const mergeSorted = <A>(
 const compareLines = (a: LineStats, b: LineStats): number => a.lineNo - b.lineNo
 
 /**
- * Merges two records of the same function (equal keys). The source text and
- * last line of equal keys agree (same file hash); where one side lacks the
- * source the other's is kept, so the result does not depend on the order.
+ * Merges two records of the same function (equal keys). The last line is the
+ * larger of the two. The source text of equal keys usually agrees (same file
+ * hash); where one side lacks the source the other's is kept, so the result
+ * does not depend on the order. Python functions (hash "") may disagree: a
+ * dump read with its source ends where the block ends, one read without it
+ * ends at the last line that ran, which may lie past the block (the file
+ * changed). A source that does not span the merged lines is then dropped, so
+ * the merge of two valid records is valid; `show` looks Python sources up
+ * again. Associative too: the result keeps the best source (by `pickSource`)
+ * among those spanning the largest last line, or none.
  */
-export const combineFunctions = (a: FunctionProfile, b: FunctionProfile): FunctionProfile => ({
-  file: a.file,
-  name: a.name,
-  firstLine: a.firstLine,
-  lastLine: Math.max(a.lastLine, b.lastLine),
-  fileHash: a.fileHash,
-  source: pickSource(a.source, b.source),
-  lines: mergeSorted(a.lines, b.lines, compareLines, combineLines)
-})
+export const combineFunctions = (a: FunctionProfile, b: FunctionProfile): FunctionProfile => {
+  const lastLine = Math.max(a.lastLine, b.lastLine)
+  const source = pickSource(a.source, b.source)
+  return {
+    file: a.file,
+    name: a.name,
+    firstLine: a.firstLine,
+    lastLine,
+    fileHash: a.fileHash,
+    source: source !== undefined && source.length === lastLine - a.firstLine + 1 ? source : undefined,
+    lines: mergeSorted(a.lines, b.lines, compareLines, combineLines)
+  }
+}
 
 const pickSource = (
   a: ReadonlyArray<string> | undefined,
@@ -231,6 +249,7 @@ export const check = (profile: Profile): ReadonlyArray<string> => {
     previous = fn
     if (!Number.isSafeInteger(fn.firstLine) || fn.firstLine < 1) problems.push(`${at}: firstLine must be a positive integer`)
     if (!Number.isSafeInteger(fn.lastLine) || fn.lastLine < fn.firstLine) problems.push(`${at}: lastLine must be >= firstLine`)
+    if (fn.lastLine > maxLineNo) problems.push(`${at}: lastLine must be at most ${maxLineNo}`)
     if (fn.source !== undefined && fn.source.length !== fn.lastLine - fn.firstLine + 1) {
       problems.push(`${at}: source has ${fn.source.length} lines, expected ${fn.lastLine - fn.firstLine + 1}`)
     }
@@ -238,6 +257,7 @@ export const check = (profile: Profile): ReadonlyArray<string> => {
     fn.lines.forEach((line, k) => {
       const lineAt = `${at}.lines[${k}]`
       if (!Number.isSafeInteger(line.lineNo) || line.lineNo <= previousLine) problems.push(`${lineAt}: lines must be sorted and unique`)
+      if (line.lineNo > maxLineNo) problems.push(`${lineAt}: lineNo must be at most ${maxLineNo}`)
       previousLine = line.lineNo
       if (line.hits < 0n || line.timeNs < 0n || line.waitNs < 0n) problems.push(`${lineAt}: negative counter`)
     })

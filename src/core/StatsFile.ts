@@ -52,11 +52,14 @@ const maxSafe = BigInt(Number.MAX_SAFE_INTEGER)
 /** A short, single-line rendering of a rejected JSON value for messages. */
 export const showValue = (value: unknown): string => {
   if (value === undefined) return "nothing"
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify would show as null.
+  if (typeof value === "number" && !Number.isFinite(value)) return "a number too large to represent (not finite)"
   let text: string
   try {
-    text = JSON.stringify(value) ?? String(value)
+    text = JSON.stringify(value, (_key, inner: unknown) =>
+      typeof inner === "number" && !Number.isFinite(inner) ? "(a number too large)" : inner) ?? String(value)
   } catch {
-    text = String(value)
+    text = Array.isArray(value) ? "an array" : typeof value === "object" && value !== null ? "an object" : String(value)
   }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
@@ -87,10 +90,14 @@ export const Counter = Schema.Unknown.pipe(
   })
 ).annotate({ expected: "a non-negative integer" })
 
-/** A 1-based line number: a positive safe integer JSON number. */
+/** A 1-based line number: a positive integer JSON number, at most `Profile.maxLineNo`. */
 export const LineNumber = Schema.Number.check(
   Schema.makeFilter((n: number) =>
-    Number.isSafeInteger(n) && n >= 1 ? undefined : `expected a positive integer, got ${showValue(n)}`
+    Number.isInteger(n) && n > Profile.maxLineNo
+      ? `expected a line number from 1 to ${Profile.maxLineNo}, got ${showValue(n)}`
+      : Number.isSafeInteger(n) && n >= 1
+      ? undefined
+      : `expected a positive integer, got ${showValue(n)}`
   )
 ).annotate({ expected: "a positive integer" })
 
@@ -331,6 +338,40 @@ export const formatIssue = (issue: SchemaIssue.Issue): string => {
 const decodeBody = Schema.decodeUnknownResult(StatsFileV1)
 
 /**
+ * Arrays and objects a stats file may nest: the document needs 5 (document,
+ * functions, function, lines, line); the rest is room for fields a later
+ * version adds. Checked before the schema runs, whose recursive walk (and
+ * `showValue`) would overflow the call stack on JSON nested 100,000 deep.
+ */
+export const maxNesting = 16
+
+/** The path of the first array or object nested deeper than `maxNesting`, found without recursion. */
+const tooDeep = (json: unknown): ReadonlyArray<PropertyKey> | undefined => {
+  interface Node {
+    readonly value: unknown
+    readonly depth: number
+    readonly parent: Node | undefined
+    readonly key: PropertyKey | undefined
+  }
+  const pending: Array<Node> = [{ value: json, depth: 1, parent: undefined, key: undefined }]
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    const { value, depth } = node
+    if (value === null || typeof value !== "object") continue
+    if (depth > maxNesting) {
+      const path: Array<PropertyKey> = []
+      for (let at: Node | undefined = node; at?.key !== undefined; at = at.parent) path.push(at.key)
+      return path.reverse()
+    }
+    // Pushed in reverse, so that the first problem in document order is found first.
+    const children: Array<Node> = []
+    if (Array.isArray(value)) value.forEach((child, k) => children.push({ value: child, depth: depth + 1, parent: node, key: k }))
+    else for (const [key, child] of Object.entries(value)) children.push({ value: child, depth: depth + 1, parent: node, key })
+    for (let k = children.length - 1; k >= 0; k--) pending.push(children[k]!)
+  }
+  return undefined
+}
+
+/**
  * Why `decodeExplained` failed: `message` is the one line `decode` gives;
  * `foreign` is true when the text is JSON but no lineprof document at all
  * (not an object, or no `"format": "lineprof"` header), so a folder search
@@ -349,6 +390,11 @@ export const decodeExplained = (text: string, fileName: string): Result.Result<P
   if (Result.isFailure(json)) return fail(json.failure)
   const headerProblem = checkHeader(json.success)
   if (headerProblem !== undefined) return fail(headerProblem.problem, headerProblem.foreign)
+  const deep = tooDeep(json.success)
+  if (deep !== undefined) {
+    // Four keys name the field (`functions[0].lines[2][1]`); the rest would be a screenful of `[0]`.
+    return fail(`${renderPath(deep.slice(0, 4))}: nested too deeply (more than ${maxNesting} levels of arrays and objects)`)
+  }
   const body = decodeBody(json.success, { errors: "first", reportInput: true, onExcessProperty: "ignore" })
   if (Result.isFailure(body)) return fail(formatIssue(body.failure.issue))
   const profile = fromDocument(body.success)

@@ -146,6 +146,94 @@ describe("Profile laws", () => {
   })
 })
 
+// -- Python functions: equal keys that disagree on their last line ------------
+
+/**
+ * Python dumps carry no file hash (""), so one key can come with its source
+ * (read where the .py file was: `lastLine` ends the block, trailing lines
+ * may be blank) or without (`lastLine` is the last line that ran), and two
+ * sources may differ (the file changed between runs).
+ */
+const pythonFunction: fc.Arbitrary<Profile.FunctionProfile> = fc
+  .record({
+    name: fc.constantFrom("f", "g"),
+    span: fc.integer({ min: 1, max: 6 }),
+    withSource: fc.boolean(),
+    version: fc.constantFrom("v1", "v2"),
+    blankTail: fc.integer({ min: 0, max: 2 }),
+    lineOffsets: fc.array(fc.nat({ max: 5 }), { maxLength: 4 })
+  })
+  .map(({ name, span, withSource, version, blankTail, lineOffsets }) => {
+    const firstLine = 10
+    const lastLine = firstLine + span - 1
+    const text = Array.from({ length: span }, (_, k) => (k >= span - blankTail && k > 0 ? "" : `${version} ${name} ${k}`))
+    return {
+      file: "job.py",
+      name,
+      firstLine,
+      lastLine,
+      fileHash: "",
+      source: withSource ? text : undefined,
+      lines: lineOffsets.filter((offset) => offset < span).map((offset) => Profile.makeLine(firstLine + offset, { hits: 1n, timeNs: 5n }))
+    }
+  })
+
+const pythonProfile: fc.Arbitrary<Profile.Profile> = fc.array(pythonFunction, { maxLength: 4 }).map(Profile.make)
+
+describe("Profile laws for Python functions that disagree", () => {
+  it("two valid records, one with source ending earlier, merge into a valid one (issue 9, item 10)", () => {
+    const sameEnd = (fn: Profile.FunctionProfile) => ({ ...fn, lastLine: 2, lines: [] })
+    const withSource: Profile.FunctionProfile = {
+      file: "job.py",
+      name: "work",
+      firstLine: 1,
+      lastLine: 2,
+      fileHash: "",
+      source: ["def work():", "    return 1"],
+      lines: [Profile.makeLine(2, { hits: 1n, timeNs: 10n })]
+    }
+    const withoutSource: Profile.FunctionProfile = {
+      ...withSource,
+      lastLine: 5,
+      source: undefined,
+      lines: [Profile.makeLine(5, { hits: 2n, timeNs: 20n })]
+    }
+    const merged = Profile.combine(Profile.make([withSource]), Profile.make([withoutSource]))
+    assertWellFormed(merged)
+    // Line 5 ran past the block the source ends: the source does not span the merge, so it is dropped.
+    assert.strictEqual(merged.functions[0]!.source, undefined)
+    assert.strictEqual(merged.functions[0]!.lastLine, 5)
+    assert.deepStrictEqual(StatsFile.decode(StatsFile.encode(merged), "merged.json"), Result.succeed(merged))
+    // Ending on the same line, the source is kept.
+    const kept = Profile.combine(Profile.make([withSource]), Profile.make([sameEnd(withoutSource)]))
+    assert.deepStrictEqual(kept.functions[0]!.source, withSource.source)
+  })
+
+  it("combine stays well formed, associative and commutative", () => {
+    fc.assert(
+      fc.property(pythonProfile, pythonProfile, pythonProfile, (a, b, c) => {
+        const right = Profile.combine(a, Profile.combine(b, c))
+        assertWellFormed(right)
+        assert.deepStrictEqual(right, Profile.combine(Profile.combine(a, b), c))
+        assert.deepStrictEqual(Profile.combine(a, b), Profile.combine(b, a))
+        assert.doesNotThrow(() => StatsFile.encode(right))
+      }),
+      { numRuns }
+    )
+  })
+
+  it("make of any records is well formed and equals the fold of combine", () => {
+    fc.assert(
+      fc.property(fc.array(pythonFunction, { maxLength: 6 }), (functions) => {
+        const made = Profile.make(functions)
+        assertWellFormed(made)
+        assert.deepStrictEqual(made, functions.map((fn) => Profile.make([fn])).reduce(Profile.combine, Profile.empty))
+      }),
+      { numRuns }
+    )
+  })
+})
+
 // -- a run split across workers ----------------------------------------------
 
 /** One recorded line event, as a recorder sees it. */

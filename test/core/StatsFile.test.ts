@@ -178,6 +178,36 @@ describe("StatsFile.decode error messages", () => {
       "a.json: functions[0].lines[0][1] (hits): expected a non-negative integer, got -1"
     ],
     [
+      "a number too large for a double (1e400) is not 'null'",
+      () => failureOf(sampleText.replace("[[10,5000,", "[[10,1e400,")),
+      "a.json: functions[0].lines[0][1] (hits): expected a non-negative integer, got a number too large to represent (not finite)"
+    ],
+    [
+      "a line number beyond 2^31 - 1",
+      () => failureAfter((d) => void (d.functions[1].lines[0][0] = 2 ** 40)),
+      "a.json: functions[1].lines[0][0] (lineNo): expected a line number from 1 to 2147483647, got 1099511627776"
+    ],
+    [
+      "a firstLine beyond 2^31 - 1",
+      () => failureAfter((d) => void (d.functions[0].firstLine = 2 ** 31)),
+      "a.json: functions[0].firstLine: expected a line number from 1 to 2147483647, got 2147483648"
+    ],
+    [
+      "JSON nested 100,000 deep in functions",
+      () => failureOf(`{"format":"lineprof","version":1,"functions":[${"[".repeat(100_000)}${"]".repeat(100_000)}]}`),
+      "a.json: functions[0][0][0]: nested too deeply (more than 16 levels of arrays and objects)"
+    ],
+    [
+      "JSON nested 100,000 deep in a source",
+      () => failureOf(sampleText.replace(`"  return x * x * x"`, `${"[".repeat(100_000)}${"]".repeat(100_000)}`)),
+      "a.json: functions[0].source[1]: nested too deeply (more than 16 levels of arrays and objects)"
+    ],
+    [
+      "JSON nested 100,000 deep in the lines",
+      () => failureOf(sampleText.replace(`[[14,1,"18446744073709551616","9007199254740993"]]`, `[${"[".repeat(100_000)}${"]".repeat(100_000)}]`)),
+      "a.json: functions[1].lines[0]: nested too deeply (more than 16 levels of arrays and objects)"
+    ],
+    [
       "a long value is shortened",
       () => failureAfter((d) => void (d.functions[0].file = ["x".repeat(100)])),
       `a.json: functions[0].file: expected a string, got ["${"x".repeat(55)}...`

@@ -5,7 +5,7 @@
  * (exit 2), help, completions and colour; a project folder as input (stats
  * files only: package.json passed over, node_modules not searched).
  */
-import { spawnSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Result from "effect/Result"
@@ -90,6 +90,27 @@ describe("lineprof merge", () => {
     const result = runBin(["merge", "-o", out, tree])
     expect(result.code).toBe(0)
     expect(readText(out)).toBe(readText(fixture("a.json")))
+    // Its old contents are lost: said as when an input is the output.
+    expect(result.stderr).toBe(
+      `lineprof: warning: ${out} lies under an input: its current contents are left out of the merge and overwritten\n` +
+        `lineprof: merged 1 stats file into ${out}\n`
+    )
+  })
+
+  it("a FIFO in a merged folder is passed over; one named or matched by a glob is one line, exit 1, never a hang", () => {
+    const tree = join(scratch.dir, "with-fifo")
+    mkdirSync(tree)
+    copyFileSync(fixture("a.json"), join(tree, "a.json"))
+    execFileSync("mkfifo", [join(tree, "pipe.json")])
+    const out = join(scratch.dir, "with-fifo.json")
+    const merged = runBin(["merge", "-o", out, tree])
+    expect(merged.code).toBe(0)
+    expect(readText(out)).toBe(readText(fixture("a.json")))
+    for (const input of [join(tree, "pipe.json"), join(tree, "*.json")]) {
+      const result = runBin(["merge", "-o", out, input])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toBe(`lineprof: ${join(tree, "pipe.json")}: not a regular file: a named pipe (FIFO)\n`)
+    }
   })
 })
 
@@ -394,6 +415,18 @@ describe("bad inputs", () => {
       // truncated.json is bad too: the output is checked first.
       expect(result.stderr).toBe(`lineprof: ${out}: cannot write: folder no-such-folder does not exist\n`)
       expect(existsSync(join(scratch.dir, "no-such-folder"))).toBe(false)
+    }
+  })
+
+  it("an output under a file: one line saying the parent is a file, not that a folder is missing", () => {
+    writeFileSync(join(scratch.dir, "plain.txt"), "x")
+    for (const [args, out] of [
+      [["merge", "-o", "plain.txt/all.json", fixture("a.json")], "plain.txt/all.json"],
+      [["show", "-o", "plain.txt/deeper/report.txt", fixture("a.json")], "plain.txt/deeper/report.txt"]
+    ] as const) {
+      const result = runBin(args, { cwd: scratch.dir })
+      expect(result.code).toBe(1)
+      expect(result.stderr).toBe(`lineprof: ${out}: cannot write: plain.txt is a file, not a folder\n`)
     }
   })
 

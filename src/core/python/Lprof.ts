@@ -12,15 +12,15 @@
  * Functions come without source (`source` undefined, `fileHash` "") and with
  * `lastLine` the last line that has stats; the shell fills the source block.
  */
-import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import * as Result from "effect/Result"
 import * as Pickle from "./Pickle.ts"
 import * as Profile from "../Profile.ts"
 
 /** Why a .lprof could not be read; `message` is one line. */
-export class LprofError extends Data.TaggedError("LprofError")<{
-  readonly reason: string
-}> {
+export class LprofError extends Schema.TaggedError<LprofError>()("LprofError", {
+  reason: Schema.String
+}) {
   override get message(): string {
     return this.reason
   }
@@ -105,7 +105,10 @@ const intOf = (value: Pickle.PickleValue | undefined, what: string): bigint => {
 
 const lineNoOf = (value: Pickle.PickleValue | undefined, what: string): number => {
   const lineNo = intOf(value, what)
-  if (lineNo < 1n || lineNo > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} ${lineNo} is not a line number`)
+  if (lineNo < 1n || lineNo > BigInt(Profile.maxLineNo)) {
+    const shown = lineNo > 10n ** 20n ? "(a number too large)" : String(lineNo)
+    fail(`${what} ${shown} is not a line number${lineNo < 1n ? "" : ` (at most ${Profile.maxLineNo})`}`)
+  }
   return Number(lineNo)
 }
 
@@ -114,7 +117,39 @@ const itemsOf = (value: Pickle.PickleValue | undefined, what: string): ReadonlyA
   return fail(`${what} is ${kindOf(value)}, expected a list or tuple`)
 }
 
-const toProfile = (root: Pickle.PickleValue): Profile.Profile => {
+/**
+ * How much a dump may expand to, in characters of names and paths plus line
+ * entries, per byte of pickle (plus `expansionAllowance`). A pickle's memo
+ * lets one list or string be referred to from many places in two bytes each:
+ * a 1 MB "memo bomb" that hands the same list of lines to every function
+ * would otherwise make a profile of billions of lines. line_profiler's own
+ * dumps stay far below this (a path shared by many functions is the most they
+ * share).
+ */
+export const expansionPerByte = 16
+
+/** The expansion every dump is allowed on top of `expansionPerByte` (for small files). */
+export const expansionAllowance = 1 << 20
+
+/**
+ * Line entries per byte of pickle: at most one per 2 bytes (a memo reference
+ * is 2 bytes; line_profiler writes each line's tuple once, 8 bytes or more).
+ */
+export const bytesPerLineEntry = 2
+
+/** The largest hits or time steps a dump may hold, exclusive: 2^128 (2^64 ns is 584 years). */
+const maxCount = 2n ** 128n
+
+const toProfile = (root: Pickle.PickleValue, inputBytes: number): Profile.Profile => {
+  const budget = { characters: expansionPerByte * inputBytes + expansionAllowance, lines: inputBytes / bytesPerLineEntry + 1000 }
+  const spend = (what: "characters" | "lines", amount: number): void => {
+    budget[what] -= amount
+    if (budget[what] < 0) {
+      fail(
+        "the pickle refers to the same data over and over (its timings expand far beyond the file's size): not a line_profiler dump"
+      )
+    }
+  }
   if (!isRecord(root, "Object")) fail(`not a line_profiler dump: the pickle holds ${kindOf(root)}, not a LineStats`)
   const lineStats = root as Pickle.PickleObject
   if (lineStats.cls.name !== "LineStats") fail(`not a line_profiler dump: the pickle holds ${kindOf(root)}`)
@@ -134,15 +169,21 @@ const toProfile = (root: Pickle.PickleValue): Profile.Profile => {
   for (const [key, entries] of (timings as Pickle.PickleDict).entries) {
     const [file, firstLineValue, name] = itemsOf(key, "a timings key")
     if (typeof file !== "string" || typeof name !== "string") fail("a timings key is not (file, line, name)")
-    const shownName = Pickle.showText(name as string)
+    spend("characters", (file as string).length + (name as string).length + 1)
+    const shownName = Pickle.showText((name as string).length > 200 ? `${(name as string).slice(0, 200)}...` : name as string)
     const firstLine = lineNoOf(firstLineValue, `first line of ${shownName}`)
     const lines: Array<Profile.LineStats> = []
-    for (const entry of itemsOf(entries, `timings of ${shownName}`)) {
+    const entryItems = itemsOf(entries, `timings of ${shownName}`)
+    spend("lines", entryItems.length)
+    for (const entry of entryItems) {
       const [lineNoValue, hitsValue, timeValue] = itemsOf(entry, `a line of ${shownName}`)
       const lineNo = lineNoOf(lineNoValue, `a line of ${shownName}`)
       const hits = intOf(hitsValue, `hits of ${shownName} line ${lineNo}`)
       const steps = intOf(timeValue, `time of ${shownName} line ${lineNo}`)
       if (hits < 0n || steps < 0n) fail(`${shownName} line ${lineNo} has a negative count`)
+      // Python ints have no limit, but a count beyond 2^128 is no profile (and a 256 KB
+      // integer would cost time in every report and merge).
+      if (hits >= maxCount || steps >= maxCount) fail(`${shownName} line ${lineNo} has a count of 2^128 or more`)
       lines.push(Profile.makeLine(lineNo, { hits, timeNs: toNs(steps) }))
     }
     const lastLine = lines.reduce((last, line) => Math.max(last, line.lineNo), firstLine)
@@ -157,7 +198,7 @@ export const decode = (bytes: Uint8Array): Result.Result<Profile.Profile, LprofE
   const loaded = Pickle.load(bytes, { allowedGlobals })
   if (Result.isFailure(loaded)) return Result.fail(new LprofError({ reason: `not a readable pickle: ${loaded.failure.message}` }))
   try {
-    return Result.succeed(toProfile(loaded.success))
+    return Result.succeed(toProfile(loaded.success, bytes.length))
   } catch (error) {
     if (error instanceof LprofError) return Result.fail(error)
     throw error

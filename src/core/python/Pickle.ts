@@ -18,7 +18,7 @@
  * Uint8Array, tuple/list/dict/set -> tagged records (dict keys may be tuples,
  * so a dict is a list of entries, in pickle order).
  */
-import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import * as Result from "effect/Result"
 
 /** Any value a pickle can hold once its calls are recorded instead of run. */
@@ -76,11 +76,11 @@ export interface PickleObject {
 }
 
 /** Why a pickle could not be read; `message` is one line. */
-export class PickleError extends Data.TaggedError("PickleError")<{
-  readonly reason: string
+export class PickleError extends Schema.TaggedError<PickleError>()("PickleError", {
+  reason: Schema.String,
   /** Byte offset of the opcode that failed. */
-  readonly offset: number
-}> {
+  offset: Schema.Number
+}) {
   override get message(): string {
     return `${this.reason} (at byte ${this.offset})`
   }
@@ -91,8 +91,13 @@ export interface LoadOptions {
   readonly allowedGlobals: ReadonlyArray<string>
 }
 
-/** True when the bytes start like a binary pickle (protocol 2 or later: 0x80, version). */
-export const hasMagic = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! <= 5
+/**
+ * True when the bytes start like a binary pickle of protocol 2 to 5 (PROTO:
+ * 0x80 and the version). Protocols 0 and 1 have no such header; readers tell
+ * them by the `.lprof` extension instead. The one magic check of lineprof.
+ */
+export const hasMagic = (bytes: Uint8Array): boolean =>
+  bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5
 
 /** Parses a pickle into plain values; see the module comment for what is refused. */
 export const load = (bytes: Uint8Array, options: LoadOptions): Result.Result<PickleValue, PickleError> => {
@@ -142,6 +147,8 @@ const latin1 = (bytes: Uint8Array): string => {
 }
 
 const utf8 = new TextDecoder("utf-8")
+
+const hexByte: ReadonlyArray<string> = Array.from({ length: 256 }, (_, k) => k.toString(16).padStart(2, "0"))
 
 const describe = (value: StackItem): string => {
   if (value === MARK) return "a mark"
@@ -332,12 +339,18 @@ class Reader {
     return BigInt(trimmed)
   }
 
-  /** LONG1 / LONG4: little-endian two's complement. */
+  /**
+   * LONG1 / LONG4: little-endian two's complement. Read through one hex
+   * string, in time linear in the length (shifting a bigint byte by byte is
+   * quadratic: 256 KB took 35 s).
+   */
   private long(size: number): bigint {
     const raw = this.take(size)
-    let value = 0n
-    for (let k = raw.length - 1; k >= 0; k--) value = (value << 8n) | BigInt(raw[k]!)
-    if (raw.length > 0 && raw[raw.length - 1]! >= 0x80) value -= 1n << BigInt(8 * raw.length)
+    if (raw.length === 0) return 0n
+    const hex = new Array<string>(raw.length)
+    for (let k = 0; k < raw.length; k++) hex[raw.length - 1 - k] = hexByte[raw[k]!]!
+    let value = BigInt(`0x${hex.join("")}`)
+    if (raw[raw.length - 1]! >= 0x80) value -= 1n << BigInt(8 * raw.length)
     return value
   }
 

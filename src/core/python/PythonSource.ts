@@ -18,15 +18,11 @@
  *    INDENT/DEDENT and NEWLINE)
  * 3. feed the tokens to a port of `inspect.BlockFinder` and cut the lines.
  */
+import * as Lines from "../Lines.ts"
 import type { FunctionProfile, Profile } from "../Profile.ts"
 
 /** Splits file text into lines as Python's universal-newline reading does (no terminators). */
-export const splitLines = (fileText: string): Array<string> => {
-  const lines = fileText.split(/\r\n|\r|\n/)
-  // A final terminator does not open another line.
-  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
-  return lines
-}
+export const splitLines = (fileText: string): Array<string> => Lines.splitLines(fileText, "python")
 
 type TokenType = "NAME" | "OP" | "OTHER" | "COMMENT" | "NL" | "NEWLINE" | "INDENT" | "DEDENT" | "ENDMARKER"
 
@@ -95,7 +91,7 @@ const scanSingleQuoted = (line: string, pos: number, quote: string): number | "c
  * (each line is read as if it ended with "\n", as linecache gives it).
  * Calls `emit` per token; throws TokenizeStop where CPython raises.
  */
-const tokenize = (lines: ReadonlyArray<string>, emit: (token: Token) => void): void => {
+const tokenize = (lines: ReadonlyArray<string>, start: number, emit: (token: Token) => void, maxRows = Infinity): void => {
   let parenLevel = 0
   let continued = false
   const indents: Array<number> = [0]
@@ -103,8 +99,9 @@ const tokenize = (lines: ReadonlyArray<string>, emit: (token: Token) => void): v
   // single-quoted string continued by a backslash (it must keep one each line).
   let openString: { readonly quote: string; readonly needsBackslash: boolean } | undefined
 
-  for (let index = 0; index < lines.length; index++) {
-    const row = index + 1
+  for (let index = start; index < lines.length; index++) {
+    const row = index - start + 1
+    if (row > maxRows) throw new OverBudget()
     const line = lines[index]!
     let pos = 0
     const max = line.length
@@ -228,9 +225,14 @@ const tokenize = (lines: ReadonlyArray<string>, emit: (token: Token) => void): v
   }
   // At the end of input CPython raises TokenError inside a string or a statement.
   if (openString !== undefined || parenLevel !== 0 || continued) throw new TokenizeStop()
-  const endRow = lines.length + 1
+  const endRow = lines.length - start + 1
   for (let k = 1; k < indents.length; k++) emit({ type: "DEDENT", text: "", row: endRow, col: 0, endCol: 0 })
   emit({ type: "ENDMARKER", text: "", row: endRow, col: 0, endCol: 0 })
+}
+
+/** Tokenizing went past the rows the caller allowed. */
+class OverBudget {
+  readonly _tag = "OverBudget"
 }
 
 class EndOfBlock {
@@ -282,31 +284,53 @@ const makeBlockFinder = () => {
  * lambda) that starts at 1-based `firstLine` of `fileText`, without line
  * terminators. Empty when `firstLine` is past the end of the file.
  */
-export const blockLines = (fileText: string, firstLine: number): Array<string> => {
-  const lines = splitLines(fileText).slice(Math.max(0, firstLine - 1))
+export const blockLines = (fileText: string, firstLine: number): Array<string> =>
+  blockOfLines(splitLines(fileText), firstLine)!
+
+/** `blockLines` over a file already split by `splitLines`, so that many functions of one file split it once. */
+const blockOfLines = (fileLines: ReadonlyArray<string>, firstLine: number, maxLines = Infinity): Array<string> | undefined => {
+  const start = Math.max(0, firstLine - 1)
   const finder = makeBlockFinder()
   try {
-    tokenize(lines, finder.eat)
+    tokenize(fileLines, start, finder.eat, maxLines)
   } catch (stop) {
+    if (stop instanceof OverBudget) return undefined
     if (!(stop instanceof EndOfBlock) && !(stop instanceof TokenizeStop)) throw stop
   }
-  return lines.slice(0, finder.state.last)
+  const block = fileLines.slice(start, start + finder.state.last)
+  return block.length > maxLines ? undefined : block
 }
 
 /**
  * Fills `source` and `lastLine` of the functions that lack source text, from
  * the text of their files (`fileTexts`: file as recorded in the profile → its
  * text). Functions whose file is not in the map, or whose first line is past
- * the end of the file, are left as they are. Keys do not change, so the
- * profile stays canonical.
+ * the end of the file, are left as they are, and so are those that would take
+ * the source lines filled past `maxSourceLines` (default: no limit; the
+ * tokenizer stops there too, so time stays within it). Keys do not change, so
+ * the profile stays canonical.
  */
-export const withSources = (profile: Profile, fileTexts: ReadonlyMap<string, string>): Profile => ({
-  functions: profile.functions.map((fn): FunctionProfile => {
+export const withSources = (
+  profile: Profile,
+  fileTexts: ReadonlyMap<string, string>,
+  options: { readonly maxSourceLines?: number } = {}
+): Profile => {
+  let budget = options.maxSourceLines ?? Infinity
+  const linesByFile = new Map<string, ReadonlyArray<string>>()
+  const linesOf = (file: string): ReadonlyArray<string> | undefined => {
+    const text = fileTexts.get(file)
+    if (text === undefined) return undefined
+    let lines = linesByFile.get(file)
+    if (lines === undefined) linesByFile.set(file, (lines = splitLines(text)))
+    return lines
+  }
+  return { functions: profile.functions.map((fn): FunctionProfile => {
     if (fn.source !== undefined) return fn
-    const text = fileTexts.get(fn.file)
-    if (text === undefined) return fn
-    const source = blockLines(text, fn.firstLine)
-    if (source.length === 0) return fn
+    const fileLines = linesOf(fn.file)
+    if (fileLines === undefined) return fn
+    const source = blockOfLines(fileLines, fn.firstLine, budget)
+    if (source === undefined || source.length === 0) return fn
+    budget -= source.length
     return { ...fn, source, lastLine: fn.firstLine + source.length - 1 }
-  })
-})
+  }) }
+}

@@ -303,10 +303,8 @@ const renderFunction = (
   const out: Array<string> = []
   const path = showControls(displayPath(fn.file, cwd))
   out.push(colour("heading", `Total time: ${formatGeneral(Number(totals.timeNs) * nativeUnit)} s`), "\n")
-  let sourceLines: ReadonlyArray<string>
   if (fn.source !== undefined) {
     out.push(`File: ${path}\n`, colour("heading", `Function: ${showControls(fn.name)} at line ${fn.firstLine}`), "\n")
-    sourceLines = fn.source
   } else {
     out.push(
       "\n",
@@ -315,11 +313,6 @@ const renderFunction = (
       "that you ran the profiler from?\n",
       "Continuing without the function's contents.\n"
     )
-    // As line_profiler: empty rows from the first line to the last line that ran.
-    const lineNos = fn.lines.map((line) => line.lineNo)
-    const count =
-      lineNos.length === 0 ? 1 : Math.max(...lineNos) - Math.min(Math.min(...lineNos), fn.firstLine) + 1
-    sourceLines = Array.from({ length: count }, () => "")
   }
 
   const cellsByLine = new Map<number, Cells>()
@@ -356,15 +349,31 @@ const renderFunction = (
 
   const header = row("Line #", { hits: "Hits", time: "Time", perHit: "Per Hit", percent: "% Time", wait: "Wait" }, "Line Contents")
   out.push("\n", colour("heading", header), "\n", "=".repeat(header.length), "\n")
-  sourceLines.forEach((text, offset) => {
-    const lineNo = fn.firstLine + offset
+  const lineRow = (lineNo: number, text: string): void => {
     const contents = showControls(text.replace(/\n+$/, "").replace(/\r+$/, ""))
     const line = row(String(lineNo), cellsByLine.get(lineNo) ?? emptyCells, contents)
     const level = heatByLine.get(lineNo)
     out.push(level === undefined ? line : colour(level, line), "\n")
-  })
+  }
+  if (fn.source !== undefined) fn.source.forEach((text, offset) => lineRow(fn.firstLine + offset, text))
+  else for (const lineNo of rowsWithoutSource(fn)) lineRow(lineNo, "")
   out.push("\n")
   return out.join("")
+}
+
+/**
+ * The rows of a function without source. As line_profiler: empty rows from the
+ * first line (or the first line that ran, if earlier) to the last line that
+ * ran, when that span is at most `4 × lines + 1000` rows; otherwise only the
+ * lines that have stats, so that a tiny file naming line 5·10^7 cannot make
+ * a report of 5·10^7 rows.
+ */
+const rowsWithoutSource = (fn: FunctionProfile): Array<number> => {
+  if (fn.lines.length === 0) return [fn.firstLine]
+  const first = Math.min(fn.lines[0]!.lineNo, fn.firstLine)
+  const last = fn.lines[fn.lines.length - 1]!.lineNo
+  if (last - first + 1 > 4 * fn.lines.length + 1000) return fn.lines.map((line) => line.lineNo)
+  return Array.from({ length: last - first + 1 }, (_, k) => first + k)
 }
 
 /** One note line per file whose functions come from more than one version of it. */

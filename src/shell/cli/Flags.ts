@@ -75,6 +75,14 @@ export const skipBadFlag = Flag.Boolean("skip-bad").pipe(
   Flag.withDescription("warn about each bad stats file and merge the others, instead of stopping at the first")
 )
 
+/** `--source-root DIR` of show and merge: where a .lprof's Python sources may be read from (default: the current folder). */
+export const sourceRootFlag = pathFlag("source-root").pipe(
+  Flag.optional,
+  Flag.withDescription(
+    "read the Python sources a .lprof names from this folder (default: the current one); only regular .py files under it are read"
+  )
+)
+
 /** `--verbose`: accepted anywhere; `main` reads it from the argument list to decide how much to print on errors. */
 export const Verbose = GlobalFlag.Setting("verbose")({
   flag: Flag.Boolean("verbose").pipe(

@@ -5,8 +5,8 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as Merge from "../files/Merge.ts"
 import * as StatsFiles from "../files/StatsFiles.ts"
 import { CommandError, type Environment } from "./Environment.ts"
-import { pathArgument, pathFlag, skipBadFlag } from "./Flags.ts"
-import { checkOutputPath, mergeFeedback, notePassedOver, plural, warn, writeLine } from "./Output.ts"
+import { pathArgument, pathFlag, skipBadFlag, sourceRootFlag } from "./Flags.ts"
+import { checkOutputPath, mergeFeedback, notePassedOver, plural, resolveSourceRoot, warn, writeLine } from "./Output.ts"
 import { withRunHint } from "./ShowCommand.ts"
 
 // -- merge --------------------------------------------------------------------------------
@@ -22,7 +22,8 @@ export const makeMerge = (environment: Environment) =>
         Argument.variadic({ min: 1 })
       ),
       output: pathFlag("output").pipe(Flag.withAlias("o"), Flag.withDescription("the merged stats file to write")),
-      skipBad: skipBadFlag
+      skipBad: skipBadFlag,
+      sourceRoot: sourceRootFlag
     },
     (input) =>
       Effect.gen(function* () {
@@ -34,12 +35,19 @@ export const makeMerge = (environment: Environment) =>
         if (outputIsInput) {
           yield* warn(environment, `${input.output} is also an input: its current contents are merged in (a rerun counts them twice)`)
         }
+        const sourceRoot = yield* resolveSourceRoot(environment, input.sourceRoot)
         const merged = yield* Merge.mergeInputs(input.inputs, {
           cwd: environment.cwd,
           ignore: [outputPath],
           skipBad: input.skipBad,
+          sourceRoot,
           ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
+        // Found in a folder or by a glob, the output is left out, which is right
+        // for a rerun, but its current contents are then lost: say so.
+        if (!outputIsInput && merged.leftOut.length > 0) {
+          yield* warn(environment, `${input.output} lies under an input: its current contents are left out of the merge and overwritten`)
+        }
         yield* notePassedOver(environment, merged)
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to merge; nothing written" })
         yield* StatsFiles.write(outputPath, merged.profile, { shownPath: input.output })

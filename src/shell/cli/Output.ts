@@ -3,8 +3,7 @@
  * an output file written atomically, and the checks and messages around
  * output paths and merges.
  */
-import { stat } from "node:fs/promises"
-import { dirname } from "node:path"
+import { dirname, resolve } from "node:path"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
@@ -13,7 +12,7 @@ import * as StatsFile from "../../core/StatsFile.ts"
 import * as Html from "../../core/render/Html.ts"
 import * as Text from "../../core/render/Text.ts"
 import type * as Merge from "../files/Merge.ts"
-import * as StatsFiles from "../files/StatsFiles.ts"
+import * as RawFiles from "../files/RawFiles.ts"
 import { CommandError, type Environment } from "./Environment.ts"
 import { defaultUnit, type RenderFlags, units } from "./Flags.ts"
 import * as Terminal from "./Terminal.ts"
@@ -48,50 +47,77 @@ export const renderOptions = (flags: RenderFlags, cwd: string) => ({
   cwd
 })
 
-/** Writes `text` to `path` atomically: a temporary sibling, then a rename. Messages name the file as `shown`. */
+/**
+ * Writes `text` to `path` atomically (`RawFiles.writeFileAtomic`: temporary
+ * sibling, fsync, rename). Messages name the file as `shown` and word the
+ * errno with the one table (`no space left on the device`).
+ */
 export const writeTextAtomic = (
   path: string,
   text: string,
   shown: string = path
 ): Effect.Effect<void, CommandError, FileSystem.FileSystem> =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const temporaryPath = StatsFiles.temporaryPathFor(path)
-    yield* fs.writeFileString(temporaryPath, text, { flag: "wx" }).pipe(
-      Effect.andThen(fs.rename(temporaryPath, path)),
-      Effect.onError(() => Effect.ignore(fs.remove(temporaryPath))),
-      Effect.mapError((error) => new CommandError({ message: `${shown}: cannot write: ${describePlatformError(error, shown)}` }))
-    )
-  })
+  RawFiles.writeFileAtomic(path, text).pipe(
+    Effect.mapError((error) => new CommandError({ message: `${shown}: cannot write: ${describePlatformError(error, shown)}` }))
+  )
 
-export const describePlatformError = (
-  error: { readonly message: string; readonly reason?: { readonly _tag: string } },
-  shown: string
-): string => {
-  switch (error.reason?._tag) {
-    case "NotFound":
-      return `folder ${dirname(shown)} does not exist`
-    case "PermissionDenied":
-      return "permission denied"
-    default:
-      return error.message.split("\n")[0]!
-  }
-}
+/** One line for a failed write of `shown`: a missing folder named, other errors worded by `RawFiles`' errno table. */
+export const describePlatformError = (error: unknown, shown: string): string =>
+  RawFiles.errnoOf(error) === "ENOENT" || (error instanceof RawFiles.RawFileError && error.code === "ENOENT")
+    ? `folder ${dirname(shown)} does not exist`
+    : RawFiles.describeError(error)
 
 /**
  * Fails before any work when `path` (shown as `shown`) cannot be an output
- * file: it is a folder, or its folder does not exist. `run` checks this
- * before it starts the program, so a long run is not lost at the end.
+ * file: it is a folder, its folder does not exist, or a parent of it is a
+ * file. `run` checks this before it starts the program, so a long run is not
+ * lost at the end.
  */
 export const checkOutputPath = (path: string, shown: string) =>
-  Effect.promise(async () => {
-    const isFolder = (candidate: string) => stat(candidate).then((info) => info.isDirectory(), () => false)
-    if (await isFolder(path)) return `${shown}: is a folder; -o needs a file path`
-    if (!(await isFolder(dirname(path)))) return `${shown}: cannot write: folder ${dirname(shown)} does not exist`
-    return undefined
-  }).pipe(
-    Effect.flatMap((problem) => (problem === undefined ? Effect.void : Effect.fail(new CommandError({ message: problem }))))
-  )
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const kind = (candidate: string) =>
+      fs.stat(candidate).pipe(
+        Effect.map((info) => (info.type === "Directory" ? ("folder" as const) : ("file" as const))),
+        Effect.orElseSucceed(() => "missing" as const)
+      )
+    if ((yield* kind(path)) === "folder") return yield* new CommandError({ message: `${shown}: is a folder; -o needs a file path` })
+    // The nearest ancestor that exists says why the folder cannot hold the file.
+    let folder = dirname(path)
+    let shownFolder = dirname(shown)
+    let found = yield* kind(folder)
+    if (found === "folder") return
+    while (found === "missing" && dirname(folder) !== folder) {
+      folder = dirname(folder)
+      shownFolder = dirname(shownFolder)
+      found = yield* kind(folder)
+    }
+    return yield* new CommandError({
+      message: found === "file"
+        ? `${shown}: cannot write: ${shownFolder} is a file, not a folder`
+        : `${shown}: cannot write: folder ${dirname(shown)} does not exist`
+    })
+  })
+
+/**
+ * The folder `--source-root` names, absolute, or the current folder when it
+ * is not given. Fails with one line when it is not a folder.
+ */
+export const resolveSourceRoot = (environment: Environment, sourceRoot: Option.Option<string>) =>
+  Option.match(sourceRoot, {
+    onNone: () => Effect.succeed(environment.cwd),
+    onSome: (shown) => {
+      const path = resolve(environment.cwd, shown)
+      return FileSystem.FileSystem.pipe(
+        Effect.flatMap((fs) => fs.stat(path)),
+        Effect.map((info) => info.type === "Directory"),
+        Effect.orElseSucceed(() => false),
+        Effect.flatMap((isFolder) =>
+          isFolder ? Effect.succeed(path) : Effect.fail(new CommandError({ message: `--source-root ${shown}: no such folder` }))
+        )
+      )
+    }
+  })
 
 /**
  * The progress bar of a merge (on stderr, see Terminal.makeProgress) and the

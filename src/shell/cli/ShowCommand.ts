@@ -7,8 +7,17 @@ import * as Lprof from "../files/Lprof.ts"
 import * as Merge from "../files/Merge.ts"
 import * as StatsFiles from "../files/StatsFiles.ts"
 import { CommandError, type Environment, UsageError } from "./Environment.ts"
-import { pathArgument, pathFlag, renderFlags, skipBadFlag } from "./Flags.ts"
-import { checkOutputPath, describeInputs, isScript, mergeFeedback, notePassedOver, renderReport, writeTextAtomic } from "./Output.ts"
+import { pathArgument, pathFlag, renderFlags, skipBadFlag, sourceRootFlag } from "./Flags.ts"
+import {
+  checkOutputPath,
+  describeInputs,
+  isScript,
+  mergeFeedback,
+  notePassedOver,
+  renderReport,
+  resolveSourceRoot,
+  writeTextAtomic
+} from "./Output.ts"
 import * as Terminal from "./Terminal.ts"
 
 // -- show ---------------------------------------------------------------------------------
@@ -40,6 +49,7 @@ export const makeShow = (environment: Environment) =>
         Flag.withDescription("write the report to this file instead of stdout")
       ),
       skipBad: skipBadFlag,
+      sourceRoot: sourceRootFlag,
       ...renderFlags
     },
     (input) =>
@@ -49,15 +59,17 @@ export const makeShow = (environment: Environment) =>
           return yield* new UsageError({ message: "show: --format pprof writes binary data: name the file with -o (e.g. -o prof.pb.gz)" })
         }
         if (Option.isSome(outputPath)) yield* checkOutputPath(outputPath.value, Option.getOrThrow(input.output))
+        const sourceRoot = yield* resolveSourceRoot(environment, input.sourceRoot)
         const merged = yield* Merge.mergeInputs(input.files, {
           cwd: environment.cwd,
           skipBad: input.skipBad,
+          sourceRoot,
           ...mergeFeedback(environment)
         }).pipe(Effect.mapError(withRunHint))
         yield* notePassedOver(environment, merged)
         if (merged.mergedFiles === 0) return yield* new CommandError({ message: "no good stats files to show" })
         // A stats file merged from .lprof dumps away from their .py files has no source for them: look again from here.
-        const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot: environment.cwd })
+        const profile = yield* Lprof.withPythonSources(merged.profile, { sourceRoot })
         if (input.format === "pprof") {
           const output = Option.getOrThrow(input.output)
           return yield* StatsFiles.write(Option.getOrThrow(outputPath), profile, { shownPath: output, format: "pprof" })
@@ -77,6 +89,7 @@ export const makeShow = (environment: Environment) =>
       { command: "lineprof show --unit ms --sort --skip-zero a.json b.json", description: "merge two files; milliseconds; slowest function last" },
       { command: "lineprof show --format html -o report.html app.js.lineprof.json", description: "a self-contained HTML page" },
       { command: "lineprof show run.lprof", description: "a Python line_profiler dump" },
-      { command: "lineprof show --format pprof -o prof.pb.gz app.js.lineprof.json", description: "pprof (gzipped profile.proto) for go tool pprof" }
+      { command: "lineprof show --format pprof -o prof.pb.gz app.js.lineprof.json", description: "pprof (gzipped profile.proto) for go tool pprof" },
+      { command: "lineprof show --source-root ~/project run.lprof", description: "read the dump's Python sources from ~/project" }
     ])
   )

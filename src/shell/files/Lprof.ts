@@ -6,16 +6,22 @@
  * - `read(path)` reads the file, decodes it with the safe `core/Lprof.decode`
  *   (nothing in the pickle is ever executed), then fills each function's
  *   `source` and `lastLine` from the file the dump names, resolved against
- *   `sourceRoot` (default: the current directory), as line_profiler itself
- *   does. The block runs from the `def` to where the indentation returns to its
- *   level (`core/PythonSource`). A source file that cannot be read leaves
- *   `source` undefined, so reports say the file could not be found.
+ *   the source root, as line_profiler itself does from where it runs. The
+ *   block runs from the `def` to where the indentation returns to its level
+ *   (`core/PythonSource`). A source that cannot be read, or may not be,
+ *   leaves `source` undefined, so reports say the file could not be found.
+ * - A dump is data from elsewhere, so the files it names are read only when
+ *   they are regular `.py` files of at most `maxSourceBytes` under the
+ *   source root (`sourceRoot`, default: the current directory), once every
+ *   symbolic link is resolved: a dump naming `../../etc/passwd`, `/proc/…` or
+ *   a link that leaves the root gets no source, and none of that text reaches
+ *   a report or a merged stats file.
  * - Every failure is an `LprofFileError` whose `message` is one line starting
  *   with the path.
  *
  * Needs `FileSystem` (`NodeFileSystem.layer` from @effect/platform-node).
  */
-import { isAbsolute, join } from "node:path"
+import { isAbsolute, relative, resolve } from "node:path"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Result from "effect/Result"
@@ -23,6 +29,7 @@ import * as Schema from "effect/Schema"
 import * as Lprof from "../../core/python/Lprof.ts"
 import * as Profile from "../../core/Profile.ts"
 import * as PythonSource from "../../core/python/PythonSource.ts"
+import * as RawFiles from "./RawFiles.ts"
 
 /** A .lprof file could not be read; `message` is one line starting with the path. */
 export class LprofFileError extends Schema.TaggedError<LprofFileError>()("LprofFileError", {
@@ -31,19 +38,54 @@ export class LprofFileError extends Schema.TaggedError<LprofFileError>()("LprofF
 }) {}
 
 export interface ReadOptions {
-  /** Folder that relative source paths in the dump are resolved against; default: the current directory. */
+  /**
+   * The folder Python sources are read from: relative paths in a dump resolve
+   * against it, and no file outside it is read. Default: the current directory.
+   */
   readonly sourceRoot?: string | undefined
 }
 
+/** The largest Python source file read for a report: 16 MB. */
+export const maxSourceBytes = 16 * 2 ** 20
+
+/** The largest .lprof file read: 256 MB (line_profiler's dumps of big programs are a few MB). */
+export const maxLprofBytes = 256 * 2 ** 20
+
+/**
+ * The most source lines filled into one profile: 1,000,000. Many functions of
+ * a dump may start in one big block (a dump may name any first line), and
+ * each would carry a copy of it.
+ */
+export const maxSourceLines = 1_000_000
+
 /** True for names ending in `.lprof` (the extension line_profiler and kernprof write). */
-export const hasLprofExtension = (path: string): boolean => path.toLowerCase().endsWith(".lprof")
+export const hasLprofExtension = RawFiles.hasLprofExtension
 
 /** True when the bytes start like a pickle of protocol 2 to 5 (every .lprof of line_profiler 3 and later). */
 export const looksLikeLprof = Lprof.looksLikeLprof
 
+const isInside = (root: string, path: string): boolean => {
+  const fromRoot = relative(root, path)
+  return fromRoot !== "" && !fromRoot.startsWith("..") && !isAbsolute(fromRoot)
+}
+
 /**
- * Fills source text and block ends from the files the profile names; files
- * that cannot be read are skipped. Functions that already carry source keep it.
+ * The text of the Python source `file` names, when it may be read (see the
+ * module contract); undefined otherwise.
+ */
+const readPythonSource = (fs: FileSystem.FileSystem, realRoot: string, file: string) =>
+  Effect.gen(function*() {
+    // Only the resolved path counts: the root may be spelled through a link, and a link may leave it.
+    const real = yield* fs.realPath(resolve(realRoot, file))
+    if (!real.endsWith(".py") || !isInside(realRoot, real)) return undefined
+    const bytes = yield* RawFiles.readRegularFile(real, { maxBytes: maxSourceBytes })
+    return new TextDecoder("utf-8").decode(bytes)
+  }).pipe(Effect.orElseSucceed(() => undefined))
+
+/**
+ * Fills source text and block ends from the files the profile names, where
+ * they may be read (see the module contract); others are skipped. Functions
+ * that already carry source keep it.
  */
 export const withSources = (
   profile: Profile.Profile,
@@ -52,13 +94,16 @@ export const withSources = (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const files = new Set(profile.functions.filter((fn) => fn.source === undefined).map((fn) => fn.file))
+    if (files.size === 0) return profile
+    const root = resolve(options.sourceRoot ?? process.cwd())
+    const realRoot = yield* fs.realPath(root).pipe(Effect.orElseSucceed(() => undefined))
+    if (realRoot === undefined) return profile
     const fileTexts = new Map<string, string>()
     for (const file of files) {
-      const location = options.sourceRoot === undefined || isAbsolute(file) ? file : join(options.sourceRoot, file)
-      const text = yield* fs.readFileString(location).pipe(Effect.option)
-      if (text._tag === "Some") fileTexts.set(file, text.value)
+      const text = yield* readPythonSource(fs, realRoot, file)
+      if (text !== undefined) fileTexts.set(file, text)
     }
-    return PythonSource.withSources(profile, fileTexts)
+    return PythonSource.withSources(profile, fileTexts, { maxSourceLines })
   })
 
 /**
@@ -98,14 +143,8 @@ export const read = (
   options: ReadOptions = {}
 ): Effect.Effect<Profile.Profile, LprofFileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const bytes = yield* fs.readFile(path).pipe(
-      Effect.mapError((error) =>
-        new LprofFileError({
-          path,
-          message: `${path}: cannot read: ${error.reason._tag === "NotFound" ? "no such file" : error.reason._tag}`
-        })
-      )
+    const bytes = yield* RawFiles.readRegularFile(path, { maxBytes: maxLprofBytes }).pipe(
+      Effect.mapError((error) => new LprofFileError({ path, message: `${path}: cannot read: ${error.problem}` }))
     )
     return yield* decodeBytes(path, bytes, options)
   })

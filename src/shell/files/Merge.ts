@@ -22,20 +22,21 @@
  *   whose files were passed over, as a folder without stats files. A file
  *   named outright or matched by a glob is always read and reported when bad.
  */
-import { readdir, stat } from "node:fs/promises"
+import { readdir } from "node:fs/promises"
 import { isAbsolute, join, relative, resolve } from "node:path"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
+import * as Schema from "effect/Schema"
 import * as Profile from "../../core/Profile.ts"
+import * as RawFiles from "./RawFiles.ts"
 import * as StatsFiles from "./StatsFiles.ts"
 import type { Progress } from "../cli/Terminal.ts"
 
 /** An input that names no stats file: `message` is one line naming the input and the problem. */
-export class MergeInputError extends Data.TaggedError("MergeInputError")<{
-  readonly input: string
-  readonly message: string
-}> {}
+export class MergeInputError extends Schema.TaggedError<MergeInputError>()("MergeInputError", {
+  input: Schema.String,
+  message: Schema.String
+}) {}
 
 /** File names a folder search picks up: lineprof JSON stats files, Python line_profiler dumps and pprof files. */
 export const isStatsFileName = (name: string): boolean => name.endsWith(".json") || name.endsWith(".lprof") || name.endsWith(".pb.gz")
@@ -45,22 +46,7 @@ const globChars = /[*?[\]{}]/
 /** True when `input` reads as a glob pattern rather than a path. */
 export const isGlob = (input: string): boolean => globChars.test(input)
 
-const errnoCode = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined
-
-const describeFsError = (error: unknown): string => {
-  switch (errnoCode(error)) {
-    case "ENOENT":
-      return "no such file or folder"
-    case "EACCES":
-    case "EPERM":
-      return "permission denied"
-    case "ENOTDIR":
-      return "a path component is not a folder"
-    default:
-      return error instanceof Error ? error.message.split("\n")[0]! : String(error)
-  }
-}
+const errnoCode = RawFiles.errnoOf
 
 /** Folders a folder search does not descend into: installed packages and git's own files hold no stats. */
 export const skippedFolderNames: ReadonlySet<string> = new Set(["node_modules", ".git"])
@@ -86,7 +72,7 @@ const walkFolder = (dir: string, input: string): Effect.Effect<Array<string>, Me
       }
       return files
     },
-    catch: (error) => new MergeInputError({ input, message: `${input}: cannot read folder: ${describeFsError(error)}` })
+    catch: (error) => new MergeInputError({ input, message: `${input}: cannot read folder: ${RawFiles.describeError(error)}` })
   })
 
 /**
@@ -113,6 +99,8 @@ export interface FoundFiles {
   readonly walked: ReadonlySet<string>
   /** Inputs that walked folders, in input order, with the files they found. */
   readonly walkedInputs: ReadonlyArray<WalkedInput>
+  /** Files in `ignore` that a folder or glob would have given (spelled as found): left out of `paths`. */
+  readonly leftOut: ReadonlyArray<string>
 }
 
 const noStatsInFolder = (input: string): string => `${input}: no stats files (*.json, *.lprof, *.pb.gz) in this folder`
@@ -143,9 +131,13 @@ export const findStats = (
     // Absolute paths reached other than by walking a folder.
     const named = new Set<string>()
     const walks: Array<{ readonly input: string; readonly message: string; readonly files: Array<string> }> = []
+    const leftOut = new Map<string, string>()
     const addFound = (spelling: string, options: { readonly force?: boolean; readonly walk?: Array<string> } = {}): number => {
       const path = resolve(cwd, spelling)
-      if (options.force !== true && ignored.has(path)) return 0
+      if (options.force !== true && ignored.has(path)) {
+        leftOut.set(path, keepRelative || isAbsolute(spelling) ? spelling : path)
+        return 0
+      }
       found.set(path, keepRelative || isAbsolute(spelling) ? spelling : path)
       if (options.walk === undefined) named.add(path)
       else options.walk.push(path)
@@ -153,9 +145,11 @@ export const findStats = (
     }
     for (const input of inputs) {
       const path = resolve(cwd, input)
-      const info = yield* Effect.tryPromise({ try: () => stat(path), catch: (error) => error }).pipe(
-        Effect.map((stats) => (stats.isDirectory() ? ("folder" as const) : ("file" as const))),
-        Effect.catch((error) => Effect.succeed(errnoCode(error) === "ENOENT" ? ("missing" as const) : ("file" as const)))
+      const info = yield* fs.stat(path).pipe(
+        Effect.map((stats) => (stats.type === "Directory" ? ("folder" as const) : ("file" as const))),
+        Effect.catch((error) =>
+          Effect.succeed(errnoCode(error) === "ENOENT" || error.reason._tag === "NotFound" ? ("missing" as const) : ("file" as const))
+        )
       )
       if (info === "file") {
         // Unreadable files are reported by the reader, with the file's name.
@@ -177,7 +171,10 @@ export const findStats = (
         let matched = 0
         for (const match of matches) {
           const matchPath = resolve(cwd, match)
-          const isFolder = yield* Effect.promise(() => stat(matchPath).then((s) => s.isDirectory(), () => false))
+          const isFolder = yield* fs.stat(matchPath).pipe(
+            Effect.map((stats) => stats.type === "Directory"),
+            Effect.orElseSucceed(() => false)
+          )
           if (isFolder) {
             for (const file of yield* walkFolder(matchPath, match)) {
               matched += addFound(join(match, relative(matchPath, file)), { walk: walk.files })
@@ -198,7 +195,8 @@ export const findStats = (
     return {
       paths: [...found.values()].sort(),
       walked,
-      walkedInputs: walks.map((walk) => ({ ...walk, files: walk.files.map((path) => found.get(path)!) }))
+      walkedInputs: walks.map((walk) => ({ ...walk, files: walk.files.map((path) => found.get(path)!) })),
+      leftOut: [...leftOut].filter(([path]) => !found.has(path)).map(([, spelling]) => spelling).sort()
     }
   })
 
@@ -224,6 +222,8 @@ export interface MergeResult {
   readonly skipped: ReadonlyArray<SkippedFile>
   /** Files found by walking a folder and passed over: JSON, but no lineprof stats (a package.json). */
   readonly passedOver: ReadonlyArray<string>
+  /** Files a folder or glob matched that were left out because they are in `ignore` (the merge's own output). */
+  readonly leftOut: ReadonlyArray<string>
 }
 
 /** Options of `mergeFiles`. */
@@ -239,6 +239,8 @@ export interface MergeOptions {
    * them that is JSON but no lineprof document is passed over, not an error.
    */
   readonly walked?: ReadonlySet<string>
+  /** Where a .lprof's Python sources may be read from (see `Lprof.ReadOptions`); default: the current directory. */
+  readonly sourceRoot?: string | undefined
 }
 
 /**
@@ -258,7 +260,7 @@ export const mergeFiles = (
     const passedOver: Array<string> = []
     for (let index = 0; index < paths.length; index++) {
       const path = paths[index]!
-      const next = yield* StatsFiles.read(path).pipe(
+      const next = yield* StatsFiles.read(path, { sourceRoot: options.sourceRoot }).pipe(
         Effect.map((value) => value as Profile.Profile | undefined),
         Effect.catch((error: StatsFiles.StatsFileError) => {
           if (error.foreign === true && path.endsWith(".json") && options.walked?.has(path) === true) {
@@ -277,7 +279,7 @@ export const mergeFiles = (
       }
       options.progress?.tick(index + 1)
     }
-    return { profile, mergedFiles, skipped, passedOver }
+    return { profile, mergedFiles, skipped, passedOver, leftOut: [] }
   }).pipe(Effect.ensuring(Effect.sync(() => options.progress?.finish())))
 
 /**
@@ -302,5 +304,5 @@ export const mergeInputs = (
       const empty = found.walkedInputs.find((walk) => walk.files.every((file) => passedOver.has(file)))
       if (empty !== undefined) return yield* new MergeInputError({ input: empty.input, message: empty.message })
     }
-    return result
+    return { ...result, leftOut: found.leftOut }
   })

@@ -15,11 +15,12 @@ import { constants } from "node:buffer"
 import { gunzipSync, gzipSync } from "node:zlib"
 import * as Result from "effect/Result"
 import * as Pprof from "../../core/render/Pprof.ts"
+import * as RawFiles from "./RawFiles.ts"
 import type * as Profile from "../../core/Profile.ts"
 import type { DecodeFailure } from "../../core/StatsFile.ts"
 
 /** True when the bytes start with gzip's magic number (1f 8b), as every pprof file does. */
-export const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
+export const isGzip = RawFiles.isGzip
 
 /** Names that call for pprof output: `.pb.gz` (what pprof tools write) and `.pprof`. */
 export const hasPprofExtension = (path: string): boolean => /\.(?:pb\.gz|pprof)$/i.test(path)

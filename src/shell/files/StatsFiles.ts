@@ -7,9 +7,11 @@
  * Contract:
  * - Every failure is a `StatsFileError` whose `message` is ONE line that
  *   starts with the path and names the problem (missing file, a directory,
- *   permission denied, binary data, not JSON, truncated JSON, wrong format or
- *   version, the first bad field). Bad input never surfaces as a defect or a
+ *   not a regular file, too large, permission denied, binary data, not JSON,
+ *   truncated JSON, wrong format or version, the first bad field). Bad input never surfaces as a defect or a
  *   stack trace.
+ * - `read` reads regular files only, of at most `maxStatsFileBytes`: a FIFO,
+ *   a device or a socket is refused without blocking (`RawFiles`).
  * - `write` never leaves a partial file: it writes and syncs a temporary file
  *   in the target's folder, then renames it over the target (a rename within
  *   one folder is atomic on POSIX file systems). On any failure the previous
@@ -19,17 +21,16 @@
  * `NodeFileSystem.layer` from `@effect/platform-node/NodeFileSystem`.
  */
 import { constants } from "node:buffer"
-import { randomBytes } from "node:crypto"
-import { basename, dirname, join } from "node:path"
+import { dirname } from "node:path"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
-import type * as PlatformError from "effect/PlatformError"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Profile from "../../core/Profile.ts"
 import * as StatsFile from "../../core/StatsFile.ts"
 import * as Lprof from "./Lprof.ts"
 import * as PprofFiles from "./Pprof.ts"
+import * as RawFiles from "./RawFiles.ts"
 
 /**
  * A stats file could not be read or written; `message` is one line starting
@@ -45,58 +46,28 @@ export class StatsFileError extends Schema.TaggedError<StatsFileError>()("StatsF
 
 const fail = (path: string, problem: string): StatsFileError => new StatsFileError({ path, message: `${path}: ${problem}` })
 
-/** The errno code (`ENOENT`, `EACCES` …) behind a platform error, when Node gave one. */
-const errnoOf = (error: PlatformError.PlatformError): string | undefined => {
-  const cause: unknown = error.reason.cause
-  if (typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string") return cause.code
-  return undefined
-}
+/** The largest stats file lineprof reads: 1 GiB (a JSON stats file must also fit in one string of about 512 MB). */
+export const maxStatsFileBytes = 2 ** 30
 
-/** One-line description of a file-system failure: errno first, then Effect's reason tag. */
-const describe = (error: PlatformError.PlatformError): string => {
-  const code = errnoOf(error)
-  switch (code) {
-    case "ENOENT":
-      return "no such file"
+const readError = (path: string, error: RawFiles.RawFileError): StatsFileError => {
+  switch (error.code) {
     case "EISDIR":
-      return "is a directory, not a stats file"
+      return fail(path, "is a directory, not a stats file")
     case "EACCES":
     case "EPERM":
-      return "permission denied"
-    case "ENOTDIR":
-      return "a parent of this path is not a directory"
-    case "ENOSPC":
-      return "no space left on the device"
-    case "EROFS":
-      return "read-only file system"
+      return fail(path, `cannot read: ${error.problem}`)
   }
-  switch (error.reason._tag) {
-    case "NotFound":
-      return "no such file"
-    case "PermissionDenied":
-      return "permission denied"
-    case "BadArgument":
-      return `invalid path${error.reason.description === undefined ? "" : ` (${error.reason.description})`}`
-    default:
-      return `${error.reason._tag === "Unknown" ? "I/O error" : error.reason._tag}${code === undefined ? "" : ` (${code})`}`
-  }
+  return fail(path, error.problem)
 }
 
-const readError = (path: string, error: PlatformError.PlatformError): StatsFileError => {
-  const problem = describe(error)
-  return fail(path, problem === "permission denied" ? "cannot read: permission denied" : problem)
-}
-
-const writeError = (path: string, shownPath: string, error: PlatformError.PlatformError): StatsFileError => {
-  const code = errnoOf(error)
-  const problem = code === "ENOENT" || (code === undefined && error.reason._tag === "NotFound")
+const writeError = (path: string, shownPath: string, error: RawFiles.RawFileError): StatsFileError => {
+  const problem = error.code === "ENOENT"
     ? `folder ${dirname(shownPath)} does not exist`
-    : describe(error)
+    : error.code === "EISDIR"
+    ? "is a directory, not a stats file"
+    : error.problem
   return new StatsFileError({ path, message: `${shownPath}: cannot write: ${problem}` })
 }
-
-/** Python's pickle protocols 2 to 5 start with 0x80 and the protocol number. */
-const isPickle = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -130,43 +101,48 @@ const decodeText = (path: string, bytes: Uint8Array): Effect.Effect<Profile.Prof
  */
 export const decodeBytes = (
   path: string,
-  bytes: Uint8Array
+  bytes: Uint8Array,
+  options: Lprof.ReadOptions = {}
 ): Effect.Effect<Profile.Profile, StatsFileError, FileSystem.FileSystem> => {
-  if (PprofFiles.isGzip(bytes)) {
+  const format = RawFiles.sniffFormat(path, bytes)
+  if (format === "pprof") {
     // A pprof file (gzipped profile.proto) that lineprof wrote.
     const decoded = PprofFiles.decodeGzipExplained(bytes, path)
     if (Result.isSuccess(decoded)) return Effect.succeed(decoded.success)
     const { message, foreign } = decoded.failure
     return Effect.fail(new StatsFileError(foreign ? { path, message, foreign } : { path, message }))
   }
-  if (isPickle(bytes) || Lprof.hasLprofExtension(path)) {
-    // Python line_profiler's .lprof files are pickles (protocol 0 and 1 ones
-    // have no magic, hence the extension too). Sources resolve against the
-    // current directory, as line_profiler does.
-    return Lprof.decodeBytes(path, bytes).pipe(
+  if (format === "lprof") {
+    // Python line_profiler's .lprof files are pickles. Sources are read from
+    // under the source root (default: the current directory), see Lprof.
+    return Lprof.decodeBytes(path, bytes, options).pipe(
       Effect.mapError((error) => new StatsFileError({ path, message: error.message }))
     )
   }
   return decodeText(path, bytes)
 }
 
-/** Reads one stats file into a canonical profile. */
-export const read = (path: string): Effect.Effect<Profile.Profile, StatsFileError, FileSystem.FileSystem> =>
+/** Reads one stats file into a canonical profile; `options.sourceRoot` is where a .lprof's Python sources may be read from. */
+export const read = (
+  path: string,
+  options: Lprof.ReadOptions = {}
+): Effect.Effect<Profile.Profile, StatsFileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const bytes = yield* fs.readFile(path).pipe(Effect.mapError((error) => readError(path, error)))
-    return yield* decodeBytes(path, bytes)
+    const bytes = yield* RawFiles.readRegularFile(path, { maxBytes: maxStatsFileBytes }).pipe(
+      Effect.mapError((error) => readError(path, error))
+    )
+    return yield* decodeBytes(path, bytes, options)
   })
 
 /** Reads several stats files and merges them; fails on the first bad file (in the given order). */
 export const readAll = (
-  paths: Iterable<string>
+  paths: Iterable<string>,
+  options: Lprof.ReadOptions = {}
 ): Effect.Effect<Profile.Profile, StatsFileError, FileSystem.FileSystem> =>
-  Effect.map(Effect.forEach(paths, read), (profiles) => Profile.ProfileReducer.combineAll(profiles))
+  Effect.map(Effect.forEach(paths, (path) => read(path, options)), (profiles) => Profile.ProfileReducer.combineAll(profiles))
 
 /** The temporary sibling that `write` fills before renaming it over `path`. */
-export const temporaryPathFor = (path: string): string =>
-  join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`)
+export const temporaryPathFor = RawFiles.temporaryPathFor
 
 /** What `write` writes: a JSON stats file, or a pprof file (gzipped profile.proto, see shell/files/Pprof). */
 export type WriteFormat = "json" | "pprof"
@@ -175,12 +151,12 @@ export type WriteFormat = "json" | "pprof"
 export const formatOfPath = (path: string): WriteFormat => (PprofFiles.hasPprofExtension(path) ? "pprof" : "json")
 
 /**
- * Writes a profile to `path` atomically (temporary file in the same folder,
- * synced, then renamed). Fails without touching `path` when the profile does
- * not pass `Profile.check` or the file system refuses (or, for pprof, a
- * counter is 2^63 or more). Messages name the file as `options.shownPath`
- * (the spelling the user gave), else as `path`. `options.format` defaults to
- * `formatOfPath(path)`.
+ * Writes a profile to `path` atomically (`RawFiles.writeFileAtomic`: a
+ * temporary file in the same folder, synced, then renamed). Fails without
+ * touching `path` when the profile does not pass `Profile.check` or the file
+ * system refuses (or, for pprof, a counter is 2^63 or more). Messages name
+ * the file as `options.shownPath` (the spelling the user gave), else as
+ * `path`. `options.format` defaults to `formatOfPath(path)`.
  */
 export const write = (
   path: string,
@@ -188,7 +164,6 @@ export const write = (
   options: { readonly shownPath?: string; readonly format?: WriteFormat } = {}
 ): Effect.Effect<void, StatsFileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
     const shownPath = options.shownPath ?? path
     const format = options.format ?? formatOfPath(path)
     const bytes = yield* Effect.try({
@@ -196,16 +171,5 @@ export const write = (
       catch: (error) =>
         new StatsFileError({ path, message: `${shownPath}: cannot write: ${error instanceof Error ? error.message : String(error)}` })
     })
-    const temporaryPath = temporaryPathFor(path)
-    yield* Effect.scoped(
-      Effect.gen(function*() {
-        const file = yield* fs.open(temporaryPath, { flag: "wx" })
-        yield* file.writeAll(bytes)
-        yield* file.sync
-      })
-    ).pipe(
-      Effect.andThen(fs.rename(temporaryPath, path)),
-      Effect.onError(() => Effect.ignore(fs.remove(temporaryPath))),
-      Effect.mapError((error) => writeError(path, shownPath, error))
-    )
+    yield* RawFiles.writeFileAtomic(path, bytes).pipe(Effect.mapError((error) => writeError(path, shownPath, error)))
   })

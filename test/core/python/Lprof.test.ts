@@ -150,6 +150,35 @@ describe("Lprof.decode", () => {
       decodeError(lineStats(`}(\x8c\x07timings}(\x8c\x01fK\x00\x8c\x01g\x87]u\x8c\x04unit${unit}u`)),
       "first line of g 0 is not a line number"
     )
+    assert.strictEqual(
+      decodeError(lineStats(`}(\x8c\x07timings}(\x8c\x01f\x8a\x06\x00\x00\x00\x00\x00\x01\x8c\x01g\x87]u\x8c\x04unit${unit}u`)),
+      "first line of g 1099511627776 is not a line number (at most 2147483647)"
+    )
+    // Hits of 2^128: LONG1 of 17 bytes.
+    assert.strictEqual(
+      decodeError(lineStats(`}(\x8c\x07timings}(\x8c\x01fK\x01\x8c\x01g\x87](K\x02\x8a\x11${"\x00".repeat(16)}\x01K\x01\x87eu\x8c\x04unit${unit}u`)),
+      "g line 2 has a count of 2^128 or more"
+    )
+  })
+
+  it("refuses a memo bomb: one list of lines handed to every function by reference", () => {
+    // 4,000 functions share one list of 20,000 lines: 8·10^7 lines from about 60 KB.
+    const out: Array<number> = [...bytesOf("\x80\x02cline_profiler.line_profiler\nLineStats\n)\x81}\x8c\x07timings}(")]
+    for (let k = 0; k < 4000; k++) {
+      out.push(...bytesOf("\x8c\x04a.py"), 0x4a, (k + 1) & 0xff, ((k + 1) >> 8) & 0xff, 0, 0, ...bytesOf(`\x8c\x06f${String(k).padStart(5, "0")}\x87`))
+      if (k === 0) {
+        out.push(...bytesOf("]r\x00\x00\x00\x00(K\x01K\x01K\x01\x87"))
+        for (let n = 1; n < 20_000; n++) out.push(0x32) // DUP
+        out.push(0x65)
+      } else {
+        out.push(...bytesOf("h\x00"))
+      }
+    }
+    out.push(...bytesOf("us\x8c\x04unitG\x3e\xb0\xc6\xf7\xa0\xb5\xed\x8dsb."))
+    assert.strictEqual(
+      decodeError(Uint8Array.from(out)),
+      "the pickle refers to the same data over and over (its timings expand far beyond the file's size): not a line_profiler dump"
+    )
   })
 })
 

@@ -230,5 +230,27 @@ describe("Pickle.load", () => {
     assert.isTrue(Pickle.hasMagic(golden("worker-0.lprof")))
     assert.isFalse(Pickle.hasMagic(bytesOf('{"format":"lineprof"}')))
     assert.isFalse(Pickle.hasMagic(bytesOf("\x80")))
+    // Protocols 0 and 1 have no PROTO header: 0x80 followed by 0 or 1 is no pickle header at all.
+    assert.isFalse(Pickle.hasMagic(bytesOf("\x80\x01]q\x00.")))
+    assert.isFalse(Pickle.hasMagic(bytesOf("\x80\x00")))
+    for (const protocol of [2, 3, 4, 5]) assert.isTrue(Pickle.hasMagic(Uint8Array.of(0x80, protocol)))
+  })
+
+  it("LONG4 reads a 256 KB integer exactly (two's complement, little-endian)", () => {
+    const size = 256 * 1024
+    const body = new Uint8Array(size)
+    for (let k = 0; k < size; k++) body[k] = (k * 37 + 11) & 0xff
+    body[size - 1] = 0x7f // positive
+    const pickle = new Uint8Array([0x80, 0x02, 0x8b, size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, 0, ...body, 0x2e])
+    let expected = 0n
+    for (let k = size - 1; k >= 0; k -= 4096) {
+      let chunk = 0n
+      for (let j = k; j > k - 4096 && j >= 0; j--) chunk = (chunk << 8n) | BigInt(body[j]!)
+      expected = (expected << 32768n) | chunk
+    }
+    assert.strictEqual(loadOk(pickle), expected)
+    body[size - 1] = 0xff // negative: the same magnitude minus 2^(8·size)
+    const negative = new Uint8Array([0x80, 0x02, 0x8b, size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, 0, ...body, 0x2e])
+    assert.strictEqual(loadOk(negative), expected + (0x80n << BigInt(8 * (size - 1))) - (1n << BigInt(8 * size)))
   })
 })

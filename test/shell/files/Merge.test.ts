@@ -58,6 +58,20 @@ describe("findStatsFiles", () => {
       })
     ))
 
+  it.effect("reports the `ignore`d files an expansion left out, unless they were named outright", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = freshFolder()
+        for (const name of ["in.json", "out.json"]) writeFileSync(join(dir, name), "")
+        const out = join(dir, "out.json")
+        assert.deepStrictEqual((yield* Merge.findStats([dir], { ignore: [out] })).leftOut, [out])
+        assert.deepStrictEqual((yield* Merge.findStats([`${dir}/*.json`], { ignore: [out] })).leftOut, [out])
+        const named = yield* Merge.findStats([dir, out], { ignore: [out] })
+        assert.deepStrictEqual(named.leftOut, [])
+        assert.deepStrictEqual(named.paths, [join(dir, "in.json"), out])
+      })
+    ))
+
   it.effect("fails with one line for a missing path, an empty folder and a glob that matches nothing", () =>
     run(
       Effect.gen(function* () {

@@ -6,6 +6,8 @@
  * disk) come from a FileSystem layer that wraps the real one.
  */
 import { constants } from "node:buffer"
+import { execFileSync } from "node:child_process"
+import { symlinkSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
@@ -100,36 +102,30 @@ describe("StatsFiles.read: one line for every bad file", () => {
       assert.strictEqual(yield* readFailure(folder), `${folder}: is a directory, not a stats file`)
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
-  it.effect("an unreadable file (EACCES, as Node reports it to a non-root user)", () =>
-    Effect.gen(function*() {
-      const path = "/stats/locked.json"
-      assert.strictEqual(yield* readFailure(path), `${path}: cannot read: permission denied`)
-    }).pipe(
-      Effect.provide(
-        FileSystem.layerNoop({ readFile: (path) => Effect.fail(systemError("PermissionDenied", "EACCES", "readFile", path)) })
-      )
-    ))
+  // Permission denied and I/O errors cannot be provoked here as root: the
+  // words come from RawFiles' errno table (test/shell/files/RawFiles.test.ts),
+  // and test/e2e/cli-files.test.ts reads a mode-000 file without root's override.
 
-  it.effect("a permission error without an errno code", () =>
+  it.effect("a named pipe (FIFO) is refused at once, without waiting for a writer", () =>
     Effect.gen(function*() {
-      const path = "/stats/locked.json"
-      assert.strictEqual(yield* readFailure(path), `${path}: cannot read: permission denied`)
-    }).pipe(
-      Effect.provide(
-        FileSystem.layerNoop({
-          readFile: (path) =>
-            Effect.fail(PlatformError.systemError({ _tag: "PermissionDenied", module: "FileSystem", method: "readFile", pathOrDescriptor: path }))
-        })
-      )
-    ))
+      const folder = yield* makeFolder
+      const path = `${folder}/pipe.json`
+      execFileSync("mkfifo", [path])
+      assert.strictEqual(yield* readFailure(path), `${path}: not a regular file: a named pipe (FIFO)`)
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 
-  it.effect("an I/O error", () =>
+  it.effect("a device is refused without reading it", () =>
     Effect.gen(function*() {
-      const path = "/stats/bad-disk.json"
-      assert.strictEqual(yield* readFailure(path), `${path}: I/O error (EIO)`)
-    }).pipe(
-      Effect.provide(FileSystem.layerNoop({ readFile: (path) => Effect.fail(systemError("Unknown", "EIO", "readFile", path)) }))
-    ))
+      assert.strictEqual(yield* readFailure("/dev/zero"), "/dev/zero: not a regular file: a character device")
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.effect("a symbolic link to a FIFO is refused too", () =>
+    Effect.gen(function*() {
+      const folder = yield* makeFolder
+      execFileSync("mkfifo", [`${folder}/pipe`])
+      symlinkSync(`${folder}/pipe`, `${folder}/link.json`)
+      assert.strictEqual(yield* readFailure(`${folder}/link.json`), `${folder}/link.json: not a regular file: a named pipe (FIFO)`)
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   const badFiles: ReadonlyArray<readonly [string, Uint8Array | string, string]> = [
     ["an empty file", "", "empty file, expected lineprof stats (JSON)"],
