@@ -107,7 +107,8 @@ export const decodeBytes = (
   const format = RawFiles.sniffFormat(path, bytes)
   if (format === "pprof") {
     // A pprof file (gzipped profile.proto) that lineprof wrote.
-    const decoded = PprofFiles.decodeGzipExplained(bytes, path)
+    // lineprof's pprof files unpack to about 7 times their size; a gzip bomb stops at 64 times (plus 1 MB).
+    const decoded = PprofFiles.decodeGzipExplained(bytes, path, { maxBytes: Math.min(maxStatsFileBytes, bytes.length * 64 + 2 ** 20) })
     if (Result.isSuccess(decoded)) return Effect.succeed(decoded.success)
     const { message, foreign } = decoded.failure
     return Effect.fail(new StatsFileError(foreign ? { path, message, foreign } : { path, message }))
