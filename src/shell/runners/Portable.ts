@@ -31,6 +31,9 @@ import * as Config from "../record/Config.ts"
 import * as Recorder from "../record/Recorder.ts"
 import type { Registration } from "./Runtime.ts"
 
+/** Runtime's key on `node:worker_threads` (a copy: importing Runtime here would load the recorder into every Vite process). */
+const RUNTIME_KEY = "lineprof.runtime.v1"
+
 /** The module-level variable that holds the file's slot base in the running thread. */
 export const BASE = "__lp$b"
 /** The hoisted function that returns the file's registration payload. */
@@ -94,9 +97,11 @@ export const instrument = (source: string, options: PortableOptions): PortableRe
     functions: result.functions.map((fn) => ({ ...fn, slots: fn.slots.map((slot) => slot - 1) }))
   }
   const path = JSON.stringify(options.runtimePath)
-  // Node's own require from `process.getBuiltinModule`: vitest's module runner and jest's module registry
-  // would otherwise load a second Runtime (and recorder) of their own.
-  const load = `globalThis.process.getBuiltinModule("node:module").createRequire(${path})(${path})`
+  // The Runtime already loaded in this thread (see Runtime's RUNTIME_KEY), else Node's own require from
+  // `process.getBuiltinModule`: vitest's module runner and jest's module registry would load a second
+  // Runtime (and recorder) of their own.
+  const builtin = (id: string) => `globalThis.process.getBuiltinModule(${JSON.stringify(id)})`
+  const load = `(${builtin("node:worker_threads")}[Symbol.for(${JSON.stringify(RUNTIME_KEY)})]??${builtin("node:module")}.createRequire(${path})(${path}))`
   const declarations = typeScript
     ? `declare var ${Object.values(Globals).map((name) => `${name}:any`).join(",")};`
     : ""

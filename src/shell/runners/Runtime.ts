@@ -15,7 +15,11 @@
  *   `register` of the thread installs both, as the register module would.
  *
  * Loaded through Node's own `require`, so it shares the thread's recorder
- * with the preload (one store a thread, see Recorder).
+ * with the preload (one store a thread, see Recorder). Once loaded, it is
+ * also found as `RUNTIME_KEY` on the thread's `node:worker_threads` module
+ * object: jest hands test code its own `node:module` (whose require would
+ * load a second Runtime inside the test's registry) but the real
+ * `node:worker_threads`, so that is how code in a jest context reaches this one.
  */
 import * as Result from "effect/Result"
 import { createRequire } from "node:module"
@@ -97,4 +101,13 @@ export const register = (registration: Registration, global: object = globalThis
     functions: registration.functions.map((fn) => ({ ...fn, slots: fn.slots.map((slot) => base + slot) }))
   })
   return base
+}
+
+/** The key of this module's API on `node:worker_threads` (see the module comment). */
+export const RUNTIME_KEY = "lineprof.runtime.v1"
+
+// The module object itself (what `getBuiltinModule` gives the prologue), not an ESM namespace, which cannot take a property.
+const workerThreads: object = process.getBuiltinModule("node:worker_threads")
+if (!Object.prototype.hasOwnProperty.call(workerThreads, Symbol.for(RUNTIME_KEY))) {
+  Object.defineProperty(workerThreads, Symbol.for(RUNTIME_KEY), { value: { register }, enumerable: false })
 }
