@@ -1,5 +1,5 @@
 /**
- * `lineprof/vite` under vitest and a Vite SSR dev server, through the real
+ * `lineprof/vite` under vitest (forks, threads and vmThreads pools) and a Vite SSR dev server, through the real
  * `lineprof run` bin (test/fixtures/runners/vitest). vitest evaluates modules
  * with its own module runner, which Node's load hooks never see; the plugin
  * instruments them in Vite's pipeline and they register with the recorder of
@@ -50,7 +50,7 @@ describe("lineprof/vite", () => {
     expect(existsSync(join(project.dir, ".lineprof"))).toBe(false)
   })
 
-  for (const pool of ["forks", "threads"]) {
+  for (const pool of ["forks", "threads", "vmThreads"]) {
     it(`vitest --pool ${pool} under lineprof run: exact hits on the .ts lines, added up over the test files`, () => {
       const result = profiledVitest(pool)
       expect(result.stdout).toContain("5 passed")

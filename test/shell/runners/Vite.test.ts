@@ -1,0 +1,65 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Portable from "../../../src/shell/runners/Portable.ts"
+import { lineprof } from "../../../src/shell/runners/Vite.ts"
+import { notRecording, withEnv } from "./env.ts"
+
+
+/** A plugin as Vite starts it (configResolved), and its transform and cache-key functions. */
+const startPlugin = () => {
+  const plugin = lineprof()
+  ;(plugin.configResolved as () => void)()
+  const transform = (code: string, id: string) => (plugin.transform as { handler: Function }).handler.call({}, code, id)
+  let generate: ((context: { id: string }) => unknown) | undefined
+  plugin.configureVitest({ defineCacheKeyGenerator: (callback) => (generate = callback) })
+  return { plugin, transform, cacheKey: (id: string) => generate!({ id }) }
+}
+
+const source = "export function double(x: number): number {\n  return 2 * x\n}\n"
+
+describe("lineprof/vite", () => {
+  it("a pre plugin, for serve mode only", () => {
+    const plugin = lineprof()
+    assert.strictEqual(plugin.name, "lineprof")
+    assert.strictEqual(plugin.enforce, "pre")
+    assert.strictEqual(plugin.apply, "serve")
+  })
+
+  it("does nothing when lineprof is not recording (no LINEPROF_* set, no recorder)", () => {
+    withEnv(notRecording, () => {
+      const { transform, cacheKey } = startPlugin()
+      assert.strictEqual(transform(source, "/project/src/double.ts"), null)
+      assert.strictEqual(cacheKey("/project/src/double.ts"), undefined)
+    })
+  })
+
+  it("when recording: instruments the selected JS/TS files, with a map, and keys vitest's module cache by lineprof's state", () => {
+    withEnv({ ...notRecording, LINEPROF_INCLUDE: "/project/src/**" }, () => {
+      const { transform, cacheKey } = startPlugin()
+      const result = transform(source, "/project/src/double.ts")
+      assert.include(result.code, "__lp$h(__lp$l,__lp$l=__lp$b+0,__lp$t)")
+      assert.deepStrictEqual(result.map.sources, ["/project/src/double.ts"])
+      assert.strictEqual(cacheKey("/project/src/double.ts"), Portable.cacheKey)
+      // Not selected, not a file as written, not JS/TS: unchanged and keyed as without lineprof.
+      for (const id of ["/project/test/double.ts", "/project/src/double.ts?raw", "\0virtual:double.ts", "/project/src/view.tsx", "/project/node_modules/x/index.js"]) {
+        assert.strictEqual(transform(source, id), null, id)
+      }
+      assert.strictEqual(cacheKey("/project/test/double.ts"), undefined)
+    })
+  })
+
+  it("a file that does not parse runs unprofiled, with one line on stderr naming it", () => {
+    withEnv({ ...notRecording, LINEPROF_INCLUDE: "/project/src/**" }, () => {
+      const { transform } = startPlugin()
+      const written: Array<string> = []
+      const write = process.stderr.write
+      process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write
+      try {
+        assert.strictEqual(transform("export function (\n", "/project/src/broken.ts"), null)
+      } finally {
+        process.stderr.write = write
+      }
+      assert.strictEqual(written.length, 1)
+      assert.match(written[0]!, /^lineprof: \/project\/src\/broken\.ts:1: cannot parse: .* \(loaded without profiling\)\n$/)
+    })
+  })
+})
