@@ -5,25 +5,17 @@
  * each test file in a vm context of its own, in its main process (in band)
  * or in worker processes; either way the counts reach lineprof.
  *
- * The two spec files call norm1 5 and 7 times (12 in all), sumTo(10) once,
- * later twice and where once; lines are those of src/shapes.ts, whose
- * type-only lines babel removes.
+ * The two spec files run src/shapes.ts as `expectedShapesHits` says; lines
+ * are those of the .ts file, whose type-only lines babel removes.
  */
-import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Profile from "../../src/core/Profile.ts"
-import { repoRoot, runBin } from "./bin.ts"
-import { decodeStats, hitsByFunction, makeRunnerProject } from "./runners.ts"
+import { repoRoot } from "./bin.ts"
+import { decodeStats, expectedShapesHits, hitsByFunction, makeRunnerProject, runPlain, runProfiled } from "./runners.ts"
 
 const jestBin = join(repoRoot, "node_modules", "jest", "bin", "jest.js")
-const expectedHits = {
-  norm1: { 9: 12n, 10: 12n, 11: 12n },
-  sumTo: { 15: 1n, 16: 11n, 17: 10n, 19: 1n },
-  later: { 23: 2n, 24: 2n, 25: 2n },
-  where: { 29: 1n }
-}
 
 let project: ReturnType<typeof makeRunnerProject>
 beforeAll(() => {
@@ -31,14 +23,8 @@ beforeAll(() => {
 })
 afterAll(() => project.remove())
 
-const plainJest = () =>
-  spawnSync(process.execPath, [jestBin], { cwd: project.dir, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } })
-
-const profiledJest = (name: string, args: ReadonlyArray<string>) => {
-  const out = join(project.dir, `${name}.json`)
-  const result = runBin(["run", "--no-report", "-o", out, "--", process.execPath, jestBin, ...args], { cwd: project.dir })
-  return { ...result, out }
-}
+const plainJest = () => runPlain(project.dir, [jestBin])
+const profiledJest = (name: string, args: ReadonlyArray<string>) => runProfiled(project.dir, name, [jestBin, ...args])
 
 describe("lineprof/jest", () => {
   it("jest without lineprof: the transform only chains to babel-jest (tests pass, no stats)", () => {
@@ -55,7 +41,7 @@ describe("lineprof/jest", () => {
     expect(result.code).toBe(0)
     const profile = decodeStats(result.out)
     expect(Profile.check(profile)).toEqual([])
-    expect(hitsByFunction(profile, "src/shapes.ts")).toEqual(expectedHits)
+    expect(hitsByFunction(profile, "src/shapes.ts")).toEqual(expectedShapesHits)
     expect(profile.functions.find((fn) => fn.name === "norm1")?.source?.[1]).toBe("  const ax: number = Math.abs(p.x)")
   })
 
@@ -64,7 +50,7 @@ describe("lineprof/jest", () => {
     expect(result.stderr).toContain("Tests:       5 passed, 5 total")
     expect(result.code).toBe(0)
     expect(result.stderr).toMatch(/lineprof: wrote .* \([2-9] stats files merged\)/)
-    expect(hitsByFunction(decodeStats(result.out), "src/shapes.ts")).toEqual(expectedHits)
+    expect(hitsByFunction(decodeStats(result.out), "src/shapes.ts")).toEqual(expectedShapesHits)
   })
 
   it("jest after profiled runs, without lineprof: the cached files are the plain ones (no stats)", () => {

@@ -5,26 +5,18 @@
  * instruments them in Vite's pipeline and they register with the recorder of
  * whichever fork or worker thread runs them.
  *
- * The two spec files call norm1 5 and 7 times (12 in all), sumTo(10) once,
- * later twice and where once; the SSR script calls norm1 9 times. Lines are
- * those of src/shapes.ts, whose type-only lines Vite's TypeScript transform
- * removes.
+ * The two spec files run src/shapes.ts as `expectedShapesHits` says; the
+ * SSR script calls norm1 9 times. Lines are those of the .ts file, whose
+ * type-only lines Vite's TypeScript transform removes.
  */
-import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Profile from "../../src/core/Profile.ts"
 import { repoRoot, runBin } from "./bin.ts"
-import { decodeStats, hitsByFunction, makeRunnerProject } from "./runners.ts"
+import { decodeStats, expectedShapesHits, hitsByFunction, makeRunnerProject, runPlain, runProfiled } from "./runners.ts"
 
 const vitestBin = join(repoRoot, "node_modules", "vitest", "vitest.mjs")
-const expectedSpecHits = {
-  norm1: { 9: 12n, 10: 12n, 11: 12n },
-  sumTo: { 15: 1n, 16: 11n, 17: 10n, 19: 1n },
-  later: { 23: 2n, 24: 2n, 25: 2n },
-  where: { 29: 1n }
-}
 
 let project: ReturnType<typeof makeRunnerProject>
 beforeAll(() => {
@@ -32,14 +24,8 @@ beforeAll(() => {
 })
 afterAll(() => project.remove())
 
-const plainVitest = () =>
-  spawnSync(process.execPath, [vitestBin, "run"], { cwd: project.dir, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } })
-
-const profiledVitest = (pool: string) => {
-  const out = join(project.dir, `${pool}.json`)
-  const result = runBin(["run", "--no-report", "-o", out, "--", process.execPath, vitestBin, "run", "--pool", pool], { cwd: project.dir })
-  return { ...result, out }
-}
+const plainVitest = () => runPlain(project.dir, [vitestBin, "run"])
+const profiledVitest = (pool: string) => runProfiled(project.dir, pool, [vitestBin, "run", "--pool", pool])
 
 describe("lineprof/vite", () => {
   it("vitest without lineprof: the plugin does nothing (tests pass, no stats)", () => {
@@ -58,7 +44,7 @@ describe("lineprof/vite", () => {
       expect(result.stderr).toContain(`lineprof: wrote ${result.out}`)
       const profile = decodeStats(result.out)
       expect(Profile.check(profile)).toEqual([])
-      expect(hitsByFunction(profile, "src/shapes.ts")).toEqual(expectedSpecHits)
+      expect(hitsByFunction(profile, "src/shapes.ts")).toEqual(expectedShapesHits)
       // The report shows the original text of those lines.
       const norm1 = profile.functions.find((fn) => fn.name === "norm1")!
       expect(norm1.source).toEqual([
