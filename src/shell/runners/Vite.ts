@@ -1,7 +1,8 @@
 /**
  * `lineprof/vite`: a Vite plugin that instruments modules in Vite's transform
  * pipeline, for code that Vite runs itself rather than Node's loader: vitest
- * (forks and threads pools) and a Vite SSR dev server (`ssrLoadModule`).
+ * (forks and threads pools) and a Vite SSR dev server (`ssrLoadModule`):
+ * modules that run in Node, never those a dev server sends to a browser.
  * It does nothing unless lineprof is recording (under `lineprof run`, or
  * with LINEPROF_* set); then every .js/.mjs/.cjs/.ts/.mts/.cts module that
  * LINEPROF_INCLUDE / LINEPROF_EXCLUDE select is instrumented portably (see
@@ -20,6 +21,12 @@ import * as Portable from "./Portable.ts"
 /** The part of vitest's `configureVitest` context used here (vitest is not a dependency). */
 interface VitestContext {
   readonly defineCacheKeyGenerator?: (generate: (context: { readonly id: string }) => string | undefined | false | null) => void
+  readonly project?: { readonly config?: { readonly browser?: { readonly enabled?: boolean } } }
+}
+
+/** What a transform hook's `this` and options say about where the module runs (Vite 6+: the environment; before: `ssr`). */
+interface TransformContext {
+  readonly environment?: { readonly config?: { readonly consumer?: "client" | "server" } }
 }
 
 const warn = (line: string): void => {
@@ -33,6 +40,13 @@ const warn = (line: string): void => {
 /** The plugin: `plugins: [lineprof()]` in vite.config.ts or vitest.config.ts. */
 export const lineprof = (): Plugin & { readonly configureVitest: (context: VitestContext) => void } => {
   let selected: ((file: string) => boolean) | undefined
+  /** vitest outside browser mode: its "client" environment (jsdom, happy-dom) runs in Node too. */
+  let vitestInNode = false
+  /** Whether the module runs in Node: a server environment (SSR, vitest), or vitest's client environment; never a browser. */
+  const runsInNode = (context: TransformContext | undefined, options: { readonly ssr?: boolean } | undefined): boolean => {
+    const consumer = context?.environment?.config?.consumer
+    return consumer === undefined ? options?.ssr === true : consumer === "server" || vitestInNode
+  }
   return {
     name: "lineprof",
     enforce: "pre",
@@ -43,6 +57,7 @@ export const lineprof = (): Plugin & { readonly configureVitest: (context: Vites
     // vitest keeps transformed modules on disk between runs (fsModuleCache): an instrumented module must not
     // be reused by a run without lineprof, nor a plain one by a run with it.
     configureVitest(context: VitestContext) {
+      vitestInNode = context.project?.config?.browser?.enabled !== true
       context.defineCacheKeyGenerator?.(({ id }) => {
         selected ??= Portable.selection()
         const format = Portable.formatOf(id)
@@ -51,9 +66,10 @@ export const lineprof = (): Plugin & { readonly configureVitest: (context: Vites
     },
     transform: {
       filter: { id: /\.[cm]?[jt]s$/ },
-      handler(code, id) {
-        // Queries (`?raw`, `?worker`) and virtual modules (`\0…`) are not files as written.
-        if (selected === undefined || id.includes("?") || id.startsWith("\0")) return null
+      handler(code, id, options) {
+        // Queries (`?raw`, `?worker`) and virtual modules (`\0…`) are not files as written; code for a browser
+        // cannot reach lineprof's recorder.
+        if (selected === undefined || id.includes("?") || id.startsWith("\0") || !runsInNode(this as TransformContext, options)) return null
         const format = Portable.formatOf(id)
         if (format === undefined || !selected(id)) return null
         try {

@@ -4,13 +4,25 @@ import { lineprof } from "../../../src/shell/runners/Vite.ts"
 import { notRecording, withEnv } from "./env.ts"
 
 
-/** A plugin as Vite starts it (configResolved), and its transform and cache-key functions. */
-const startPlugin = () => {
+const server = { environment: { config: { consumer: "server" } } }
+const client = { environment: { config: { consumer: "client" } } }
+
+/**
+ * A plugin as Vite starts it (configResolved), under vitest (configureVitest) unless `vitest` is false, and its
+ * transform (in Vite's server environment unless told) and cache-key functions.
+ */
+const startPlugin = (options: { readonly vitest?: boolean; readonly browser?: boolean } = {}) => {
   const plugin = lineprof()
   ;(plugin.configResolved as () => void)()
-  const transform = (code: string, id: string) => (plugin.transform as { handler: Function }).handler.call({}, code, id)
+  const transform = (code: string, id: string, context: object = server) =>
+    (plugin.transform as { handler: Function }).handler.call(context, code, id, {})
   let generate: ((context: { id: string }) => unknown) | undefined
-  plugin.configureVitest({ defineCacheKeyGenerator: (callback) => (generate = callback) })
+  if (options.vitest !== false) {
+    plugin.configureVitest({
+      defineCacheKeyGenerator: (callback) => (generate = callback),
+      project: { config: { browser: { enabled: options.browser === true } } }
+    })
+  }
   return { plugin, transform, cacheKey: (id: string) => generate!({ id }) }
 }
 
@@ -44,6 +56,20 @@ describe("lineprof/vite", () => {
         assert.strictEqual(transform(source, id), null, id)
       }
       assert.strictEqual(cacheKey("/project/test/double.ts"), undefined)
+    })
+  })
+
+  it("only code that runs in Node: server environments; client ones only under vitest outside browser mode (jsdom)", () => {
+    withEnv({ ...notRecording, LINEPROF_INCLUDE: "/project/src/**" }, () => {
+      const id = "/project/src/double.ts"
+      const devServer = startPlugin({ vitest: false })
+      assert.isNotNull(devServer.transform(source, id, server))
+      assert.strictEqual(devServer.transform(source, id, client), null)
+      // Vite before the environment API says `ssr` in the options.
+      assert.strictEqual((devServer.plugin.transform as { handler: Function }).handler.call({}, source, id, { ssr: false }), null)
+      assert.isNotNull((devServer.plugin.transform as { handler: Function }).handler.call({}, source, id, { ssr: true }))
+      assert.isNotNull(startPlugin().transform(source, id, client))
+      assert.strictEqual(startPlugin({ browser: true }).transform(source, id, client), null)
     })
   })
 
