@@ -2,8 +2,8 @@
  * `lineprof/jest` through the real `lineprof run` bin
  * (test/fixtures/runners/jest: babel-jest with babel's TypeScript preset,
  * chained by `["lineprof/jest", { transformer: "babel-jest" }]`). jest runs
- * each test file in a vm context of its own, in its main process (in band)
- * or in worker processes; either way the counts reach lineprof.
+ * each test file in a vm context of its own, in its main process (in band),
+ * in worker processes or in worker threads; the counts reach lineprof.
  *
  * The two spec files run src/shapes.ts as `expectedShapesHits` says; lines
  * are those of the .ts file, whose type-only lines babel removes.
@@ -45,13 +45,16 @@ describe("lineprof/jest", () => {
     expect(profile.functions.find((fn) => fn.name === "norm1")?.source?.[1]).toBe("  const ax: number = Math.abs(p.x)")
   })
 
-  it("two worker processes under lineprof run (a fresh cache): exact hits, added up over the workers", () => {
-    const result = profiledJest("workers", ["--maxWorkers=2", "--cacheDirectory", join(project.dir, ".jest-cache-workers")])
-    expect(result.stderr).toContain("Tests:       5 passed, 5 total")
-    expect(result.code).toBe(0)
-    expect(result.stderr).toMatch(/lineprof: wrote .* \([2-9] stats files merged\)/)
-    expect(hitsByFunction(decodeStats(result.out), "src/shapes.ts")).toEqual(expectedShapesHits)
-  })
+  for (const [workers, flags] of [["processes", []], ["threads", ["--workerThreads"]]] as const) {
+    it(`two worker ${workers} under lineprof run (a fresh cache): exact hits, added up over the workers`, () => {
+      const cache = join(project.dir, `.jest-cache-${workers}`)
+      const result = profiledJest(`workers-${workers}`, ["--maxWorkers=2", ...flags, "--cacheDirectory", cache])
+      expect(result.stderr).toContain("Tests:       5 passed, 5 total")
+      expect(result.code).toBe(0)
+      expect(result.stderr).toMatch(/lineprof: wrote .* \([2-9] stats files merged\)/)
+      expect(hitsByFunction(decodeStats(result.out), "src/shapes.ts")).toEqual(expectedShapesHits)
+    })
+  }
 
   it("jest after profiled runs, without lineprof: the cached files are the plain ones (no stats)", () => {
     const result = plainJest()
