@@ -64,6 +64,14 @@ describe("lineprof/vite", () => {
     expect(existsSync(join(project.dir, ".lineprof"))).toBe(false)
   })
 
+  it("without the plugin, lineprof run records nothing, and its warning says what to add to vitest.config.ts", () => {
+    const result = runProfiled(project.dir, "no-plugin", [vitestBin, "run", "--config", "plain.config.mjs"])
+    expect(result.stdout).toContain("5 passed")
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(/^lineprof: warning: no stats were recorded: .*; vitest runs test and source files itself: add lineprof's Vite plugin to vitest\.config\.ts \(import lineprof from "lineprof\/vite"; plugins: \[lineprof\(\)\]\)$/m)
+    expect(existsSync(result.out)).toBe(false)
+  })
+
   it("a Vite SSR dev server (ssrLoadModule) under lineprof run: exact hits", () => {
     const out = join(project.dir, "ssr.json")
     const result = runBin(["run", "--no-report", "-o", out, "--", "ssr.mjs"], { cwd: project.dir })

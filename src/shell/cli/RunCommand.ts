@@ -25,6 +25,7 @@ import { CommandError, type Environment, ExitCode, UsageError } from "./Environm
 import { pathArgument, pathFlag, type RenderFlags, renderFlags, Verbose } from "./Flags.ts"
 import { checkOutputPath, describePlatformError, isScript, mergeFeedback, plural, renderReport, warn, writeLine, writeTextAtomic } from "./Output.ts"
 import * as Terminal from "./Terminal.ts"
+import { runnerHint } from "../runners/Hint.ts"
 
 // -- run ----------------------------------------------------------------------------------
 
@@ -274,10 +275,12 @@ export const collect = (
       Effect.catchTag("MergeInputError", () => Effect.succeed([] as Array<string>))
     )
     if (yield* Verbose) yield* writeLine(environment.stderr, `lineprof: ${files.length} stats files in ${paths.statsDir}`)
+    const hint = runnerHint(paths.program)
     if (files.length === 0) {
       return yield* warn(
         environment,
-        "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written"
+        "no stats were recorded: no function of a profiled file ran (top-level code is not profiled; see --include / --exclude), or no Node process started; nothing written" +
+          (hint === undefined ? "" : `; ${hint}`)
       )
     }
     const feedback = mergeFeedback(environment)
@@ -289,7 +292,7 @@ export const collect = (
     if (merged.mergedFiles === 0) return yield* warn(environment, "every stats file was bad; nothing written")
     yield* StatsFiles.write(paths.outputPath, merged.profile, { shownPath: paths.outputShown })
     if (merged.profile.functions.length === 0) {
-      yield* warn(environment, "no profiled function ran: check --include / --exclude")
+      yield* warn(environment, `no profiled function ran: check --include / --exclude${hint === undefined ? "" : `; ${hint}`}`)
     }
     if (flags.report) {
       if (flags.format === "html") {
