@@ -92,6 +92,18 @@ describe("Portable", () => {
     assert.deepStrictEqual(hitsOf(file, "add"), { 2: 1, 3: 1 })
   })
 
+  it("a function called before its module's prologue ran (an import cycle, a hoisted vi.mock factory) runs as the original, uncounted", () => {
+    const file = freshFile()
+    const { code } = instrumentCjs(addSource, file)
+    // `add` is hoisted: the wrapper calls it before the module's first statement, as a cycle would.
+    const early = vm.runInThisContext(`(function (module, exports) { const sum = add(2, 3); ${code}\n; return sum })`)
+    const module = { exports: {} as Record<string, any> }
+    assert.strictEqual(early(module, module.exports), 5)
+    assert.deepStrictEqual(hitsOf(file, "add"), {})
+    assert.strictEqual(module.exports.add(1, 1), 2)
+    assert.deepStrictEqual(hitsOf(file, "add"), { 2: 1, 3: 1 })
+  })
+
   it("async functions: hits and the frame's slots are portable too", async () => {
     const file = freshFile()
     const source = [
