@@ -4,17 +4,17 @@
  * jest's workers and vm contexts, a Vite SSR server): the instrumented text
  * cannot carry slot numbers, which every thread hands out for itself. So each
  * probe's slot is `__lp$b+k` (k counted from 0 in the file), and a prologue
- * sets `__lp$b` when the module runs: it loads `Runtime` through Node's own
- * `require` (whatever loader runs the module) and registers the file with the
- * recorder of the thread it runs in (`Runtime.register`), which returns the
- * file's slot base in that thread.
+ * sets `__lp$b` when the module runs: it finds the thread's `Runtime` (or
+ * loads it with Node's own `require`, whatever loader runs the module) and
+ * registers the file with the recorder of the thread it runs in
+ * (`Runtime.register`), which returns the file's slot base in that thread.
  *
  * 1. instrument with core/Instrument at slot base 1
  * 2. rewrite the slot literals of the inserted probes (only inside the
  *    inserted text, never the user's) to `__lp$b+k`
- * 3. splice the insertions, the prologue (at the start of line 1, or of
- *    line 2 after a `#!` line, or after a "use strict" directive) and the registration payload (a hoisted
- *    function appended after the last line) into the source with
+ * 3. splice the insertions, the prologue (at the start of line 1; after a
+ *    `#!` line or a "use strict" directive) and the registration payload (a
+ *    hoisted function appended after the last line) into the source with
  *    magic-string, which also gives the source map back to the original.
  *
  * No line is added before or between the original lines, so reported lines
@@ -169,8 +169,11 @@ export const selection = (env: NodeJS.ProcessEnv = process.env, cwd: string = pr
   return (file) => !file.startsWith(ownSourceDir) && matches(file)
 }
 
+/** ".ts" when running from src/, ".js" from a build: sibling modules take the same one. */
+const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+
 /** The Runtime module beside this one (src/*.ts or dist/*.js, as this module). */
-export const runtimePath = fileURLToPath(new URL(`./Runtime${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url))
+export const runtimePath = fileURLToPath(new URL(`./Runtime${ownExtension}`, import.meta.url))
 
 /**
  * What the instrumented text depends on besides the source: the Runtime it
@@ -178,7 +181,7 @@ export const runtimePath = fileURLToPath(new URL(`./Runtime${import.meta.url.end
  * lineprof never reuses a module instrumented by the previous build).
  */
 export const cacheKey: string = (() => {
-  const instrumenter = fileURLToPath(new URL(`../../core/Instrument${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url))
+  const instrumenter = fileURLToPath(new URL(`../../core/Instrument${ownExtension}`, import.meta.url))
   const stamp = statSync(instrumenter, { throwIfNoEntry: false })
   return `lineprof:${runtimePath}:${stamp?.size}:${stamp?.mtimeMs}`
 })()
