@@ -29,10 +29,7 @@ import * as Instrument from "../../core/Instrument.ts"
 import { Globals } from "../../core/Probe.ts"
 import * as Config from "../record/Config.ts"
 import * as Recorder from "../record/Recorder.ts"
-import type { Registration } from "./Runtime.ts"
-
-/** Runtime's key on `node:worker_threads` (a copy: importing Runtime here would load the recorder into every Vite process). */
-const RUNTIME_KEY = "lineprof.runtime.v1"
+import { type Registration, RUNTIME_KEY } from "./Runtime.ts"
 
 /** The module-level variable that holds the file's slot base in the running thread. */
 export const BASE = "__lp$b"

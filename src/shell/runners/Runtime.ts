@@ -42,8 +42,13 @@ export interface Registration {
 const BASES_KEY = Symbol.for("lineprof.runners.bases.v1")
 const bases: Map<string, number> = ((globalThis as any)[BASES_KEY] ??= new Map())
 
-/** Installs the recorder and delivery in a thread that the preload did not reach. */
-const ensureRecording = (): void => {
+/**
+ * Installs the recorder and delivery in a thread that the preload did not
+ * reach (lineprof recording through LINEPROF_* alone). The Vite plugin calls
+ * it in the process that runs vitest, so that its main thread collects the
+ * counts of worker threads that are terminate()d, as under the preload.
+ */
+export const ensureRecording = (): void => {
   if (Recorder.isInstalled()) return
   const config = Config.fromEnv()
   if (Result.isFailure(config)) {

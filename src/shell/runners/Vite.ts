@@ -17,6 +17,7 @@
  */
 import type { Plugin } from "vite"
 import * as Portable from "./Portable.ts"
+import * as Runtime from "./Runtime.ts"
 
 /** The part of vitest's `configureVitest` context used here (vitest is not a dependency). */
 interface VitestContext {
@@ -53,6 +54,7 @@ export const lineprof = (): Plugin & { readonly configureVitest: (context: Vites
     apply: "serve",
     configResolved() {
       selected = Portable.selection()
+      if (selected !== undefined) Runtime.ensureRecording()
     },
     // vitest keeps transformed modules on disk between runs (fsModuleCache): an instrumented module must not
     // be reused by a run without lineprof, nor a plain one by a run with it.

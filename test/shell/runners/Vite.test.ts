@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Recorder from "../../../src/shell/record/Recorder.ts"
 import * as Portable from "../../../src/shell/runners/Portable.ts"
 import { lineprof } from "../../../src/shell/runners/Vite.ts"
 import { notRecording, withEnv } from "./env.ts"
@@ -28,6 +29,15 @@ const startPlugin = (options: { readonly vitest?: boolean; readonly browser?: bo
 
 const source = "export function double(x: number): number {\n  return 2 * x\n}\n"
 
+/**
+ * LINEPROF_INCLUDE set, and this thread's recorder installed first: the plugin then finds lineprof recording and
+ * leaves the recorder as it is (it would otherwise start one, with delivery, as without the preload).
+ */
+const recording = <A>(body: () => A): A => {
+  Recorder.install({ compensate: false })
+  return withEnv({ ...notRecording, LINEPROF_INCLUDE: "/project/src/**" }, body)
+}
+
 describe("lineprof/vite", () => {
   it("a pre plugin, for serve mode only", () => {
     const plugin = lineprof()
@@ -37,6 +47,8 @@ describe("lineprof/vite", () => {
   })
 
   it("does nothing when lineprof is not recording (no LINEPROF_* set, no recorder)", () => {
+    // The first test of the file, before any installs the recorder.
+    assert.isFalse(Recorder.isInstalled())
     withEnv(notRecording, () => {
       const { transform, cacheKey } = startPlugin()
       assert.strictEqual(transform(source, "/project/src/double.ts"), null)
@@ -45,7 +57,7 @@ describe("lineprof/vite", () => {
   })
 
   it("when recording: instruments the selected JS/TS files, with a map, and keys vitest's module cache by lineprof's state", () => {
-    withEnv({ ...notRecording, LINEPROF_INCLUDE: "/project/src/**" }, () => {
+    recording(() => {
       const { transform, cacheKey } = startPlugin()
       const result = transform(source, "/project/src/double.ts")
       assert.include(result.code, "__lp$h(__lp$l,__lp$l=__lp$b+0,__lp$t)")
@@ -60,7 +72,7 @@ describe("lineprof/vite", () => {
   })
 
   it("only code that runs in Node: server environments; client ones only under vitest outside browser mode (jsdom)", () => {
-    withEnv({ ...notRecording, LINEPROF_INCLUDE: "/project/src/**" }, () => {
+    recording(() => {
       const id = "/project/src/double.ts"
       const devServer = startPlugin({ vitest: false })
       assert.isNotNull(devServer.transform(source, id, server))
@@ -74,7 +86,7 @@ describe("lineprof/vite", () => {
   })
 
   it("a file that does not parse runs unprofiled, with one line on stderr naming it", () => {
-    withEnv({ ...notRecording, LINEPROF_INCLUDE: "/project/src/**" }, () => {
+    recording(() => {
       const { transform } = startPlugin()
       const written: Array<string> = []
       const write = process.stderr.write
