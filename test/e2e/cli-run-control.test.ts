@@ -235,12 +235,13 @@ describe("lineprof run: test runners that hide their modules from Node's hooks",
     const vitest = run(["--", "vitest", "run"], { PATH: path })
     expect(vitest.code).toBe(0)
     expect(vitest.stderr).toBe(
-      "lineprof: warning: no stats were recorded: vitest runs test files through its own module runner: " +
-        "add `lineprof/vite` to the plugins of vitest.config.ts; nothing written\n"
+      "lineprof: warning: no stats were recorded: vitest runs test and source files itself: add lineprof's Vite plugin " +
+        `to vitest.config.ts (import lineprof from "lineprof/vite"; plugins: [lineprof()]); nothing written\n`
     )
     const jest = run(["--", "jest"], { PATH: path })
     expect(jest.stderr).toBe(
-      "lineprof: warning: no stats were recorded: jest runs test files through its own transform: add `lineprof/jest` as the transform in jest.config; nothing written\n"
+      "lineprof: warning: no stats were recorded: jest loads test and source files itself: add lineprof's transform to " +
+        `jest.config.js (transform: { "\\\\.[cm]?[jt]sx?$": ["lineprof/jest", { transformer: "babel-jest" }] }); nothing written\n`
     )
   })
 })

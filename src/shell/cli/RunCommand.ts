@@ -538,8 +538,8 @@ const chooseOutput = Effect.fn("RunCommand.chooseOutput")(function*(environment:
 
 /** What to add when a test runner ran and nothing was recorded. */
 const runnerAdvice = {
-  vitest: "vitest runs test files through its own module runner: add `lineprof/vite` to the plugins of vitest.config.ts",
-  jest: "jest runs test files through its own transform: add `lineprof/jest` as the transform in jest.config"
+  vitest: `vitest runs test and source files itself: add lineprof's Vite plugin to vitest.config.ts (import lineprof from "lineprof/vite"; plugins: [lineprof()])`,
+  jest: `jest loads test and source files itself: add lineprof's transform to jest.config.js (transform: { "\\\\.[cm]?[jt]sx?$": ["lineprof/jest", { transformer: "babel-jest" }] })`
 } as const
 
 /** After the program: merge the stats folder, write the output, print the report. "nothing" when no stats file was found. */
