@@ -65,6 +65,8 @@ export interface InstrumentResult {
   readonly code: string
   /** The functions that carry probes, outer before inner (source order of their heads). */
   readonly functions: ReadonlyArray<InstrumentedFunction>
+  /** The offset of each function's head in the source (same order as `functions`). */
+  readonly functionStarts: ReadonlyArray<number>
   /** Slots used: `slotBase .. slotBase + slotCount - 1`. */
   readonly slotCount: number
   /**
@@ -894,8 +896,10 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
   const instrumenter = new Instrumenter(source, options.slotBase, parsed.comments, options)
   instrumenter.walk(parsed.program, undefined, undefined)
   const functions: Array<InstrumentedFunction> = []
+  const functionStarts: Array<number> = []
   for (const fn of instrumenter.functions) {
     if (fn.slotByLine.size === 0) continue
+    functionStarts.push(fn.start)
     const lines = [...fn.slotByLine.keys()].sort((a, b) => a - b)
     functions.push({
       name: fn.name,
@@ -906,7 +910,7 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
     })
   }
   const code = instrumenter.build()
-  return { code, functions, slotCount: instrumenter.slotCount, insertions: instrumenter.runs }
+  return { code, functions, functionStarts, slotCount: instrumenter.slotCount, insertions: instrumenter.runs }
 }
 
 /** A function of a source text, as the instrumenter names it. */
