@@ -712,7 +712,7 @@ class Instrumenter {
     }
     const line = this.keyOf(node.start)
     const singleLine = line === this.keyOf(node.end - 1)
-    const after = singleLine ? line : -1
+    let after = singleLine ? line : -1
     const probeUnlessCurrent = (): void => {
       if (!labeled && line !== known) this.probeBefore(fn, node, line)
     }
@@ -809,7 +809,7 @@ class Instrumenter {
           this.walk(argument, fn, undefined)
           this.insert(argument.end, CLOSE, ")")
         } else {
-          this.walk(node, fn, undefined)
+          after = this.probeParts(node, fn, line) ?? after
         }
         break
       case "WithStatement":
@@ -819,10 +819,60 @@ class Instrumenter {
         break
       default:
         probeUnlessCurrent()
-        this.walk(node, fn, undefined)
+        after = this.probeParts(node, fn, line) ?? after
     }
     this.depth--
     return after
+  }
+
+  /**
+   * With line keys (a source map), one statement may hold several original
+   * lines: a minifier joins statements into `a(), b()` and declarations into
+   * `let a = 1, b = 2`. A probe goes before each part whose key differs from
+   * the part before: `a(), probe, b()`, `let a = 1, b = (probe, 2)` (not
+   * before an anonymous function or class, which would lose the name it takes
+   * from its binding). Walks the node; returns the key current after it
+   * when a probe went in, else undefined.
+   */
+  probeParts(node: AstNode, fn: FnCtx, line: number): number | undefined {
+    if (this.lineKeyOf !== undefined) {
+      const current = this.probePartsOf(node, fn, line)
+      if (current !== undefined) return current ?? undefined
+    }
+    this.walk(node, fn, undefined)
+    return undefined
+  }
+
+  /** `probeParts` for a node that has parts (null: walked, no probe went in); undefined (nothing walked) for another. */
+  probePartsOf(node: AstNode, fn: FnCtx, line: number): number | null | undefined {
+    let parts: ReadonlyArray<AstNode> | undefined
+    let declarators = false
+    if (node.type === "ExpressionStatement" && node.expression.type === "SequenceExpression") parts = node.expression.expressions
+    else if (node.type === "ReturnStatement" && node.argument?.type === "SequenceExpression") parts = node.argument.expressions
+    else if (node.type === "VariableDeclaration" && node.declarations.length > 1 && node.kind !== "using" && node.kind !== "await using") {
+      parts = node.declarations
+      declarators = true
+    }
+    if (parts === undefined) return undefined
+    let current = line
+    let probed = false
+    for (const part of parts) {
+      const key = this.keyOf(part.start)
+      if (key !== current) {
+        if (!declarators) {
+          this.insert(part.start, OPEN, `${this.probeExpr(fn, key)},`)
+          current = key
+          probed = true
+        } else if (part.init && !/^(?:Arrow)?Function|^Class/.test(part.init.type)) {
+          this.insert(part.init.start, OPEN, `(${this.probeExpr(fn, key)},`)
+          this.insert(part.init.end, CLOSE, ")")
+          current = key
+          probed = true
+        }
+      }
+      this.walk(part, fn, undefined)
+    }
+    return probed ? current : null
   }
 
   /**
