@@ -194,6 +194,13 @@ export const instrumentMapped = (
     const offset = (original.lineStarts[segment[2]!] ?? Infinity) + segment[3]!
     let found: Instrument.SourceFunction | undefined
     for (const fn of original.functions) if (fn.start <= offset && offset < fn.end) found = fn
+    if (found === undefined || found.start < offset) {
+      // The head may map to a token before the function's own (tsc maps `export function f` from `export`):
+      // the first function that starts later on the same line.
+      for (const fn of original.functions) {
+        if (fn.firstLine === segment[2]! + 1 && fn.start >= offset && (found === undefined || found.start < offset || fn.start < found.start)) found = fn
+      }
+    }
     return { source: segment[1]!, fn: found, name }
   }
   const selectFunction = options.selectFunction
