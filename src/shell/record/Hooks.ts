@@ -114,6 +114,23 @@ const choiceFor = (file: string): Choice => {
   return { functions, sourceMaps: chosen.every((choice) => choice.sourceMaps) }
 }
 
+/** Choices for one exact URL (a `profileCall` fresh instance), over those of the selections. */
+const urlChoices = new Map<string, Choice>()
+
+/**
+ * Instruments the module loaded from exactly `url` with these function globs
+ * and source-map choice, whatever the selections say; returns the function
+ * that forgets it. The file must be selected as well (see `install`).
+ */
+export const chooseFor = (url: string, options: Pick<Config.Options, "functions" | "sourceMaps">): (() => void) => {
+  const config = Config.make({ functions: options.functions, sourceMaps: options.sourceMaps })
+  if (config._tag === "Failure") throw config.failure
+  urlChoices.set(url, { functions: Config.makeFunctionMatcher(config.success), sourceMaps: config.success.sourceMaps })
+  return () => {
+    urlChoices.delete(url)
+  }
+}
+
 /** How many files this thread instrumented, left unchanged (not selected), or failed to instrument. */
 export const counts = (): { readonly instrumented: number; readonly skipped: number; readonly failed: number } => ({ ...state.stats })
 
@@ -332,7 +349,7 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
         state.stats.skipped++
         return loaded
       }
-      const code = instrumentLoaded(url, format, loaded.source)
+      const code = instrumentLoaded(url, format, loaded.source, urlChoices.get(url) ?? choiceFor(file))
       return code === undefined ? loaded : { ...loaded, format, source: code }
     }
   })

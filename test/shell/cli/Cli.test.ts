@@ -90,7 +90,7 @@ describe("argument helpers", () => {
   })
 
   it("the register module is found in shell/record, with Cli's own extension", () => {
-    assert.strictEqual(Cli.registerPath(), resolve(import.meta.dirname, "..", "..", "..", "src", "shell", "record", "register.ts"))
+    assert.strictEqual(Cli.registerPath(), resolve(import.meta.dirname, "..", "..", "..", "src", "shell", "record", "preload.ts"))
     assert.strictEqual(existsSync(Cli.registerPath()), true)
   })
 })
