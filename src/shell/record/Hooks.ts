@@ -27,7 +27,7 @@
  */
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
-import { createRequire, registerHooks } from "node:module"
+import * as NodeModule from "node:module"
 import { fileURLToPath } from "node:url"
 import type * as Instrument from "../../core/Instrument.ts"
 import type { InstrumentedFunction } from "../../core/Probe.ts"
@@ -45,7 +45,7 @@ const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
  */
 let instrumenter: typeof Instrument | undefined
 const loadInstrumenter = (): typeof Instrument =>
-  (instrumenter ??= createRequire(import.meta.url)(`../../core/Instrument${ownExtension}`) as typeof Instrument)
+  (instrumenter ??= NodeModule.createRequire(import.meta.url)(`../../core/Instrument${ownExtension}`) as typeof Instrument)
 
 /** The formats the instrumenter understands. */
 const instrumentable = new Set(["module", "commonjs", "module-typescript", "commonjs-typescript"])
@@ -338,7 +338,8 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
   if (state.registered) return
   state.registered = true
   patchToString()
-  registerHooks({
+  // Through the namespace: a named import would fail to link on a Node without it, before the version check could speak.
+  NodeModule.registerHooks({
     load(url, context, nextLoad) {
       const loaded = nextLoad(url, context)
       if (!url.startsWith("file:")) return loaded
