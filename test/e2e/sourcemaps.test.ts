@@ -13,10 +13,13 @@
 import { execFileSync } from "node:child_process"
 import { cpSync, mkdirSync, readdirSync } from "node:fs"
 import { join, relative } from "node:path"
+import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import { pathToFileURL } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Profile from "../../src/core/Profile.ts"
 import * as StatsFile from "../../src/core/StatsFile.ts"
+import * as Pool from "../../src/shell/pool/Pool.ts"
 import { makeScratch, readText, repoRoot, runBin } from "./bin.ts"
 
 const bin = (name: string): string => join(repoRoot, "node_modules", ".bin", name)
@@ -105,6 +108,21 @@ describe("source maps", () => {
     expect(viaEnv.code).toBe(0)
     // Under run the flag decides (it defaults to on): the environment reaches only bare `--import` users.
     expect(Object.keys(hitsByFunction(decode(join(scratch.dir, "env.json"))))).toContain("src/math.ts square")
+  })
+
+  it("profileAll: original sources by default, the generated code with sourceMaps: false", async () => {
+    const sumTo = { moduleUrl: pathToFileURL(join(scratch.dir, "out", "math.js")).href, exportName: "sumTo" }
+    const mapped = await Effect.runPromise(Pool.profileAll(sumTo, [100, 100], { concurrency: 1 }))
+    expect(mapped.results).toEqual([328350, 328350])
+    expect(hitsByFunction(mapped.profile)).toEqual({
+      "src/math.ts square": { 2: 200, 3: 200 },
+      "src/math.ts sumTo": { 7: 2, 8: 202, 9: 200, 11: 2 }
+    })
+    const generated = await Effect.runPromise(Pool.profileAll(sumTo, [100], { concurrency: 1, sourceMaps: false }))
+    expect(hitsByFunction(generated.profile)).toEqual({
+      "out/math.js square": { 2: 100, 3: 100 },
+      "out/math.js sumTo": { 6: 1, 7: 101, 8: 100, 10: 1 }
+    })
   })
 
   it("--function profiles only the functions named (qualified-name globs); the rest runs unprofiled", () => {
