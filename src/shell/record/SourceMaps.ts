@@ -22,7 +22,7 @@
  * Lines never move in the generated file (the instrumenter only inserts), so
  * stack traces under `--enable-source-maps` stay right (see Hooks).
  */
-import { FlattenMap, traceSegment, type TraceMap } from "@jridgewell/trace-mapping"
+import { decodedMappings, FlattenMap, traceSegment, type TraceMap } from "@jridgewell/trace-mapping"
 import { existsSync, readFileSync } from "node:fs"
 import { basename } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -37,7 +37,8 @@ export interface RawSourceMap {
   readonly fromComment: boolean
 }
 
-const MAP_COMMENT = /\/[*/][#@]\s+sourceMappingURL=([^\s'"*]+)/g
+/** `//# sourceMappingURL=…` (anything but blanks and quotes) or `/*# sourceMappingURL=… *\/` (no `*` either). */
+const MAP_COMMENT = /\/\/[#@]\s+sourceMappingURL=([^\s'"]+)|\/\*[#@]\s+sourceMappingURL=([^\s'"*]+)/g
 
 const readJson = (text: string): Record<string, any> | undefined => {
   const json = JSON.parse(text.replace(/^\)\]\}'[^\n]*\n/, ""))
@@ -50,7 +51,7 @@ export const readSourceMap = (source: string, url: string): RawSourceMap | undef
   try {
     const comment = [...source.matchAll(MAP_COMMENT)].at(-1)
     if (comment !== undefined) {
-      const mapUrl = new URL(comment[1]!, url)
+      const mapUrl = new URL(comment[1] ?? comment[2]!, url)
       if (mapUrl.protocol === "data:") {
         const comma = mapUrl.href.indexOf(",")
         const payload = mapUrl.href.slice(comma + 1)
@@ -184,12 +185,23 @@ export const instrumentMapped = (
     if (segment === null || segment.length < 4) return -2 - lineIndexOf(generatedStarts, offset)
     return segment[1]! * KEY_STRIDE + segment[2]! + 1
   }
+  /** The map's name at a function's head, or on one of the next few segments of its line (`function n(` names `n`). */
+  const nameNear = (start: number, segment: ReadonlyArray<number>): string | undefined => {
+    if (segment.length === 5) return map.names[segment[4]!]
+    const segments = decodedMappings(map)[lineIndexOf(generatedStarts, start)] ?? []
+    const at = segments.findIndex((candidate) => candidate[0] === segment[0])
+    for (let k = at + 1; at >= 0 && k < Math.min(segments.length, at + 4); k++) {
+      const next = segments[k]!
+      if (next.length === 5 && next[1] === segment[1]) return map.names[next[4]]
+    }
+    return undefined
+  }
   /** The original function a generated function's head maps into (innermost holding the mapped position). */
   const headFunction = (start: number): { readonly source: number; readonly fn: Instrument.SourceFunction | undefined; readonly name: string | undefined } | undefined => {
     const segment = segmentAt(start)
     if (segment === null || segment.length < 4) return undefined
     const original = originalOf(segment[1]!)
-    const name = segment.length === 5 ? map.names[segment[4]!] : undefined
+    const name = nameNear(start, segment)
     if (original.functions === undefined) return { source: segment[1]!, fn: undefined, name }
     const offset = (original.lineStarts[segment[2]!] ?? Infinity) + segment[3]!
     let found: Instrument.SourceFunction | undefined
