@@ -170,6 +170,16 @@ describe("a published package with minified code and a map (marked)", () => {
     expect(run.stderr.length).toBeLessThan(400_000)
   })
 
+  it("--exclude '' excludes nothing (node_modules under the current folder is profiled); an explicit --exclude wins over --include", () => {
+    const cwd = join(scratch.dir, "pkg")
+    const all = runBin(["run", "--exclude", "", "--no-report", "-o", "all.json", "--", "render.mjs", "2", markdown], { cwd })
+    expect(all.code).toBe(0)
+    expect(decode(join(cwd, "all.json")).functions.some((fn) => fn.file.endsWith("marked/src/Lexer.ts"))).toBe(true)
+    const carved = runBin(["run", "--include", "node_modules/marked/**", "--exclude", "**/marked.esm.js", "-o", "carved.json", "--", "render.mjs", "2", markdown], { cwd })
+    expect(carved.code).toBe(0)
+    expect(carved.stderr).toContain("no stats were recorded")
+  })
+
   it("without --include, node_modules stays out (the default exclude)", () => {
     const cwd = join(scratch.dir, "pkg")
     const run = runBin(["run", "-o", "none.json", "--", "render.mjs", "1", markdown], { cwd })
