@@ -236,10 +236,36 @@ const isWhitespace = (code: number): boolean =>
 const CLOSE = 0
 const OPEN = 1
 
+/** Where each line of `text` starts, by Node's line terminators (`\n`, `\r\n`, `\r`, U+2028, U+2029). */
+export const lineStartsOf = (text: string): Array<number> => {
+  const starts = [0]
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code === 10 || code === 0x2028 || code === 0x2029) starts.push(i + 1)
+    else if (code === 13) {
+      if (text.charCodeAt(i + 1) === 10) i++
+      starts.push(i + 1)
+    }
+  }
+  return starts
+}
+
+/** The 0-based line of `offset`, given the `lineStartsOf` its text. */
+export const lineIndexAt = (starts: ReadonlyArray<number>, offset: number): number => {
+  let lo = 0
+  let hi = starts.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (starts[mid]! <= offset) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
+
 class Instrumenter {
   readonly source: string
   readonly slotBase: number
-  readonly lineStarts: Array<number> = [0]
+  readonly lineStarts: ReadonlyArray<number>
   readonly commentStartByEnd = new Map<number, number>()
   readonly commentEndByStart = new Map<number, number>()
   // Insertions, as parallel arrays (position, CLOSE/OPEN, nesting depth, text).
@@ -265,14 +291,7 @@ class Instrumenter {
     this.slotBase = slotBase
     this.lineKeyOf = options.lineKeyOf
     this.selectFunction = options.selectFunction
-    for (let i = 0; i < source.length; i++) {
-      const code = source.charCodeAt(i)
-      if (code === 10 || code === 0x2028 || code === 0x2029) this.lineStarts.push(i + 1)
-      else if (code === 13) {
-        if (source.charCodeAt(i + 1) === 10) i++
-        this.lineStarts.push(i + 1)
-      }
-    }
+    this.lineStarts = lineStartsOf(source)
     for (const comment of comments) {
       this.commentStartByEnd.set(comment.end, comment.start)
       this.commentEndByStart.set(comment.start, comment.end)
@@ -281,15 +300,7 @@ class Instrumenter {
 
   /** 1-based line of a source offset. */
   lineOf(pos: number): number {
-    const starts = this.lineStarts
-    let lo = 0
-    let hi = starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (starts[mid]! <= pos) lo = mid
-      else hi = mid - 1
-    }
-    return lo + 1
+    return lineIndexAt(this.lineStarts, pos) + 1
   }
 
   /** The line key of a source offset (see `InstrumentOptions.lineKeyOf`): what decides where probes go. */
@@ -1035,15 +1046,7 @@ export const withoutInsertions = (insertions: Uint32Array, text: string, start: 
  */
 export const shiftMappings = (mappings: string, source: string, insertions: Uint32Array): string => {
   // Inserted characters by original line: [column, characters inserted at or before it] pairs.
-  const lineStarts = [0]
-  for (let i = 0; i < source.length; i++) {
-    const code = source.charCodeAt(i)
-    if (code === 10 || code === 0x2028 || code === 0x2029) lineStarts.push(i + 1)
-    else if (code === 13) {
-      if (source.charCodeAt(i + 1) === 10) i++
-      lineStarts.push(i + 1)
-    }
-  }
+  const lineStarts = lineStartsOf(source)
   const shiftsByLine = new Map<number, Array<number>>()
   let line = 0
   for (let k = 0; k < insertions.length; k += 3) {

@@ -98,26 +98,6 @@ interface Original {
   readonly lineStarts: ReadonlyArray<number>
 }
 
-const LINE_BREAK = /\r\n?|[\n\u2028\u2029]/g
-
-const lineStartsOf = (text: string): Array<number> => {
-  const starts = [0]
-  for (const match of text.matchAll(LINE_BREAK)) starts.push(match.index + match[0].length)
-  return starts
-}
-
-/** 0-based line of an offset. */
-const lineIndexOf = (starts: ReadonlyArray<number>, offset: number): number => {
-  let lo = 0
-  let hi = starts.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if (starts[mid]! <= offset) lo = mid
-    else hi = mid - 1
-  }
-  return lo
-}
-
 /** Line keys: `source * KEY_STRIDE + line` (1-based) for mapped offsets; below -1 for unmapped ones. */
 const KEY_STRIDE = 2 ** 24
 
@@ -145,6 +125,7 @@ export const instrumentMapped = (
   } catch {
     return undefined
   }
+  const { lineStartsOf, lineIndexAt: lineIndexOf } = instrument
   const generatedStarts = lineStartsOf(text)
   const originals = new Map<number, Original>()
   const originalOf = (index: number): Original => {
