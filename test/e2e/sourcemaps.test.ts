@@ -19,7 +19,9 @@ import { pathToFileURL } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Profile from "../../src/core/Profile.ts"
 import * as StatsFile from "../../src/core/StatsFile.ts"
+import * as Locate from "../../src/shell/pool/Locate.ts"
 import * as Pool from "../../src/shell/pool/Pool.ts"
+import * as ProfileCall from "../../src/shell/pool/ProfileCall.ts"
 import { makeScratch, readText, repoRoot, runBin } from "./bin.ts"
 
 const bin = (name: string): string => join(repoRoot, "node_modules", ".bin", name)
@@ -119,6 +121,18 @@ describe("source maps", () => {
       "src/math.ts sumTo": { 7: 2, 8: 202, 9: 200, 11: 2 }
     })
     const generated = await Effect.runPromise(Pool.profileAll(sumTo, [100], { concurrency: 1, sourceMaps: false }))
+    expect(hitsByFunction(generated.profile)).toEqual({
+      "out/math.js square": { 2: 100, 3: 100 },
+      "out/math.js sumTo": { 6: 1, 7: 101, 8: 100, 10: 1 }
+    })
+  })
+
+  it("profileCall: original sources by default; profileCallWith sourceMaps: false gives the generated code", async () => {
+    const math = await Locate.nativeImport(pathToFileURL(join(scratch.dir, "out", "math.js")).href)
+    const mapped = await Effect.runPromise(ProfileCall.profileCall(math["sumTo"] as (limit: number) => number, 100))
+    expect(mapped.result).toBe(328350)
+    expect(hitsByFunction(mapped.profile)).toEqual({ "src/math.ts square": { 2: 100, 3: 100 }, "src/math.ts sumTo": expected["src/math.ts sumTo"] })
+    const generated = await Effect.runPromise(ProfileCall.profileCallWith({ sourceMaps: false }, math["sumTo"] as (limit: number) => number, 100))
     expect(hitsByFunction(generated.profile)).toEqual({
       "out/math.js square": { 2: 100, 3: 100 },
       "out/math.js sumTo": { 6: 1, 7: 101, 8: 100, 10: 1 }
