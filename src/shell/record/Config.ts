@@ -29,9 +29,32 @@
  * folder matches every file below it (`src` is `src/**`).
  */
 import * as Data from "effect/Data"
-import * as Glob from "effect/Glob"
+import type * as GlobModule from "effect/Glob"
 import * as Result from "effect/Result"
+import { createRequire } from "node:module"
 import * as path from "node:path"
+
+/**
+ * effect/Glob, loaded on the first glob that needs it: it pulls in much of
+ * effect (about 50 modules, 30 to 60 ms here), and every process the preload
+ * reaches compiles its globs, most of them only a folder (`lineprof run`'s
+ * default include) and `**\/node_modules/**`, which `compileGlob` matches
+ * without it.
+ */
+let globModule: typeof GlobModule | undefined
+const Glob = (): typeof GlobModule => (globModule ??= createRequire(import.meta.url)("effect/Glob") as typeof GlobModule)
+
+/** The text of a glob without escapes when it has no wildcard, braces or class; else undefined. */
+const literalOf = (glob: string): string | undefined => {
+  let out = ""
+  for (let k = 0; k < glob.length; k++) {
+    const char = glob[k]!
+    if (char === "\\") out += glob[++k] ?? ""
+    else if ("*?[]{},".includes(char)) return undefined
+    else out += char
+  }
+  return out
+}
 
 /** The resolved settings. Paths are absolute. */
 export interface Config {
@@ -261,9 +284,18 @@ const toPosix = (file: string): string => (path.sep === "/" ? file : file.split(
 const compileGlob = (cwd: string, glob: string): ((posixPath: string) => boolean) => {
   // A trailing slash names a folder, which matches what is below it anyway.
   const anchored = toPosix(anchor(cwd, glob)).replace(/(.)\/+$/, "$1").replace(/^\/+/, "")
-  const itself = Glob.make(anchored, { dot: true })
-  const below = Glob.make(`${anchored}/**`, { dot: true })
-  return (posixPath) => Glob.match(itself, posixPath) || Glob.match(below, posixPath)
+  // Two shapes that need no glob engine (what the engine answers too): a path, and `**/name/**`.
+  const literal = literalOf(anchored)
+  if (literal !== undefined) return (posixPath) => posixPath === literal || posixPath.startsWith(`${literal}/`)
+  const segment = /^\*\*\/([^/]+)\/\*\*$/.exec(anchored)
+  const name = segment === null ? undefined : literalOf(segment[1]!)
+  if (name !== undefined && name !== "" && name !== "." && name !== "..") {
+    return (posixPath) => posixPath === name || posixPath.startsWith(`${name}/`) || posixPath.includes(`/${name}/`) || posixPath.endsWith(`/${name}`)
+  }
+  const engine = Glob()
+  const itself = engine.make(anchored, { dot: true })
+  const below = engine.make(`${anchored}/**`, { dot: true })
+  return (posixPath) => engine.match(itself, posixPath) || engine.match(below, posixPath)
 }
 
 /** Whether an absolute file path is selected: under an include (or under `cwd` when there is none) and under no exclude. */
@@ -282,6 +314,7 @@ export const makeMatcher = (config: Config): ((file: string) => boolean) => {
 /** Whether a qualified function name is selected by `functions`; undefined when every function is. */
 export const makeFunctionMatcher = (config: Pick<Config, "functions">): ((name: string) => boolean) | undefined => {
   if (config.functions.length === 0) return undefined
-  const globs = config.functions.map((glob) => Glob.make(glob, { dot: true }))
-  return (name) => globs.some((glob) => Glob.match(glob, name))
+  const { make, match } = Glob()
+  const globs = config.functions.map((glob) => make(glob, { dot: true }))
+  return (name) => globs.some((glob) => match(glob, name))
 }

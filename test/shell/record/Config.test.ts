@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Glob from "effect/Glob"
 import * as Result from "effect/Result"
 import * as Config from "../../../src/shell/record/Config.ts"
 
@@ -80,6 +81,22 @@ describe("Config.fromEnv", () => {
     assert.deepStrictEqual([child.functions, child.sourceMaps], [["Parser.parseStatement", "*Token*"], false])
     assert.strictEqual(problem({ LINEPROF_SOURCE_MAPS: "maybe" }), 'LINEPROF_SOURCE_MAPS="maybe": expected on/off, true/false, yes/no or 1/0')
     assert.strictEqual(problem({ LINEPROF_FUNCTIONS: "a{b" }), 'LINEPROF_FUNCTIONS="a{b": glob "a{b": unclosed {')
+  })
+
+  it("a path and `**/name/**` (matched without the glob engine) select what effect/Glob selects", () => {
+    const paths = ["/w/p", "/w/p/a.js", "/w/pq/a.js", "/w/p/node_modules", "/w/p/node_modules/x/y.js", "/node_modules/a.js", "/w/p/my_node_modules/a.js", "/w/p[1]/a.js", "/w/p/.git/x"]
+    for (const [glob, engine] of [
+      ["/w/p", ["w/p", "w/p/**"]],
+      ["/w/p\\[1\\]", ["w/p\\[1\\]", "w/p\\[1\\]/**"]],
+      ["**/node_modules/**", ["**/node_modules/**", "**/node_modules/**/**"]],
+      ["**/.git/**", ["**/.git/**", "**/.git/**/**"]]
+    ] as const) {
+      const matches = Config.makeMatcher(fromEnv({ LINEPROF_INCLUDE: glob, LINEPROF_EXCLUDE: "" }))
+      const globs = engine.map((pattern) => Glob.make(pattern, { dot: true }))
+      for (const file of paths) {
+        assert.strictEqual(matches(file), globs.some((compiled) => Glob.match(compiled, file.slice(1))), `${glob} ${file}`)
+      }
+    }
   })
 
   it("a folder pattern selects every file below it", () => {
