@@ -22,12 +22,19 @@
  * Lines never move in the generated file (the instrumenter only inserts), so
  * stack traces under `--enable-source-maps` stay right (see Hooks).
  */
-import { decodedMappings, FlattenMap, traceSegment, type TraceMap } from "@jridgewell/trace-mapping"
+import type * as TraceMapping from "@jridgewell/trace-mapping"
+import type { TraceMap } from "@jridgewell/trace-mapping"
 import { existsSync, readFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { basename } from "node:path"
 import { fileURLToPath } from "node:url"
 import type * as Instrument from "../../core/Instrument.ts"
 import type { InstrumentedFunction } from "../../core/Probe.ts"
+
+/** @jridgewell/trace-mapping, loaded on the first file that has a map: most processes never meet one. */
+let traceMapping: typeof TraceMapping | undefined
+const loadTraceMapping = (): typeof TraceMapping =>
+  (traceMapping ??= createRequire(import.meta.url)("@jridgewell/trace-mapping") as typeof TraceMapping)
 
 /** A version 3 source map as JSON, and the URL its sources resolve against. */
 export interface RawSourceMap {
@@ -119,6 +126,7 @@ export const instrumentMapped = (
   },
   raw: RawSourceMap
 ): MappedResult | undefined => {
+  const { decodedMappings, FlattenMap, traceSegment } = loadTraceMapping()
   let map: TraceMap
   try {
     map = new FlattenMap(raw.json as any, raw.mapUrl)
