@@ -19,6 +19,7 @@ export * as Merge from "./shell/files/Merge.ts"
 export {
   profileAll,
   profileStream,
+  NodeVersionError,
   NotExportedError,
   PoolOptionError,
   TaskError,
@@ -36,4 +37,5 @@ export type {
   TaskFailureKind,
   TaskResult
 } from "./shell/pool/Pool.ts"
-export { profileCall, profileCallPromise } from "./shell/pool/ProfileCall.ts"
+export { profileCall, profileCallPromise, profileCallWith } from "./shell/pool/ProfileCall.ts"
+export type { CallOptions } from "./shell/pool/ProfileCall.ts"

@@ -32,6 +32,7 @@
  * text (shell/Hooks gives it to `Function.prototype.toString`).
  */
 import { parseSync, rawTransferSupported, visitorKeys, type ParserOptions } from "oxc-parser"
+import { decode, encode } from "@jridgewell/sourcemap-codec"
 import * as Data from "effect/Data"
 import { Globals, Locals, type InstrumentedFunction } from "./Probe.ts"
 
@@ -44,6 +45,19 @@ export interface InstrumentOptions {
   readonly format: LoadFormat
   /** The first slot this file may use (from the recorder's `allocateSlots`/`nextSlot`); must be >= 1. */
   readonly slotBase: number
+  /**
+   * The line *key* of a source offset, when lines are not the source's own (a
+   * source map's original line, as a number unique per original file and
+   * line): a probe goes wherever the key changes between consecutive
+   * statements, and the result's `lines` are keys. Default: the 1-based line.
+   */
+  readonly lineKeyOf?: ((offset: number) => number) | undefined
+  /**
+   * Which functions get probes, given the qualified name and the offset where
+   * the function's head starts; the others run as they are (their nested
+   * functions are asked on their own). Default: every function.
+   */
+  readonly selectFunction?: ((name: string, start: number) => boolean) | undefined
 }
 
 export interface InstrumentResult {
@@ -51,6 +65,8 @@ export interface InstrumentResult {
   readonly code: string
   /** The functions that carry probes, outer before inner (source order of their heads). */
   readonly functions: ReadonlyArray<InstrumentedFunction>
+  /** The offset of each function's head in the source (same order as `functions`). */
+  readonly functionStarts: ReadonlyArray<number>
   /** Slots used: `slotBase .. slotBase + slotCount - 1`. */
   readonly slotCount: number
   /**
@@ -111,6 +127,9 @@ interface FnCtx {
   readonly slotByLine: Map<number, number>
   /** An await/yield wrapper refers to the frame. */
   usesFrame: boolean
+  /** Source offsets of the head (name or keyword) and of the end of the function. */
+  readonly start: number
+  readonly end: number
 }
 
 /** Adds the names bound by a binding pattern. */
@@ -217,10 +236,36 @@ const isWhitespace = (code: number): boolean =>
 const CLOSE = 0
 const OPEN = 1
 
+/** Where each line of `text` starts, by Node's line terminators (`\n`, `\r\n`, `\r`, U+2028, U+2029). */
+export const lineStartsOf = (text: string): Array<number> => {
+  const starts = [0]
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code === 10 || code === 0x2028 || code === 0x2029) starts.push(i + 1)
+    else if (code === 13) {
+      if (text.charCodeAt(i + 1) === 10) i++
+      starts.push(i + 1)
+    }
+  }
+  return starts
+}
+
+/** The 0-based line of `offset`, given the `lineStartsOf` its text. */
+export const lineIndexAt = (starts: ReadonlyArray<number>, offset: number): number => {
+  let lo = 0
+  let hi = starts.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (starts[mid]! <= offset) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
+
 class Instrumenter {
   readonly source: string
   readonly slotBase: number
-  readonly lineStarts: Array<number> = [0]
+  readonly lineStarts: ReadonlyArray<number>
   readonly commentStartByEnd = new Map<number, number>()
   readonly commentEndByStart = new Map<number, number>()
   // Insertions, as parallel arrays (position, CLOSE/OPEN, nesting depth, text).
@@ -233,17 +278,20 @@ class Instrumenter {
   slotCount = 0
   depth = 0
 
-  constructor(source: string, slotBase: number, comments: ReadonlyArray<{ start: number; end: number }>) {
+  readonly lineKeyOf: ((offset: number) => number) | undefined
+  readonly selectFunction: ((name: string, start: number) => boolean) | undefined
+
+  constructor(
+    source: string,
+    slotBase: number,
+    comments: ReadonlyArray<{ start: number; end: number }>,
+    options: Pick<InstrumentOptions, "lineKeyOf" | "selectFunction"> = {}
+  ) {
     this.source = source
     this.slotBase = slotBase
-    for (let i = 0; i < source.length; i++) {
-      const code = source.charCodeAt(i)
-      if (code === 10 || code === 0x2028 || code === 0x2029) this.lineStarts.push(i + 1)
-      else if (code === 13) {
-        if (source.charCodeAt(i + 1) === 10) i++
-        this.lineStarts.push(i + 1)
-      }
-    }
+    this.lineKeyOf = options.lineKeyOf
+    this.selectFunction = options.selectFunction
+    this.lineStarts = lineStartsOf(source)
     for (const comment of comments) {
       this.commentStartByEnd.set(comment.end, comment.start)
       this.commentEndByStart.set(comment.start, comment.end)
@@ -252,15 +300,12 @@ class Instrumenter {
 
   /** 1-based line of a source offset. */
   lineOf(pos: number): number {
-    const starts = this.lineStarts
-    let lo = 0
-    let hi = starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (starts[mid]! <= pos) lo = mid
-      else hi = mid - 1
-    }
-    return lo + 1
+    return lineIndexAt(this.lineStarts, pos) + 1
+  }
+
+  /** The line key of a source offset (see `InstrumentOptions.lineKeyOf`): what decides where probes go. */
+  keyOf(pos: number): number {
+    return this.lineKeyOf === undefined ? this.lineOf(pos) : this.lineKeyOf(pos)
   }
 
   /** The end of the token before `pos`: walks back over whitespace and comments. */
@@ -392,9 +437,23 @@ class Instrumenter {
       firstLine: this.lineOf(headStart),
       lastLine: this.lineOf(node.end - 1),
       slotByLine: new Map(),
-      usesFrame: false
+      usesFrame: false,
+      start: headStart,
+      end: node.end
     }
     this.functions.push(fn)
+    if (this.selectFunction !== undefined && !this.selectFunction(fn.name, headStart)) {
+      // Not selected: it runs as written; its nested functions are asked on their own.
+      const bare: FnCtx = { ...fn, frame: false, asyncGenerator: false, slotByLine: new Map() }
+      this.depth++
+      if (isStaticBlock) for (const statement of node.body) this.walk(statement, bare, undefined)
+      else {
+        for (const param of node.params ?? []) this.walk(param, bare, undefined)
+        this.walk(node.body, bare, undefined)
+      }
+      this.depth--
+      return
+    }
     this.depth++
     if (!isStaticBlock) for (const param of node.params ?? []) this.walk(param, fn, undefined)
     const body: AstNode | null = isStaticBlock ? node : node.body
@@ -407,7 +466,7 @@ class Instrumenter {
     if (body.type !== "BlockStatement" && !isStaticBlock) {
       // Expression body: `=> x` becomes `=> {init; probe; return (x)} finally {…}}` on the same lines.
       const pos = this.gapStart(body.start)
-      const line = this.lineOf(body.start)
+      const line = this.keyOf(body.start)
       const probe = this.probeExpr(fn, line)
       this.insert(pos, OPEN, `{${init}${probe};return (`)
       this.insert(body.end, CLOSE, `)${close}}`)
@@ -662,9 +721,9 @@ class Instrumenter {
       if (node.type === "FunctionDeclaration" || node.type === "ClassDeclaration") this.walk(node, fn, undefined)
       return known
     }
-    const line = this.lineOf(node.start)
-    const singleLine = line === this.lineOf(node.end - 1)
-    const after = singleLine ? line : -1
+    const line = this.keyOf(node.start)
+    const singleLine = line === this.keyOf(node.end - 1)
+    let after = singleLine ? line : -1
     const probeUnlessCurrent = (): void => {
       if (!labeled && line !== known) this.probeBefore(fn, node, line)
     }
@@ -761,7 +820,7 @@ class Instrumenter {
           this.walk(argument, fn, undefined)
           this.insert(argument.end, CLOSE, ")")
         } else {
-          this.walk(node, fn, undefined)
+          after = this.probeParts(node, fn, line) ?? after
         }
         break
       case "WithStatement":
@@ -771,10 +830,60 @@ class Instrumenter {
         break
       default:
         probeUnlessCurrent()
-        this.walk(node, fn, undefined)
+        after = this.probeParts(node, fn, line) ?? after
     }
     this.depth--
     return after
+  }
+
+  /**
+   * With line keys (a source map), one statement may hold several original
+   * lines: a minifier joins statements into `a(), b()` and declarations into
+   * `let a = 1, b = 2`. A probe goes before each part whose key differs from
+   * the part before: `a(), probe, b()`, `let a = 1, b = (probe, 2)` (not
+   * before an anonymous function or class, which would lose the name it takes
+   * from its binding). Walks the node; returns the key current after it
+   * when a probe went in, else undefined.
+   */
+  probeParts(node: AstNode, fn: FnCtx, line: number): number | undefined {
+    if (this.lineKeyOf !== undefined) {
+      const current = this.probePartsOf(node, fn, line)
+      if (current !== undefined) return current ?? undefined
+    }
+    this.walk(node, fn, undefined)
+    return undefined
+  }
+
+  /** `probeParts` for a node that has parts (null: walked, no probe went in); undefined (nothing walked) for another. */
+  probePartsOf(node: AstNode, fn: FnCtx, line: number): number | null | undefined {
+    let parts: ReadonlyArray<AstNode> | undefined
+    let declarators = false
+    if (node.type === "ExpressionStatement" && node.expression.type === "SequenceExpression") parts = node.expression.expressions
+    else if (node.type === "ReturnStatement" && node.argument?.type === "SequenceExpression") parts = node.argument.expressions
+    else if (node.type === "VariableDeclaration" && node.declarations.length > 1 && node.kind !== "using" && node.kind !== "await using") {
+      parts = node.declarations
+      declarators = true
+    }
+    if (parts === undefined) return undefined
+    let current = line
+    let probed = false
+    for (const part of parts) {
+      const key = this.keyOf(part.start)
+      if (key !== current) {
+        if (!declarators) {
+          this.insert(part.start, OPEN, `${this.probeExpr(fn, key)},`)
+          current = key
+          probed = true
+        } else if (part.init && !/^(?:Arrow)?Function|^Class/.test(part.init.type)) {
+          this.insert(part.init.start, OPEN, `(${this.probeExpr(fn, key)},`)
+          this.insert(part.init.end, CLOSE, ")")
+          current = key
+          probed = true
+        }
+      }
+      this.walk(part, fn, undefined)
+    }
+    return probed ? current : null
   }
 
   /**
@@ -810,17 +919,14 @@ class Instrumenter {
 
 const rawTransfer = rawTransferSupported()
 
-const isTypeScript = (options: InstrumentOptions): boolean =>
+const isTypeScript = (options: Pick<InstrumentOptions, "file" | "format">): boolean =>
   options.format === "module-typescript" || options.format === "commonjs-typescript" || /\.[cm]?tsx?$/.test(options.file)
 
-/**
- * Instruments every function of `source` (see the module comment). Throws an
- * `InstrumentError` when the source does not parse.
- */
-export const instrumentSource = (source: string, options: InstrumentOptions): InstrumentResult => {
-  if (!Number.isSafeInteger(options.slotBase) || options.slotBase < 1) {
-    throw new InstrumentError({ file: options.file, message: `${options.file}: slotBase must be an integer >= 1, got ${options.slotBase}` })
-  }
+/** Parses `source` for the instrumenter; throws an `InstrumentError` when it does not parse. */
+const parse = (
+  source: string,
+  options: Pick<InstrumentOptions, "file" | "format">
+): { readonly program: AstNode; readonly comments: ReadonlyArray<{ start: number; end: number }> } => {
   const typeScript = isTypeScript(options)
   const parsed = parseSync(typeScript ? "input.ts" : "input.js", source, {
     lang: typeScript ? "ts" : "js",
@@ -835,11 +941,26 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
     const where = label === undefined ? "" : `:${positionAt(source, label.start)}`
     throw new InstrumentError({ file: options.file, message: `${options.file}${where}: cannot parse: ${fatal.message.split("\n")[0]}` })
   }
-  const instrumenter = new Instrumenter(source, options.slotBase, parsed.comments)
-  instrumenter.walk(parsed.program as unknown as AstNode, undefined, undefined)
+  return { program: parsed.program as unknown as AstNode, comments: parsed.comments }
+}
+
+/**
+ * Instruments every function of `source` (see the module comment), or those
+ * that `selectFunction` selects. Throws an `InstrumentError` when the source
+ * does not parse.
+ */
+export const instrumentSource = (source: string, options: InstrumentOptions): InstrumentResult => {
+  if (!Number.isSafeInteger(options.slotBase) || options.slotBase < 1) {
+    throw new InstrumentError({ file: options.file, message: `${options.file}: slotBase must be an integer >= 1, got ${options.slotBase}` })
+  }
+  const parsed = parse(source, options)
+  const instrumenter = new Instrumenter(source, options.slotBase, parsed.comments, options)
+  instrumenter.walk(parsed.program, undefined, undefined)
   const functions: Array<InstrumentedFunction> = []
+  const functionStarts: Array<number> = []
   for (const fn of instrumenter.functions) {
     if (fn.slotByLine.size === 0) continue
+    functionStarts.push(fn.start)
     const lines = [...fn.slotByLine.keys()].sort((a, b) => a - b)
     functions.push({
       name: fn.name,
@@ -850,7 +971,31 @@ export const instrumentSource = (source: string, options: InstrumentOptions): In
     })
   }
   const code = instrumenter.build()
-  return { code, functions, slotCount: instrumenter.slotCount, insertions: instrumenter.runs }
+  return { code, functions, functionStarts, slotCount: instrumenter.slotCount, insertions: instrumenter.runs }
+}
+
+/** A function of a source text, as the instrumenter names it. */
+export interface SourceFunction {
+  /** Qualified name, as in `InstrumentedFunction.name`. */
+  readonly name: string
+  /** 1-based lines of its head and of its end. */
+  readonly firstLine: number
+  readonly lastLine: number
+  /** Offsets of its head and of its end (exclusive). */
+  readonly start: number
+  readonly end: number
+}
+
+/**
+ * Every function of `source` that has a body, outer before inner, named as
+ * `instrumentSource` names them: what a source map's original file holds.
+ * Throws an `InstrumentError` when the source does not parse.
+ */
+export const listFunctions = (source: string, options: Pick<InstrumentOptions, "file" | "format">): ReadonlyArray<SourceFunction> => {
+  const parsed = parse(source, options)
+  const instrumenter = new Instrumenter(source, 1, parsed.comments)
+  instrumenter.walk(parsed.program, undefined, undefined)
+  return instrumenter.functions.map((fn) => ({ name: fn.name, firstLine: fn.firstLine, lastLine: fn.lastLine, start: fn.start, end: fn.end }))
 }
 
 /** Node's line terminators for positions (\r\n counts once). */
@@ -904,21 +1049,6 @@ export const withoutInsertions = (insertions: Uint32Array, text: string, start: 
 
 // -- source maps of instrumented files ----------------------------------------
 
-const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-const BASE64_VALUE = new Map([...BASE64].map((char, k) => [char, k] as const))
-
-const encodeVlq = (value: number): string => {
-  let rest = value < 0 ? (-value << 1) | 1 : value << 1
-  let out = ""
-  do {
-    let digit = rest & 31
-    rest >>>= 5
-    if (rest > 0) digit |= 32
-    out += BASE64[digit]
-  } while (rest > 0)
-  return out
-}
-
 /**
  * A source map's `mappings` for the instrumented code, given the map of the
  * original file (whose generated positions are the original file's): each
@@ -928,15 +1058,7 @@ const encodeVlq = (value: number): string => {
  */
 export const shiftMappings = (mappings: string, source: string, insertions: Uint32Array): string => {
   // Inserted characters by original line: [column, characters inserted at or before it] pairs.
-  const lineStarts = [0]
-  for (let i = 0; i < source.length; i++) {
-    const code = source.charCodeAt(i)
-    if (code === 10 || code === 0x2028 || code === 0x2029) lineStarts.push(i + 1)
-    else if (code === 13) {
-      if (source.charCodeAt(i + 1) === 10) i++
-      lineStarts.push(i + 1)
-    }
-  }
+  const lineStarts = lineStartsOf(source)
   const shiftsByLine = new Map<number, Array<number>>()
   let line = 0
   for (let k = 0; k < insertions.length; k += 3) {
@@ -948,42 +1070,16 @@ export const shiftMappings = (mappings: string, source: string, insertions: Uint
     const before = shifts.length === 0 ? 0 : shifts[shifts.length - 1]!
     shifts.push(pos - lineStarts[line]!, before + length)
   }
-  const lines = mappings.split(";")
-  return lines
-    .map((segments, lineNo) => {
-      const shifts = shiftsByLine.get(lineNo)
-      if (shifts === undefined || segments === "") return segments
-      // Decode each segment's fields; only the first (generated column, relative within the line) changes.
-      let previousOld = 0
-      let previousNew = 0
-      return segments
-        .split(",")
-        .map((segment) => {
-          const fields: Array<number> = []
-          let value = 0
-          let shift = 0
-          for (const char of segment) {
-            const digit = BASE64_VALUE.get(char)
-            if (digit === undefined) return segment
-            value += (digit & 31) << shift
-            if (digit & 32) shift += 5
-            else {
-              fields.push(value & 1 ? -(value >>> 1) : value >>> 1)
-              value = 0
-              shift = 0
-            }
-          }
-          if (fields.length === 0) return segment
-          const column = previousOld + fields[0]!
-          previousOld = column
-          let inserted = 0
-          for (let s = 0; s < shifts.length && shifts[s]! <= column; s += 2) inserted = shifts[s + 1]!
-          const moved = column + inserted
-          fields[0] = moved - previousNew
-          previousNew = moved
-          return fields.map(encodeVlq).join("")
-        })
-        .join(",")
-    })
-    .join(";")
+  const decoded = decode(mappings)
+  for (let lineNo = 0; lineNo < decoded.length; lineNo++) {
+    const shifts = shiftsByLine.get(lineNo)
+    if (shifts === undefined) continue
+    for (const segment of decoded[lineNo]!) {
+      const column = segment[0]
+      let inserted = 0
+      for (let s = 0; s < shifts.length && shifts[s]! <= column; s += 2) inserted = shifts[s + 1]!
+      segment[0] = column + inserted
+    }
+  }
+  return encode(decoded)
 }

@@ -14,7 +14,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as vm from "node:vm"
 import * as fc from "fast-check"
-import { type LoadFormat, instrumentSource, InstrumentError } from "../../src/core/Instrument.ts"
+import { type InstrumentOptions, type LoadFormat, instrumentSource, InstrumentError, listFunctions } from "../../src/core/Instrument.ts"
 import type { InstrumentedFunction } from "../../src/core/Probe.ts"
 import type * as Profile from "../../src/core/Profile.ts"
 import * as Recorder from "../../src/shell/record/Recorder.ts"
@@ -38,9 +38,9 @@ let fileCounter = 0
  * with `vm` (no test-runner transform in between) and returns its exports
  * and a function that reads this file's part of the profile.
  */
-const load = (source: string) => {
+const load = (source: string, options: Pick<InstrumentOptions, "lineKeyOf" | "selectFunction"> = {}) => {
   const file = `/virtual/snippet-${++fileCounter}.cjs`
-  const result = instrumentSource(source, { file, format: "commonjs", slotBase: Recorder.nextSlot() })
+  const result = instrumentSource(source, { file, format: "commonjs", slotBase: Recorder.nextSlot(), ...options })
   Recorder.allocateSlots(result.slotCount)
   Recorder.registerFile({ file, fileHash: "test", sourceText: source, functions: result.functions })
   const wrapper = vm.runInThisContext(`(function (exports, require, module) {${result.code}\n})`, { filename: file })
@@ -231,6 +231,55 @@ describe("instrumentSource: source in → source out", () => {
         JSON.stringify(lineBreak)
       )
     }
+  })
+})
+
+describe("instrumentSource: line keys (source maps) and chosen functions", () => {
+  // One generated line that stands for original lines 10..14: a key per statement part, as a map would give.
+  const minified = `function f(a){let b=a+1,c=b*2;g(),h();if(c>4)c-=1;return c}function g(){}function h(){}module.exports={f}`
+  const keyAt = (marks: ReadonlyArray<readonly [string, number]>) => (offset: number): number => {
+    let key = 1
+    for (const [text, lineNo] of marks) if (minified.indexOf(text) <= offset) key = lineNo
+    return key
+  }
+  const lineKeyOf = keyAt([["let b", 10], ["c=b*2", 11], ["g(),", 12], ["h();", 13], ["if(c", 14], ["return c", 14], ["}function g", 1]])
+
+  it("a probe wherever the key changes: between statements, the parts of a sequence and of a declaration; exact hits per key", () => {
+    const loaded = load(minified, { lineKeyOf, selectFunction: (name) => name === "f" })
+    // Slots as offsets from the file's first slot (the recorder's other files come first).
+    const base = Math.min(...loaded.result.functions[0]!.slots) - 1
+    expect(loaded.result.code.replace(/__lp\$l=(\d+)/g, (_, slot) => `__lp$l=${slot === "0" ? 0 : Number(slot) - base}`)).toMatchInlineSnapshot(`"function f(a){let __lp$l=0,__lp$t=0;try{__lp$t=__lp$h(__lp$l,__lp$l=1,__lp$t);let b=a+1,c=(__lp$t=__lp$h(__lp$l,__lp$l=2,__lp$t),b*2);__lp$t=__lp$h(__lp$l,__lp$l=3,__lp$t);g(),__lp$t=__lp$h(__lp$l,__lp$l=4,__lp$t),h();__lp$t=__lp$h(__lp$l,__lp$l=5,__lp$t);if(c>4)c-=1;return c}finally{__lp$x(__lp$l,__lp$t)}}function g(){}function h(){}module.exports={f}"`)
+    for (const a of [1, 2, 3]) assert.strictEqual(loaded.exports["f"](a), (a + 1) * 2 > 4 ? (a + 1) * 2 - 1 : (a + 1) * 2)
+    assert.deepStrictEqual(loaded.result.functions.map((fn) => [fn.name, fn.lines]), [["f", [10, 11, 12, 13, 14]]])
+    const f = loaded.profile().find((fn) => fn.name === "f")!
+    assert.deepStrictEqual(f.lines.map((line) => [line.lineNo, Number(line.hits)]), [[10, 3], [11, 3], [12, 3], [13, 3], [14, 3]])
+  })
+
+  it("selectFunction: the others keep their code, their nested functions are asked on their own", () => {
+    const source = "function outer(x) {\n  const inner = (y) => y + 1\n  return inner(x)\n}\nfunction other() {\n  return 2\n}\n"
+    const asked: Array<string> = []
+    const result = instrumentSource(source, {
+      file: "/x.js",
+      format: "commonjs",
+      slotBase: 1,
+      selectFunction: (name, start) => {
+        asked.push(`${name}@${start}`)
+        return name === "outer.inner"
+      }
+    })
+    assert.deepStrictEqual(asked, ["outer@0", `outer.inner@${source.indexOf("(y)")}`, `other@${source.indexOf("function other")}`])
+    assert.deepStrictEqual(result.functions.map((fn) => fn.name), ["outer.inner"])
+    assert.deepStrictEqual(result.functionStarts, [source.indexOf("(y)")])
+    assert.isTrue(result.code.includes("return inner(x)\n}\nfunction other() {\n  return 2\n}"))
+  })
+
+  it("listFunctions: every function with a body, named as the instrumenter names them, with lines and offsets", () => {
+    const source = "class Parser {\n  parse(t) {\n    return t.map((x) => x)\n  }\n}\nexport function lex() {}\n"
+    assert.deepStrictEqual(listFunctions(source, { file: "/p.ts", format: "module-typescript" }), [
+      { name: "Parser.parse", firstLine: 2, lastLine: 4, start: source.indexOf("parse("), end: source.indexOf("  }\n}") + 3 },
+      { name: "Parser.parse.<anonymous>", firstLine: 3, lastLine: 3, start: source.indexOf("(x)"), end: source.indexOf("x)\n") + 1 },
+      { name: "lex", firstLine: 6, lastLine: 6, start: source.indexOf("function lex"), end: source.length - 1 }
+    ])
   })
 })
 

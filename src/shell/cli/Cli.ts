@@ -63,7 +63,7 @@ export const makeCommand = (environment: Environment, setExitCode: (code: number
   )
 
 /** Flags of `run` that take a value, to tell their values from the program's name. */
-const runValueFlags = new Set(["-o", "--output", "--unit", "--format", "--include", "--exclude", "--interval", "--completions"])
+const runValueFlags = new Set(["-o", "--output", "--unit", "--format", "--include", "--exclude", "--function", "--interval", "--completions"])
 
 /**
  * Lets `lineprof run app.js --its-flag` work without `--`: everything from the

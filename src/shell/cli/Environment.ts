@@ -39,12 +39,13 @@ export interface Environment {
 }
 
 /**
- * The register module in ../record: `register.ts` while running from
- * src/, `register.js` from a built dist/ (same extension as this file).
+ * The preload in ../record (it checks the Node version, then imports the
+ * register module): `preload.ts` while running from src/, `preload.js` from
+ * a built dist/ (same extension as this file).
  */
 export const registerPath = (): string => {
   const here = fileURLToPath(import.meta.url)
-  return join(dirname(here), "..", "record", `register${extname(here)}`)
+  return join(dirname(here), "..", "record", `preload${extname(here)}`)
 }
 
 /** The real environment of this process. */

@@ -213,6 +213,8 @@ export interface RunInput extends RenderFlags {
   readonly report: boolean
   readonly include: ReadonlyArray<string>
   readonly exclude: ReadonlyArray<string>
+  readonly function: ReadonlyArray<string>
+  readonly sourceMaps: boolean
   readonly interval: Option.Option<string>
   readonly compensate: Option.Option<boolean>
   readonly command: ReadonlyArray<string>
@@ -297,6 +299,7 @@ export const planRun = Effect.fn("RunCommand.planRun")(function*(input: RunInput
   // The same splitting as LINEPROF_INCLUDE: commas inside {a,b} belong to the glob.
   const include = input.include.flatMap(Config.splitGlobs)
   const exclude = input.exclude.flatMap(Config.splitGlobs)
+  const functions = input.function.flatMap(Config.splitGlobs)
   const namedScript = scriptOf(program, programArgs)
   const config = Config.make({
     compensate,
@@ -304,7 +307,10 @@ export const planRun = Effect.fn("RunCommand.planRun")(function*(input: RunInput
     include: include.length > 0
       ? include
       : defaultInclude(environment.cwd, namedScript === undefined ? undefined : resolve(environment.cwd, namedScript)),
-    exclude: exclude.length === 0 ? undefined : exclude,
+    // An explicit --exclude (even '') wins; an explicit --include drops the default exclude (Config.make).
+    exclude: input.exclude.length > 0 ? exclude : include.length > 0 ? undefined : Config.defaultExclude,
+    functions,
+    sourceMaps: input.sourceMaps,
     intervalMs
   })
   if (Result.isFailure(config)) {
@@ -621,11 +627,21 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
       ),
       include: Flag.String("include").pipe(
         Flag.atLeast(0),
-        Flag.withDescription("globs of files to profile, repeatable or comma-separated (default: files under the current folder and the script's)")
+        Flag.withDescription(
+          "globs of files to profile, repeatable or comma-separated (default: files under the current folder and the script's); what you name is profiled even under node_modules"
+        )
       ),
       exclude: Flag.String("exclude").pipe(
         Flag.atLeast(0),
-        Flag.withDescription("globs of files never profiled, repeatable or comma-separated (default: **/node_modules/**)")
+        Flag.withDescription("globs of files never profiled, repeatable or comma-separated; wins over --include (default: **/node_modules/** when no --include is given; --exclude '' excludes nothing)")
+      ),
+      function: Flag.String("function").pipe(
+        Flag.atLeast(0),
+        Flag.withDescription("globs of qualified function names to profile (Parser.parse*, *Token*), repeatable or comma-separated; the rest runs unprofiled (default: every function)")
+      ),
+      sourceMaps: Flag.Boolean("source-maps").pipe(
+        Flag.withDefault(true),
+        Flag.withDescription("report files that have a source map in their original sources (--no-source-maps: the generated code, or LINEPROF_SOURCE_MAPS=0)")
       ),
       interval: Flag.String("interval").pipe(
         Flag.optional,

@@ -55,10 +55,12 @@ import { serialize } from "node:v8"
 import { Worker } from "node:worker_threads"
 import * as Profile from "../../core/Profile.ts"
 import * as Config from "../record/Config.ts"
+import * as NodeVersion from "../record/NodeVersion.ts"
 import * as Delivery from "../record/Delivery.ts"
 import * as ChunkScheduler from "./ChunkScheduler.ts"
 import { locate, type FunctionLocation, type NotExportedError } from "./Locate.ts"
 import {
+  NodeVersionError,
   PoolOptionError,
   PoolRpcs,
   STARTUP_FAILED_EXIT_CODE,
@@ -73,6 +75,7 @@ import {
 } from "./PoolProtocol.ts"
 
 export {
+  NodeVersionError,
   PoolOptionError,
   TaskError,
   TaskFailure,
@@ -94,8 +97,15 @@ export interface PoolOptions {
    * the current directory, outside node_modules.
    */
   readonly include?: ReadonlyArray<string> | undefined
-  /** Globs of files never instrumented. Default: `**\/node_modules/**`. */
+  /** Globs of files never instrumented (they win over include). Default: `**\/node_modules/**` without `include`, else none. */
   readonly exclude?: ReadonlyArray<string> | undefined
+  /**
+   * Globs of qualified function names to instrument (`Parser.parseStatement`,
+   * `*Token*`): the rest of the code runs at full speed. Default: every function.
+   */
+  readonly functions?: ReadonlyArray<string> | undefined
+  /** false: files with a source map are reported as their generated code. Default true. */
+  readonly sourceMaps?: boolean | undefined
   /** Longest a task may run; a task over it fails (kind "timeout") and its worker is ended and replaced. */
   readonly timeout?: Duration.Input | undefined
   /**
@@ -150,7 +160,7 @@ export interface ProfiledStream<I, O, E> {
 }
 
 /** Errors every run may fail with, whatever `failures` says. */
-export type PoolError = NotExportedError | WorkerStartError | PoolOptionError
+export type PoolError = NotExportedError | WorkerStartError | PoolOptionError | NodeVersionError
 
 type CollectOptions = PoolOptions & { readonly failures: "collect" }
 
@@ -175,6 +185,8 @@ const isLocation = (child: unknown): child is FunctionLocation =>
 
 const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<Plan, PoolError> =>
   Effect.gen(function* () {
+    const tooOld = NodeVersion.problem()
+    if (tooOld !== undefined) return yield* new NodeVersionError({ problem: tooOld })
     const concurrency = options.concurrency ?? availableParallelism()
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
       return yield* new PoolOptionError({ option: "concurrency", problem: `expected a positive integer, got ${String(concurrency)}` })
@@ -211,7 +223,9 @@ const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<P
         exportName: location.exportName,
         profile: options.profile ?? true,
         include: options.include ?? [Config.escapeGlob(cwd), Config.escapeGlob(childFile)],
-        exclude: options.exclude ?? ["**/node_modules/**"],
+        exclude: options.exclude ?? (options.include === undefined ? Config.defaultExclude : []),
+        functions: options.functions,
+        sourceMaps: options.sourceMaps,
         cwd,
         isolation
       }
@@ -252,10 +266,10 @@ const endWorkerAndWait = (worker: WorkerHandle): Promise<void> =>
  * also given to `Delivery.contribute`, which adds it to the stats file of the
  * thread that runs the pool (and does nothing without the preload).
  */
-const registerFile = fileURLToPath(new URL(`../record/register${ownExtension}`, import.meta.url))
+const preloadFiles = ["register", "preload"].map((name) => fileURLToPath(new URL(`../record/${name}${ownExtension}`, import.meta.url)))
 const isLineprofPreload = (value: string): boolean => {
   const unquoted = value.replace(/^(["'])(.*)\1$/, "$2")
-  return unquoted === registerFile || unquoted === pathToFileURL(registerFile).href || unquoted === "lineprof/register"
+  return unquoted === "lineprof/register" || preloadFiles.some((file) => unquoted === file || unquoted === pathToFileURL(file).href)
 }
 
 /** Node flags for the workers: the parent's, minus lineprof's preload. */

@@ -30,6 +30,10 @@ export interface WorkerConfig {
   readonly include: ReadonlyArray<string>
   /** Globs of files never instrumented, even when included. */
   readonly exclude: ReadonlyArray<string>
+  /** Globs of qualified function names to instrument; empty: every function. */
+  readonly functions?: ReadonlyArray<string> | undefined
+  /** false: files with a source map are reported as their generated code. */
+  readonly sourceMaps?: boolean | undefined
   /** The directory relative globs are resolved against. */
   readonly cwd: string
   /** "thread" or "process": decides how a result's cloneability is checked. */
@@ -158,6 +162,15 @@ export class WorkerStartError extends Schema.TaggedError<WorkerStartError>()("Wo
 }
 
 /** A bad option (concurrency, timeout, isolation). */
+/** This Node cannot run lineprof: `message` is the one line that says so. */
+export class NodeVersionError extends Schema.TaggedError<NodeVersionError>()("NodeVersionError", {
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return this.problem
+  }
+}
+
 export class PoolOptionError extends Schema.TaggedError<PoolOptionError>()("PoolOptionError", {
   option: Schema.String,
   problem: Schema.String

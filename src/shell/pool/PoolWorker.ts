@@ -54,7 +54,7 @@ const loadChild = async (): Promise<Child> => {
     Recorder = await import("../record/Recorder.ts")
     const Hooks = await import("../record/Hooks.ts")
     Recorder.install()
-    Hooks.install({ include: config.include, exclude: config.exclude, cwd: config.cwd })
+    Hooks.install({ include: config.include, exclude: config.exclude, cwd: config.cwd, functions: config.functions, sourceMaps: config.sourceMaps })
     Recorder.subscribe((event) => {
       if (event._tag === "Buffers") counters = { hits: event.hits, timeNs: event.timeNs, waitNs: event.waitNs }
     })

@@ -72,18 +72,34 @@ export class CallFailedError extends Schema.TaggedError<CallFailedError>()("Call
 // ---------------------------------------------------------------------------
 // Fresh, instrumented instances of modules
 
-/** Fresh module instances by module URL: loaded once, reused. */
+/** How `profileCallWith` instruments the function's module. */
+export interface CallOptions {
+  /** Globs of qualified function names of the module to instrument (`Parser.parse*`); default: every function. */
+  readonly functions?: ReadonlyArray<string> | undefined
+  /** false: a module with a source map is reported as its generated code. Default true. */
+  readonly sourceMaps?: boolean | undefined
+}
+
+/** Fresh module instances by module URL and options: loaded once, reused. */
 const freshModules = new Map<string, Record<string, unknown>>()
 let freshCount = 0
 
-const loadFresh = (moduleUrl: string): Effect.Effect<Record<string, unknown>, ModuleLoadError> =>
+const loadFresh = (moduleUrl: string, options: CallOptions = {}): Effect.Effect<Record<string, unknown>, ModuleLoadError> =>
   Effect.suspend(() => {
-    const cached = freshModules.get(moduleUrl)
+    const key = options.functions === undefined && options.sourceMaps === undefined ? moduleUrl : `${moduleUrl}\u0000${JSON.stringify(options)}`
+    const cached = freshModules.get(key)
     if (cached !== undefined) return Effect.succeed(cached)
     const file = fileURLToPath(moduleUrl)
     Recorder.install()
     Hooks.install(selectionFor(file))
     const require = createRequire(moduleUrl)
+    const freshUrl = `${moduleUrl}${moduleUrl.includes("?") ? "&" : "?"}lineprof-call=${++freshCount}`
+    let forget = (): void => {}
+    try {
+      forget = Hooks.chooseFor(require.cache[file] !== undefined ? moduleUrl : freshUrl, options)
+    } catch (error) {
+      return Effect.fail(new ModuleLoadError({ moduleUrl, reason: String((error as Error)?.message ?? error) }))
+    }
     const fail = (error: unknown) =>
       new ModuleLoadError({ moduleUrl, reason: String((error as Error)?.message ?? error).split("\n")[0]! })
     const load: Effect.Effect<Record<string, unknown>, ModuleLoadError> =
@@ -106,10 +122,10 @@ const loadFresh = (moduleUrl: string): Effect.Effect<Record<string, unknown>, Mo
             catch: fail
           })
         : Effect.tryPromise({
-            try: () => Locate.nativeImport(`${moduleUrl}${moduleUrl.includes("?") ? "&" : "?"}lineprof-call=${++freshCount}`),
+            try: () => Locate.nativeImport(freshUrl),
             catch: fail
           })
-    return Effect.tap(load, (namespace) => Effect.sync(() => freshModules.set(moduleUrl, namespace)))
+    return Effect.tap(load, (namespace) => Effect.sync(() => freshModules.set(key, namespace))).pipe(Effect.ensuring(Effect.sync(forget)))
   })
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -123,10 +139,22 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 export const profileCall = <Args extends ReadonlyArray<unknown>, R>(
   fn: (...args: Args) => R,
   ...args: Args
+): Effect.Effect<Profiled<Awaited<R>>, Locate.NotExportedError | ModuleLoadError | CallFailedError> => profileCallWith({}, fn, ...args)
+
+/**
+ * `profileCall` with options: `functions` instruments only the functions of
+ * the module named by those globs (the rest runs at full speed), `sourceMaps:
+ * false` reports a module with a source map as its generated code. Each set
+ * of options gets its own fresh instance of the module.
+ */
+export const profileCallWith = <Args extends ReadonlyArray<unknown>, R>(
+  options: CallOptions,
+  fn: (...args: Args) => R,
+  ...args: Args
 ): Effect.Effect<Profiled<Awaited<R>>, Locate.NotExportedError | ModuleLoadError | CallFailedError> =>
   Effect.gen(function* () {
     const location = yield* Locate.locate(fn)
-    const namespace = yield* loadFresh(location.moduleUrl)
+    const namespace = yield* loadFresh(location.moduleUrl, options)
     const fresh = Locate.resolveExport(namespace, location.exportName)
     if (typeof fresh !== "function") {
       return yield* new ModuleLoadError({

@@ -9,20 +9,52 @@
  * | variable             | meaning                                   | default                    |
  * |----------------------|-------------------------------------------|----------------------------|
  * | LINEPROF_INCLUDE     | comma-separated globs of files to profile | files under the current dir|
- * | LINEPROF_EXCLUDE     | comma-separated globs never profiled      | `**\/node_modules/**`      |
+ * | LINEPROF_EXCLUDE     | comma-separated globs never profiled      | `**\/node_modules/**` (1)  |
+ * | LINEPROF_FUNCTIONS   | comma-separated globs of function names   | every function             |
+ * | LINEPROF_SOURCE_MAPS | report in the sources a source map names  | on                         |
  * | LINEPROF_DIR         | folder that receives the stats files      | `.lineprof`                |
  * | LINEPROF_INTERVAL_MS | periodic flush interval                   | 1000                       |
  * | LINEPROF_COMPENSATE  | subtract the calibrated probe cost        | on                         |
  *
- * Globs: `*` matches within a path segment, `**` across segments, `?` one
+ * (1) The default exclude holds only while no include is given: an explicit
+ * include (`node_modules/marked/**`) is profiled as named. An explicit exclude
+ * still wins over the include; `LINEPROF_EXCLUDE=` (set, empty) excludes
+ * nothing. Function globs match qualified names (`Parser.parse*`, `*Token*`):
+ * only the functions named get probes, the rest of a file runs as written.
+ *
+ * Globs (effect/Glob's dialect, the one merge's folder search uses): `*` matches within a path segment, `**` across segments, `?` one
  * character, `{a,b}` alternatives, `[abc]` a class. A pattern that starts with
  * `**\/` matches anywhere; another relative pattern is anchored at the current
  * directory; an absolute pattern is matched as is. A pattern that matches a
  * folder matches every file below it (`src` is `src/**`).
  */
 import * as Data from "effect/Data"
+import type * as GlobModule from "effect/Glob"
 import * as Result from "effect/Result"
+import { createRequire } from "node:module"
 import * as path from "node:path"
+
+/**
+ * effect/Glob, loaded on the first glob that needs it: it pulls in much of
+ * effect (about 50 modules, 30 to 60 ms here), and every process the preload
+ * reaches compiles its globs, most of them only a folder (`lineprof run`'s
+ * default include) and `**\/node_modules/**`, which `compileGlob` matches
+ * without it.
+ */
+let globModule: typeof GlobModule | undefined
+const Glob = (): typeof GlobModule => (globModule ??= createRequire(import.meta.url)("effect/Glob") as typeof GlobModule)
+
+/** The text of a glob without escapes when it has no wildcard, braces or class; else undefined. */
+const literalOf = (glob: string): string | undefined => {
+  let out = ""
+  for (let k = 0; k < glob.length; k++) {
+    const char = glob[k]!
+    if (char === "\\") out += glob[++k] ?? ""
+    else if ("*?[]{},".includes(char)) return undefined
+    else out += char
+  }
+  return out
+}
 
 /** The resolved settings. Paths are absolute. */
 export interface Config {
@@ -32,6 +64,10 @@ export interface Config {
   readonly include: ReadonlyArray<string>
   /** Globs of files never instrumented (wins over include). */
   readonly exclude: ReadonlyArray<string>
+  /** Globs of qualified function names to instrument; empty means every function. */
+  readonly functions: ReadonlyArray<string>
+  /** Report a file that has a source map in its original sources. */
+  readonly sourceMaps: boolean
   /** Absolute folder that receives the stats files. */
   readonly dir: string
   /** Interval of the periodic flush that bounds what a SIGKILL loses. */
@@ -44,7 +80,10 @@ export interface Config {
 export interface Options {
   readonly cwd?: string | undefined
   readonly include?: ReadonlyArray<string> | undefined
+  /** Default: `defaultExclude` when no include is given, else nothing. */
   readonly exclude?: ReadonlyArray<string> | undefined
+  readonly functions?: ReadonlyArray<string> | undefined
+  readonly sourceMaps?: boolean | undefined
   readonly dir?: string | undefined
   readonly intervalMs?: number | undefined
   readonly compensate?: boolean | undefined
@@ -66,6 +105,8 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 export const Variables = {
   include: "LINEPROF_INCLUDE",
   exclude: "LINEPROF_EXCLUDE",
+  functions: "LINEPROF_FUNCTIONS",
+  sourceMaps: "LINEPROF_SOURCE_MAPS",
   dir: "LINEPROF_DIR",
   intervalMs: "LINEPROF_INTERVAL_MS",
   compensate: "LINEPROF_COMPENSATE"
@@ -79,8 +120,9 @@ export const defaultIntervalMs = 1000
 export const make = (options: Options = {}): Result.Result<Config, ConfigError> => {
   const cwd = path.resolve(options.cwd ?? process.cwd())
   const include = options.include ?? []
-  const exclude = options.exclude ?? defaultExclude
-  for (const [variable, globs] of [["include", include], ["exclude", exclude]] as const) {
+  const exclude = options.exclude ?? (include.length === 0 ? defaultExclude : [])
+  const functions = options.functions ?? []
+  for (const [variable, globs] of [["include", include], ["exclude", exclude], ["functions", functions]] as const) {
     for (const glob of globs) {
       const problem = globProblem(glob)
       if (problem !== undefined) return Result.fail(new ConfigError({ variable, value: glob, problem }))
@@ -96,6 +138,8 @@ export const make = (options: Options = {}): Result.Result<Config, ConfigError> 
     cwd,
     include,
     exclude,
+    functions,
+    sourceMaps: options.sourceMaps ?? true,
     dir: path.resolve(cwd, options.dir ?? defaultDir),
     intervalMs,
     compensate: options.compensate ?? true
@@ -136,8 +180,10 @@ const present = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
 /** Reads the LINEPROF_* variables of `env`; unset or empty variables take their defaults. */
 export const fromEnv = (env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Result.Result<Config, ConfigError> => {
   const include = present(env, Variables.include)
-  const exclude = present(env, Variables.exclude)
-  for (const [variable, value] of [[Variables.include, include], [Variables.exclude, exclude]] as const) {
+  // Set and empty is "exclude nothing", unset is the default.
+  const exclude = env[Variables.exclude]
+  const functions = present(env, Variables.functions)
+  for (const [variable, value] of [[Variables.include, include], [Variables.exclude, exclude], [Variables.functions, functions]] as const) {
     if (value === undefined) continue
     for (const glob of splitGlobs(value)) {
       const problem = globProblem(glob)
@@ -165,10 +211,19 @@ export const fromEnv = (env: NodeJS.ProcessEnv = process.env, cwd: string = proc
     }
     compensate = parsed
   }
+  const sourceMapsText = present(env, Variables.sourceMaps)
+  const sourceMaps = sourceMapsText === undefined ? true : parseSwitch(sourceMapsText)
+  if (sourceMaps === undefined) {
+    return Result.fail(
+      new ConfigError({ variable: Variables.sourceMaps, value: sourceMapsText!, problem: "expected on/off, true/false, yes/no or 1/0" })
+    )
+  }
   return make({
     cwd,
     include: include === undefined ? [] : splitGlobs(include),
-    exclude: exclude === undefined ? defaultExclude : splitGlobs(exclude),
+    exclude: exclude === undefined ? undefined : splitGlobs(exclude),
+    functions: functions === undefined ? [] : splitGlobs(functions),
+    sourceMaps,
     dir: present(env, Variables.dir) ?? defaultDir,
     intervalMs,
     compensate
@@ -182,6 +237,8 @@ export const fromEnv = (env: NodeJS.ProcessEnv = process.env, cwd: string = proc
 export const toEnv = (config: Config): Record<string, string> => ({
   [Variables.include]: (config.include.length === 0 ? [escapeGlob(toPosix(config.cwd))] : config.include.map((glob) => anchor(config.cwd, glob))).join(","),
   [Variables.exclude]: config.exclude.map((glob) => anchor(config.cwd, glob)).join(","),
+  [Variables.functions]: config.functions.join(","),
+  [Variables.sourceMaps]: config.sourceMaps ? "1" : "0",
   [Variables.dir]: config.dir,
   [Variables.intervalMs]: String(config.intervalMs),
   [Variables.compensate]: config.compensate ? "1" : "0"
@@ -217,50 +274,28 @@ const globProblem = (glob: string): string | undefined => {
   return undefined
 }
 
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
-
-/** Compiles one glob (already anchored) to the source of a regular expression over `/`-separated paths. */
-const globSource = (glob: string): string => {
-  let out = ""
-  let braces = 0
-  for (let k = 0; k < glob.length; k++) {
-    const char = glob[k]!
-    if (char === "*") {
-      if (glob[k + 1] === "*") {
-        const atStart = k === 0 || glob[k - 1] === "/"
-        k++
-        if (atStart && glob[k + 1] === "/") {
-          out += "(?:.*/)?"
-          k++
-        } else out += ".*"
-      } else out += "[^/]*"
-    } else if (char === "?") out += "[^/]"
-    else if (char === "\\" && k + 1 < glob.length) out += escapeRegExp(glob[++k]!)
-    else if (char === "{") {
-      out += "(?:"
-      braces++
-    } else if (char === "}" && braces > 0) {
-      out += ")"
-      braces--
-    } else if (char === "," && braces > 0) out += "|"
-    else if (char === "[") {
-      const close = glob.indexOf("]", k + 2)
-      let body = glob.slice(k + 1, close)
-      if (body.startsWith("!")) body = "^" + body.slice(1)
-      out += `[${body.replace(/\\/g, "\\\\")}]`
-      k = close
-    } else out += escapeRegExp(char)
-  }
-  return out
-}
-
 const toPosix = (file: string): string => (path.sep === "/" ? file : file.split(path.sep).join("/"))
 
-const compileGlob = (cwd: string, glob: string): RegExp => {
+/**
+ * One glob (anchored) as a test of `/`-separated absolute paths: the glob
+ * itself or, as a folder, anything below it. Paths are matched without
+ * their leading `/`, so that `**\/x` (relative) matches anywhere.
+ */
+const compileGlob = (cwd: string, glob: string): ((posixPath: string) => boolean) => {
   // A trailing slash names a folder, which matches what is below it anyway.
-  const anchored = toPosix(anchor(cwd, glob)).replace(/(.)\/+$/, "$1")
-  const body = anchored.startsWith("**/") ? `(?:.*/)?${globSource(anchored.slice(3))}` : globSource(anchored)
-  return new RegExp(`^${body}(?:/.*)?$`)
+  const anchored = toPosix(anchor(cwd, glob)).replace(/(.)\/+$/, "$1").replace(/^\/+/, "")
+  // Two shapes that need no glob engine (what the engine answers too): a path, and `**/name/**`.
+  const literal = literalOf(anchored)
+  if (literal !== undefined) return (posixPath) => posixPath === literal || posixPath.startsWith(`${literal}/`)
+  const segment = /^\*\*\/([^/]+)\/\*\*$/.exec(anchored)
+  const name = segment === null ? undefined : literalOf(segment[1]!)
+  if (name !== undefined && name !== "" && name !== "." && name !== "..") {
+    return (posixPath) => posixPath === name || posixPath.startsWith(`${name}/`) || posixPath.includes(`/${name}/`) || posixPath.endsWith(`/${name}`)
+  }
+  const engine = Glob()
+  const itself = engine.make(anchored, { dot: true })
+  const below = engine.make(`${anchored}/**`, { dot: true })
+  return (posixPath) => engine.match(itself, posixPath) || engine.match(below, posixPath)
 }
 
 /** Whether an absolute file path is selected: under an include (or under `cwd` when there is none) and under no exclude. */
@@ -270,7 +305,16 @@ export const makeMatcher = (config: Config): ((file: string) => boolean) => {
   const cwdPrefix = toPosix(config.cwd).replace(/\/$/, "") + "/"
   return (file) => {
     const posix = toPosix(file)
-    const included = include.length === 0 ? posix.startsWith(cwdPrefix) : include.some((re) => re.test(posix))
-    return included && !exclude.some((re) => re.test(posix))
+    const relative = posix.replace(/^\/+/, "")
+    const included = include.length === 0 ? posix.startsWith(cwdPrefix) : include.some((matches) => matches(relative))
+    return included && !exclude.some((matches) => matches(relative))
   }
+}
+
+/** Whether a qualified function name is selected by `functions`; undefined when every function is. */
+export const makeFunctionMatcher = (config: Pick<Config, "functions">): ((name: string) => boolean) | undefined => {
+  if (config.functions.length === 0) return undefined
+  const { make, match } = Glob()
+  const globs = config.functions.map((glob) => make(glob, { dot: true }))
+  return (name) => globs.some((glob) => match(glob, name))
 }

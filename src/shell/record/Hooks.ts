@@ -13,6 +13,9 @@
  *    run `core/Instrument`, register the file's functions with the recorder,
  *    and return the new source in the same format (Node strips TypeScript
  *    types afterwards, so reported lines are the .ts lines).
+ *    A file with a source map (see SourceMaps) is instrumented and registered
+ *    by its original sources instead, unless the selection says `sourceMaps: false`.
+ *    With function globs (`functions`), only the functions named get probes.
  * 3. lineprof's own files are never instrumented. A file that does not parse
  *    is loaded unchanged, with one warning line on stderr.
  * 4. `Function.prototype.toString` of an instrumented function gives its
@@ -24,12 +27,13 @@
  */
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
-import { createRequire, registerHooks } from "node:module"
+import * as NodeModule from "node:module"
 import { fileURLToPath } from "node:url"
 import type * as Instrument from "../../core/Instrument.ts"
 import type { InstrumentedFunction } from "../../core/Probe.ts"
 import * as Config from "./Config.ts"
 import * as Recorder from "./Recorder.ts"
+import * as SourceMaps from "./SourceMaps.ts"
 
 /** ".ts" when running from src/, ".js" from a build: lazily required siblings take the same one. */
 const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
@@ -41,7 +45,7 @@ const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
  */
 let instrumenter: typeof Instrument | undefined
 const loadInstrumenter = (): typeof Instrument =>
-  (instrumenter ??= createRequire(import.meta.url)(`../../core/Instrument${ownExtension}`) as typeof Instrument)
+  (instrumenter ??= NodeModule.createRequire(import.meta.url)(`../../core/Instrument${ownExtension}`) as typeof Instrument)
 
 /** The formats the instrumenter understands. */
 const instrumentable = new Set(["module", "commonjs", "module-typescript", "commonjs-typescript"])
@@ -58,6 +62,8 @@ const ownSourceDir = fileURLToPath(new URL("../../", import.meta.url))
 interface HookState {
   /** One matcher a call of `install`. */
   readonly selections: Array<(file: string) => boolean>
+  /** What each matcher's `install` asked beyond the files (absent: every function, source maps on). */
+  readonly choices: Map<(file: string) => boolean, Choice>
   registered: boolean
   stats: { instrumented: number; skipped: number; failed: number }
   /** The instrumented files, in load order (so by increasing slotBase), for `Function.prototype.toString`. */
@@ -72,19 +78,58 @@ interface LoadedFile {
   /** Built on the first `toString` of one of its functions: the line of each slot, where each line of `code` starts. */
   lookup?: { readonly lineBySlot: Map<number, number>; readonly lineStarts: ReadonlyArray<number> }
 }
+/** How a selection instruments its files. */
+interface Choice {
+  /** Qualified function names to instrument; undefined: every function. */
+  readonly functions: ((name: string) => boolean) | undefined
+  readonly sourceMaps: boolean
+}
 const STATE_KEY = Symbol.for("lineprof.hooks.v1")
 const state: HookState = ((globalThis as any)[STATE_KEY] ??= {
   selections: [],
+  choices: new Map(),
   registered: false,
   stats: { instrumented: 0, skipped: 0, failed: 0 },
   loaded: []
 })
 ;(state as { loaded?: Array<LoadedFile> }).loaded ??= [] // a state made by an older copy of this module
+;(state as { choices?: HookState["choices"] }).choices ??= new Map()
 const selections = state.selections
 
 /** Whether `file` (an absolute path) is instrumented by the selections installed so far. */
 export const isSelected = (file: string): boolean =>
   !file.startsWith(ownSourceDir) && selections.some((matches) => matches(file))
+
+/**
+ * How the selections that select `file` instrument it: the union of their
+ * function globs (every function when one has none); source maps unless one
+ * of them switched them off.
+ */
+const choiceFor = (file: string): Choice => {
+  const chosen = selections.filter((matches) => matches(file)).map((matches) => state.choices.get(matches) ?? { functions: undefined, sourceMaps: true })
+  const filters = chosen.map((choice) => choice.functions)
+  const functions = filters.length === 0 || filters.some((filter) => filter === undefined)
+    ? undefined
+    : (name: string) => filters.some((filter) => filter!(name))
+  return { functions, sourceMaps: chosen.every((choice) => choice.sourceMaps) }
+}
+
+/** Choices for one exact URL (a `profileCall` fresh instance), over those of the selections. */
+const urlChoices = new Map<string, Choice>()
+
+/**
+ * Instruments the module loaded from exactly `url` with these function globs
+ * and source-map choice, whatever the selections say; returns the function
+ * that forgets it. The file must be selected as well (see `install`).
+ */
+export const chooseFor = (url: string, options: Pick<Config.Options, "functions" | "sourceMaps">): (() => void) => {
+  const config = Config.make({ functions: options.functions, sourceMaps: options.sourceMaps })
+  if (config._tag === "Failure") throw config.failure
+  urlChoices.set(url, { functions: Config.makeFunctionMatcher(config.success), sourceMaps: config.success.sourceMaps })
+  return () => {
+    urlChoices.delete(url)
+  }
+}
 
 /** How many files this thread instrumented, left unchanged (not selected), or failed to instrument. */
 export const counts = (): { readonly instrumented: number; readonly skipped: number; readonly failed: number } => ({ ...state.stats })
@@ -107,24 +152,48 @@ const warn = (line: string): void => {
   }
 }
 
+const sha1 = (text: string): string => createHash("sha1").update(text).digest("hex")
+
 /** Instruments one loaded file's source; undefined leaves it unchanged. */
-export const instrumentLoaded = (url: string, format: string, source: unknown): string | undefined => {
+export const instrumentLoaded = (url: string, format: string, source: unknown, choice: Choice = choiceFor(fileURLToPath(url))): string | undefined => {
   const file = fileURLToPath(url)
   try {
     const text = sourceText(source, file)
     if (text === undefined) return undefined
-    const fileHash = createHash("sha1").update(text).digest("hex")
     const slotBase = Recorder.nextSlot()
+    const sourceMap = choice.sourceMaps ? SourceMaps.readSourceMap(text, url) : undefined
+    const mapped = sourceMap === undefined
+      ? undefined
+      : SourceMaps.instrumentMapped(
+        loadInstrumenter(),
+        text,
+        { url, format: format as Instrument.LoadFormat, slotBase, selectFunction: choice.functions },
+        sourceMap
+      )
+    if (mapped !== undefined) {
+      Recorder.allocateSlots(mapped.slotCount)
+      // No slot → generated line table: Function.prototype.toString searches the code instead.
+      state.loaded.push({ slotBase, code: mapped.code, source: text, insertions: mapped.insertions, functions: [] })
+      for (const original of mapped.files) {
+        Recorder.registerFile({ file: original.file, fileHash: sha1(original.sourceText), sourceText: original.sourceText, functions: original.functions })
+      }
+      state.stats.instrumented++
+      return process.sourceMapsEnabled === true && sourceMap!.fromComment ? withShiftedSourceMap(mapped.code, text, sourceMap!, mapped.insertions) : mapped.code
+    }
+    const fileHash = sha1(text)
     const result = loadInstrumenter().instrumentSource(text, {
       file,
       format: format as Instrument.LoadFormat,
-      slotBase
+      slotBase,
+      selectFunction: choice.functions === undefined ? undefined : (name) => choice.functions!(name)
     })
     Recorder.allocateSlots(result.slotCount)
     state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions, functions: result.functions })
     Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })
     state.stats.instrumented++
-    return process.sourceMapsEnabled === true ? withShiftedSourceMap(result.code, text, url, result.insertions) : result.code
+    if (process.sourceMapsEnabled !== true) return result.code
+    const ownMap = SourceMaps.readSourceMap(text, url)
+    return ownMap?.fromComment === true ? withShiftedSourceMap(result.code, text, ownMap, result.insertions) : result.code
   } catch (error) {
     // Whatever goes wrong, the program gets its file as Node would have loaded it.
     state.stats.failed++
@@ -138,8 +207,6 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
 // ---------------------------------------------------------------------------
 // Source maps (node --enable-source-maps)
 
-const MAP_COMMENT = /\/[*/][#@]\s+sourceMappingURL=([^\s'"*]+)/g
-
 /**
  * Under `--enable-source-maps`, a file that names a source map gets, at the
  * end of its instrumented code (after its last line), an inline map whose
@@ -148,21 +215,11 @@ const MAP_COMMENT = /\/[*/][#@]\s+sourceMappingURL=([^\s'"*]+)/g
  * every function: the original map pointed to the wrong lines and names).
  * Any problem with the map leaves the code as it is.
  */
-const withShiftedSourceMap = (code: string, source: string, url: string, insertions: Uint32Array): string => {
-  const comment = [...source.matchAll(MAP_COMMENT)].at(-1)
-  if (comment === undefined) return code
+const withShiftedSourceMap = (code: string, source: string, sourceMap: SourceMaps.RawSourceMap, insertions: Uint32Array): string => {
   try {
-    const mapUrl = new URL(comment[1]!, url)
-    let json: string
-    if (mapUrl.protocol === "data:") {
-      const comma = mapUrl.href.indexOf(",")
-      const payload = mapUrl.href.slice(comma + 1)
-      json = mapUrl.href.slice(0, comma).endsWith(";base64") ? Buffer.from(payload, "base64").toString("utf8") : decodeURIComponent(payload)
-    } else if (mapUrl.protocol === "file:") {
-      json = readFileSync(fileURLToPath(mapUrl), "utf8")
-    } else return code
-    const map = JSON.parse(json)
-    if (map?.version !== 3 || typeof map.mappings !== "string" || !Array.isArray(map.sources)) return code
+    const mapUrl = new URL(sourceMap.mapUrl)
+    const map = structuredClone(sourceMap.json)
+    if (typeof map.mappings !== "string" || !Array.isArray(map.sources)) return code
     // The new map is inline: resolve its sources against where the old one was.
     const root = typeof map.sourceRoot === "string" && map.sourceRoot !== "" ? new URL(map.sourceRoot.replace(/\/?$/, "/"), mapUrl) : mapUrl
     map.sources = map.sources.map((entry: unknown) => (typeof entry === "string" ? new URL(entry, root).href : entry))
@@ -275,11 +332,14 @@ const patchToString = (): void => {
 export const install = (options: Config.Options | Config.Config = {}): void => {
   const config = Config.make(options)
   if (config._tag === "Failure") throw config.failure
-  selections.push(Config.makeMatcher(config.success))
+  const matcher = Config.makeMatcher(config.success)
+  state.choices.set(matcher, { functions: Config.makeFunctionMatcher(config.success), sourceMaps: config.success.sourceMaps })
+  selections.push(matcher)
   if (state.registered) return
   state.registered = true
   patchToString()
-  registerHooks({
+  // Through the namespace: a named import would fail to link on a Node without it, before the version check could speak.
+  NodeModule.registerHooks({
     load(url, context, nextLoad) {
       const loaded = nextLoad(url, context)
       if (!url.startsWith("file:")) return loaded
@@ -290,7 +350,7 @@ export const install = (options: Config.Options | Config.Config = {}): void => {
         state.stats.skipped++
         return loaded
       }
-      const code = instrumentLoaded(url, format, loaded.source)
+      const code = instrumentLoaded(url, format, loaded.source, urlChoices.get(url) ?? choiceFor(file))
       return code === undefined ? loaded : { ...loaded, format, source: code }
     }
   })

@@ -145,7 +145,7 @@ describe("argument helpers", () => {
   })
 
   it("the register module is found in shell/record, with Cli's own extension", () => {
-    assert.strictEqual(Cli.registerPath(), resolve(import.meta.dirname, "..", "..", "..", "src", "shell", "record", "register.ts"))
+    assert.strictEqual(Cli.registerPath(), resolve(import.meta.dirname, "..", "..", "..", "src", "shell", "record", "preload.ts"))
     assert.strictEqual(existsSync(Cli.registerPath()), true)
   })
 })
@@ -173,6 +173,8 @@ describe("planRun", () => {
     report: true,
     include: [],
     exclude: [],
+    function: [],
+    sourceMaps: true,
     interval: Option.none(),
     compensate: Option.none(),
     command,

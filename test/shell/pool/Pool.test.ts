@@ -48,6 +48,18 @@ const watchThreads = () => {
   return { counts, stop: () => process.off("worker", onWorker) }
 }
 
+describe("profileAll: choosing functions", () => {
+  it.effect("functions: only the functions named get probes (power3 in the seed), with their exact hits", () =>
+    Effect.gen(function* () {
+      const { child } = yield* seed
+      const run = yield* Pool.profileAll(child, range(100), { concurrency: 2, functions: ["power*"] })
+      assert.deepStrictEqual(run.results, range(100).map(child))
+      assert.deepStrictEqual(run.profile.functions.map((fn) => fn.name), ["power3"])
+      const power3 = functionNamed(run.profile, "power3")
+      assert.deepStrictEqual(power3.lines.map((line) => [line.lineNo, line.hits]), [[8, 100n]])
+    }))
+})
+
 describe("profileAll: the seed", () => {
   for (const isolation of ["thread", "process"] as const) {
     it.effect(`power3/child over 0..9999 on 4 ${isolation} workers: exact hits, same as one worker, same results`, () =>

@@ -29,6 +29,18 @@ describe("ProfileCall.profileCall", () => {
       assert.match(profile.functions[0]!.file, /call\/seed\.mjs$/)
     }))
 
+  it.effect("profileCallWith functions: only the functions named are instrumented; the call's result is the plain one", () =>
+    Effect.gen(function* () {
+      const seed = yield* Effect.promise(() => load("seed.mjs"))
+      const { result, profile } = yield* ProfileCall.profileCallWith({ functions: ["child"] }, seed["run"], N)
+      assert.strictEqual(result, seed["run"](N))
+      assert.deepStrictEqual(profile.functions.map((fn) => fn.name), ["child"])
+      assert.deepStrictEqual(hitsOf(profile, "child"), { 7: N, 8: N, 9: N })
+      // Another choice for the same module gets its own instance: everything again.
+      const all = yield* ProfileCall.profileCall(seed["run"], 10)
+      assert.deepStrictEqual(hitsOf(all.profile, "power3"), { 3: 10 })
+    }))
+
   it.effect("each call gets the profile of that call only", () =>
     Effect.gen(function* () {
       const seed = yield* Effect.promise(() => load("seed.mjs"))

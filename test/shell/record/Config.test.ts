@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Glob from "effect/Glob"
 import * as Result from "effect/Result"
 import * as Config from "../../../src/shell/record/Config.ts"
 
@@ -17,6 +18,8 @@ describe("Config.fromEnv", () => {
       cwd: "/w/p",
       include: [],
       exclude: ["**/node_modules/**"],
+      functions: [],
+      sourceMaps: true,
       dir: "/w/p/.lineprof",
       intervalMs: 1000,
       compensate: true
@@ -40,8 +43,60 @@ describe("Config.fromEnv", () => {
     assert.isTrue(matches("/anywhere/lib/a.mjs"))
     assert.isFalse(matches("/anywhere/lib/sub/a.mjs"))
     assert.isTrue(matches("/abs/one.cjs"))
+    assert.isTrue(matches("/w/p/src/.hidden/a.ts"))
+    assert.isFalse(matches("/w/p/src/a.tsx"))
     // An explicit exclude replaces the default one.
     assert.isTrue(matches("/w/p/src/node_modules/q/a.ts"))
+  })
+
+  it("an explicit include beats the default exclude; an explicit exclude still wins; an empty one excludes nothing", () => {
+    const marked = Config.makeMatcher(fromEnv({ LINEPROF_INCLUDE: "node_modules/marked/**" }))
+    assert.isTrue(marked("/w/p/node_modules/marked/lib/marked.esm.js"))
+    assert.isFalse(marked("/w/p/node_modules/other/index.js"))
+    assert.isFalse(marked("/w/p/app.js"))
+    const carved = Config.makeMatcher(fromEnv({ LINEPROF_INCLUDE: "node_modules/marked/**", LINEPROF_EXCLUDE: "**/*.umd.js" }))
+    assert.isTrue(carved("/w/p/node_modules/marked/lib/marked.esm.js"))
+    assert.isFalse(carved("/w/p/node_modules/marked/lib/marked.umd.js"))
+    const nothingExcluded = Config.makeMatcher(fromEnv({ LINEPROF_EXCLUDE: "" }))
+    assert.isTrue(nothingExcluded("/w/p/node_modules/effect/dist/index.js"))
+    assert.isFalse(nothingExcluded("/other/app.js"))
+    assert.deepStrictEqual(Result.getOrThrow(Config.make({ cwd: "/w", include: ["a/**"] })).exclude, [])
+    assert.deepStrictEqual(Result.getOrThrow(Config.make({ cwd: "/w" })).exclude, ["**/node_modules/**"])
+    // Through toEnv, a child keeps "nothing excluded" rather than falling back to the default.
+    const child = Config.makeMatcher(fromEnv(Config.toEnv(fromEnv({ LINEPROF_INCLUDE: "node_modules/marked/**" })), "/elsewhere"))
+    assert.isTrue(child("/w/p/node_modules/marked/lib/marked.esm.js"))
+  })
+
+  it("LINEPROF_FUNCTIONS selects qualified names by glob; LINEPROF_SOURCE_MAPS switches maps off", () => {
+    const config = fromEnv({ LINEPROF_FUNCTIONS: "Parser.parseStatement,*Token*", LINEPROF_SOURCE_MAPS: "0" })
+    assert.deepStrictEqual(config.functions, ["Parser.parseStatement", "*Token*"])
+    assert.isFalse(config.sourceMaps)
+    const selected = Config.makeFunctionMatcher(config)!
+    assert.isTrue(selected("Parser.parseStatement"))
+    assert.isFalse(selected("Parser.parse"))
+    assert.isTrue(selected("Tokenizer.space"))
+    assert.isTrue(selected("lexToken"))
+    assert.isUndefined(Config.makeFunctionMatcher(fromEnv({})))
+    const child = fromEnv(Config.toEnv(config), "/elsewhere")
+    assert.deepStrictEqual([child.functions, child.sourceMaps], [["Parser.parseStatement", "*Token*"], false])
+    assert.strictEqual(problem({ LINEPROF_SOURCE_MAPS: "maybe" }), 'LINEPROF_SOURCE_MAPS="maybe": expected on/off, true/false, yes/no or 1/0')
+    assert.strictEqual(problem({ LINEPROF_FUNCTIONS: "a{b" }), 'LINEPROF_FUNCTIONS="a{b": glob "a{b": unclosed {')
+  })
+
+  it("a path and `**/name/**` (matched without the glob engine) select what effect/Glob selects", () => {
+    const paths = ["/w/p", "/w/p/a.js", "/w/pq/a.js", "/w/p/node_modules", "/w/p/node_modules/x/y.js", "/node_modules/a.js", "/w/p/my_node_modules/a.js", "/w/p[1]/a.js", "/w/p/.git/x"]
+    for (const [glob, engine] of [
+      ["/w/p", ["w/p", "w/p/**"]],
+      ["/w/p\\[1\\]", ["w/p\\[1\\]", "w/p\\[1\\]/**"]],
+      ["**/node_modules/**", ["**/node_modules/**", "**/node_modules/**/**"]],
+      ["**/.git/**", ["**/.git/**", "**/.git/**/**"]]
+    ] as const) {
+      const matches = Config.makeMatcher(fromEnv({ LINEPROF_INCLUDE: glob, LINEPROF_EXCLUDE: "" }))
+      const globs = engine.map((pattern) => Glob.make(pattern, { dot: true }))
+      for (const file of paths) {
+        assert.strictEqual(matches(file), globs.some((compiled) => Glob.match(compiled, file.slice(1))), `${glob} ${file}`)
+      }
+    }
   })
 
   it("a folder pattern selects every file below it", () => {

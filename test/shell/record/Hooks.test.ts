@@ -58,6 +58,15 @@ describe("Hooks (node --import register)", () => {
     assert.isAbove(run.merged.functions.length, 0)
   })
 
+  it("a file with a source map is reported in its original source; LINEPROF_SOURCE_MAPS=0 reports the generated file", async () => {
+    const mapped = await runFixture("sourcemap/out.mjs", [])
+    assert.deepStrictEqual([...new Set(mapped.merged.functions.map((fn) => path.basename(fn.file)))], ["src.ts"])
+    const generated = await runFixture("sourcemap/out.mjs", [], { env: { LINEPROF_SOURCE_MAPS: "0" } })
+    // (stdout holds stack traces, whose columns depend on where probes went: without --enable-source-maps they are the generated file's)
+    assert.strictEqual(generated.code, mapped.code)
+    assert.deepStrictEqual([...new Set(generated.merged.functions.map((fn) => path.basename(fn.file)))], ["out.mjs"])
+  })
+
   it("CommonJS: require()d modules are instrumented too", async () => {
     const plain = await runFixture("cjs/app.cjs", [String(N)], { profile: false })
     const run = await runFixture("cjs/app.cjs", [String(N)])
