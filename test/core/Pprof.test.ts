@@ -133,7 +133,8 @@ const functionProfile: fc.Arbitrary<Profile.FunctionProfile> = fc
   .record({
     file: fc.oneof(fc.constantFrom("/app/a.ts", "/app/b.ts"), anyText),
     name: fc.oneof(fc.constantFrom("f", "Queue.push"), anyText),
-    firstLine: fc.integer({ min: 1, max: 2 ** 40 }),
+    // Line numbers up to Profile.check's cap, 2^31 - 1, including its last lines.
+    firstLine: fc.oneof(fc.integer({ min: 1, max: 2 ** 31 - 7 }), fc.constant(2 ** 31 - 7)),
     span: fc.integer({ min: 0, max: 6 }),
     fileHash: fc.oneof(fc.constantFrom("", "3f1a"), anyText),
     withSource: fc.boolean(),

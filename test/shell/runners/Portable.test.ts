@@ -151,7 +151,7 @@ describe("Portable", () => {
   it("a file without functions is left alone; one that does not parse throws a one-line error naming it", () => {
     assert.strictEqual(Portable.instrument("const x = 1\n", { file: freshFile(), format: "commonjs", runtimePath }), undefined)
     const file = freshFile()
-    assert.throws(() => Portable.instrument("function (\n", { file, format: "commonjs", runtimePath }), new RegExp(`${file.replace(/[.]/g, "\\.")}:1: cannot parse`))
+    assert.throws(() => Portable.instrument("function (\n", { file, format: "commonjs", runtimePath }), new RegExp(`${file.replace(/[.]/g, "\\.")}:1:10: cannot parse`))
   })
 
   it("formatOf: JS and TS files by extension, nothing else", () => {

@@ -97,7 +97,7 @@ describe("lineprof/vite", () => {
         process.stderr.write = write
       }
       assert.strictEqual(written.length, 1)
-      assert.match(written[0]!, /^lineprof: \/project\/src\/broken\.ts:1: cannot parse: .* \(loaded without profiling\)\n$/)
+      assert.match(written[0]!, /^lineprof: \/project\/src\/broken\.ts:1:\d+: cannot parse: .* \(loaded without profiling\)\n$/)
     })
   })
 })
