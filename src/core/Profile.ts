@@ -75,10 +75,16 @@ export interface Profile {
  *
  * Laws (a commutative monoid with `undefined` as identity and `mixed` absorbing):
  * `combineTiming(exact, sampled)` is `mixed`; two sampled timings add their
- * samples and keep the shorter interval.
+ * samples and keep the shorter interval; two exact ones add their probe and
+ * wall times (kept only when one of them has them).
  */
 export type Timing =
-  | { readonly mode: "exact" }
+  | {
+    readonly mode: "exact"
+    /** The calibrated cost of the probes that ran, and the wall time of the threads that ran them, when known (for the report's hint). */
+    readonly probeNs?: bigint
+    readonly wallNs?: bigint
+  }
   | { readonly mode: "sampled"; readonly intervalNs: number; readonly samples: bigint }
   | { readonly mode: "mixed" }
 
@@ -93,7 +99,10 @@ export const timingOf = (profile: Profile): Timing | undefined =>
 export const combineTiming = (a: Timing | undefined, b: Timing | undefined): Timing | undefined => {
   if (a === undefined) return b
   if (b === undefined) return a
-  if (a.mode === "exact" && b.mode === "exact") return a
+  if (a.mode === "exact" && b.mode === "exact") {
+    if (a.probeNs === undefined && b.probeNs === undefined) return exactTiming
+    return { mode: "exact", probeNs: (a.probeNs ?? 0n) + (b.probeNs ?? 0n), wallNs: (a.wallNs ?? 0n) + (b.wallNs ?? 0n) }
+  }
   if (a.mode === "sampled" && b.mode === "sampled") {
     return { mode: "sampled", intervalNs: Math.min(a.intervalNs, b.intervalNs), samples: a.samples + b.samples }
   }
@@ -102,8 +111,8 @@ export const combineTiming = (a: Timing | undefined, b: Timing | undefined): Tim
 
 /** The canonical profile of (sorted) `functions` measured with `timing`: the field is kept only where it is not implied. */
 const withTiming = (functions: ReadonlyArray<FunctionProfile>, timing: Timing | undefined): Profile => {
-  const implied = functions.length > 0 ? "exact" : undefined
-  return timing?.mode === implied ? { functions } : { functions, timing: timing! }
+  const implied = functions.length > 0 ? timing?.mode === "exact" && timing.probeNs === undefined : timing === undefined
+  return implied ? { functions } : { functions, timing: timing! }
 }
 
 /** Why profiles of these timings cannot be merged into one report, or undefined when they can. */
@@ -283,7 +292,12 @@ export const check = (profile: Profile): ReadonlyArray<string> => {
   const problems: Array<string> = []
   const timing = profile.timing
   if (timing !== undefined) {
-    if (timing.mode === (profile.functions.length > 0 ? "exact" : undefined)) problems.push("timing: states what it implies (not canonical)")
+    if (profile.functions.length > 0 && timing.mode === "exact" && timing.probeNs === undefined) {
+      problems.push("timing: states what it implies (not canonical)")
+    }
+    if (timing.mode === "exact" && (timing.probeNs === undefined) !== (timing.wallNs === undefined)) {
+      problems.push("timing: probeNs and wallNs go together")
+    }
     if (timing.mode === "sampled" && (!(timing.intervalNs > 0) || !Number.isFinite(timing.intervalNs) || timing.samples < 0n)) {
       problems.push("timing: a sampled timing needs a positive intervalNs and non-negative samples")
     }

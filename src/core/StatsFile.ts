@@ -153,7 +153,11 @@ export type StatsFileV1 = typeof StatsFileV1.Type
 
 /** How Time was measured (see `Profile.Timing`). */
 export const TimingEntry = Schema.Union([
-  Schema.Struct({ mode: Schema.Literal("exact") }),
+  Schema.Struct({
+    mode: Schema.Literal("exact"),
+    probeNs: Schema.optionalKey(Counter.annotate({ title: "probeNs" })),
+    wallNs: Schema.optionalKey(Counter.annotate({ title: "wallNs" }))
+  }),
   Schema.Struct({
     mode: Schema.Literal("sampled"),
     intervalNs: Schema.Number.check(
