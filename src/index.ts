@@ -34,4 +34,4 @@ export type {
   TaskFailureKind,
   TaskResult
 } from "./shell/pool/Pool.ts"
-export { profileCall, profileCallPromise } from "./shell/pool/ProfileCall.ts"
+export { profileCall, profileCallPromise, profileCallWith } from "./shell/pool/ProfileCall.ts"

@@ -151,6 +151,12 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
         Flag.optional,
         Flag.withDescription("subtract the calibrated probe cost from line times (default on; --no-compensate: raw times, or LINEPROF_COMPENSATE=0)")
       ),
+      timing: Flag.Literals("timing", ["exact", "sampled"]).pipe(
+        Flag.optional,
+        Flag.withDescription(
+          "line times: exact (a clock read at each line event; the default, or LINEPROF_TIMING) or sampled (a sampler thread every ~1 ms, LINEPROF_SAMPLE_INTERVAL_US; for line-heavy programs)"
+        )
+      ),
       command: pathArgument("command").pipe(
         Argument.withDescription("the script (.js .mjs .cjs .ts …) or command to run, then its arguments"),
         Argument.variadic()
@@ -199,8 +205,13 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
         const compensate = Option.isSome(input.compensate)
           ? input.compensate.value
           : Result.isSuccess(envCompensate) ? envCompensate.success.compensate : true
+        // --timing wins; else LINEPROF_TIMING; else exact.
+        const envTiming = Config.timingFromEnv(environment.env)
+        const timing = Option.getOrElse(input.timing, () => (Result.isSuccess(envTiming) ? envTiming.success.timing : "exact" as const))
         const config = Config.make({
           compensate,
+          timing,
+          sampleIntervalNs: Result.isSuccess(envTiming) ? envTiming.success.sampleIntervalNs : undefined,
           cwd: environment.cwd,
           include: include.length > 0
             ? include

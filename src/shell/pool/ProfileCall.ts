@@ -94,7 +94,16 @@ export const difference = (after: Profile.Profile, before: Profile.Profile): Pro
     }
     if (lines.length > 0) functions.push({ ...fn, lines })
   }
-  return Profile.make(functions)
+  return Profile.make(functions, functions.length === 0 ? undefined : timingDifference(after, before))
+}
+
+/** The timing of `after - before`: a sampled recorder's samples since `before`; exact otherwise. */
+const timingDifference = (after: Profile.Profile, before: Profile.Profile): Profile.Timing => {
+  const now = Profile.timingOf(after)
+  const then = Profile.timingOf(before)
+  if (now?.mode !== "sampled") return Profile.exactTiming
+  const samples = now.samples - (then?.mode === "sampled" ? then.samples : 0n)
+  return { ...now, samples: samples < 0n ? 0n : samples }
 }
 
 // ---------------------------------------------------------------------------
@@ -143,6 +152,16 @@ const loadFresh = (moduleUrl: string): Effect.Effect<Record<string, unknown>, Mo
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as any).then === "function"
 
+/** Options of `profileCallWith`. */
+export interface CallOptions {
+  /**
+   * "exact" (a clock read at each line event) or "sampled" (a sampler thread
+   * credits time; hits stay exact). Default: the mode this thread's recorder
+   * already has, else exact. The thread's recorder switches between calls.
+   */
+  readonly timing?: "exact" | "sampled" | undefined
+}
+
 /**
  * Profiles one call of an exported function: succeeds with its result and the
  * profile of the call. Fails with `NotExportedError` (fn cannot be loaded by
@@ -151,9 +170,16 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 export const profileCall = <Args extends ReadonlyArray<unknown>, R>(
   fn: (...args: Args) => R,
   ...args: Args
+): Effect.Effect<Profiled<Awaited<R>>, Locate.NotExportedError | ModuleLoadError | CallFailedError> => profileCallWith({})(fn, ...args)
+
+/** `profileCall` with options: `profileCallWith({ timing: "sampled" })(fn, ...args)`. */
+export const profileCallWith = (options: CallOptions) => <Args extends ReadonlyArray<unknown>, R>(
+  fn: (...args: Args) => R,
+  ...args: Args
 ): Effect.Effect<Profiled<Awaited<R>>, Locate.NotExportedError | ModuleLoadError | CallFailedError> =>
   Effect.gen(function* () {
     const location = yield* Locate.locate(fn)
+    if (options.timing !== undefined) Recorder.install({ timing: options.timing })
     const namespace = yield* loadFresh(location.moduleUrl)
     const fresh = Locate.resolveExport(namespace, location.exportName)
     if (typeof fresh !== "function") {
