@@ -28,12 +28,15 @@
  * - a note line under `Timer unit` for each file whose functions come from
  *   different versions of the file (different `fileHash`);
  * - `File:`, the "Could not find file" line and the summary show a file under
- *   `cwd` relative to it.
+ *   `cwd` relative to it;
+ * - a `Timing:` line under `Timer unit` for a sampled (or mixed) profile, and,
+ *   at the end of an exact profile whose probes took most of its threads'
+ *   time, one line suggesting `--timing sampled` (`timingNote`, `probeHint`).
  *
  * Lines that never ran (zero hits, time and wait) get empty number columns;
  * a line with time but no hits (a `for await` header) gets an empty Per Hit.
  */
-import type { FunctionProfile, LineStats, Profile } from "../Profile.ts"
+import type { FunctionProfile, LineStats, Profile, Timing } from "../Profile.ts"
 
 /** The unit of the counters in a profile: nanoseconds. */
 export const nativeUnit = 1e-9
@@ -333,12 +336,37 @@ const changedFileNotes = (profile: Profile, cwd: string | undefined): Array<stri
   return notes
 }
 
+/** A sampling interval for people: `1 ms`, `250 us`, `1.5 ms`. */
+export const formatInterval = (ns: number): string =>
+  ns >= 1e6 ? `${formatGeneral(ns / 1e6, 3)} ms` : `${formatGeneral(ns / 1e3, 3)} us`
+
+/** The line a sampled or mixed profile shows under `Timer unit`; undefined for exact timing. */
+export const timingNote = (timing: Timing | undefined): string | undefined => {
+  if (timing?.mode === "sampled") {
+    return `Timing: sampled, every ${formatInterval(timing.intervalNs)} on average, ${timing.samples} samples (hits exact, times estimated)`
+  }
+  if (timing?.mode === "mixed") return "Timing: mixed (sampled and exact profiles merged: their times measure different things)"
+  return undefined
+}
+
+/** Probes above this share of the threads' wall time took "most of the run". */
+export const probeShareHint = 0.5
+
+/** The closing line of an exact profile whose probes took most of its threads' time; undefined otherwise. */
+export const probeHint = (timing: Timing | undefined): string | undefined => {
+  if (timing?.mode !== "exact" || timing.probeNs === undefined || timing.wallNs === undefined || timing.wallNs <= 0n) return undefined
+  const share = Number(timing.probeNs) / Number(timing.wallNs)
+  if (!(share > probeShareHint)) return undefined
+  return `Note: lineprof's probes took ${Math.min(100, Math.round(share * 100))}% of the profiled threads' time (exact timing reads the clock at every line event); try --timing sampled`
+}
+
 /** The profile as line_profiler's text report (see the module comment). */
 export const render = (profile: Profile, options: TextOptions = {}): string => {
   const outputUnit = options.unit ?? nativeUnit
   const scalar = nativeUnit / outputUnit
   const withWait = hasWait(profile)
-  const out: Array<string> = [`Timer unit: ${formatGeneral(outputUnit)} s\n\n`]
+  const note = timingNote(profile.timing)
+  const out: Array<string> = [`Timer unit: ${formatGeneral(outputUnit)} s\n${note === undefined ? "" : `${note}\n`}\n`]
   const notes = changedFileNotes(profile, options.cwd)
   if (notes.length > 0) out.push(...notes, "\n")
 
@@ -359,5 +387,7 @@ export const render = (profile: Profile, options: TextOptions = {}): string => {
       out.push(`${seconds} seconds - ${displayPath(fn.file, options.cwd)}:${fn.firstLine} - ${fn.name}\n`)
     }
   }
+  const hint = probeHint(profile.timing)
+  if (hint !== undefined) out.push(`${hint}\n`)
   return out.join("")
 }
