@@ -2,8 +2,8 @@
  * The sampler of sampled timing, profiled-thread side. In sampled mode a line
  * event reads no clock: it counts its hit and writes its slot into the
  * thread's shadow line stack (`Stack`). One sampler thread per process
- * (SamplerWorker, started lazily by the first thread that attaches, unref()ed,
- * without lineprof's preload) reads every attached thread's stack at a
+ * (SamplerWorker's code, started lazily by the first thread that attaches,
+ * unref()ed, without lineprof's preload) reads every attached thread's stack at a
  * jittered interval and adds the nanoseconds since its previous sample, as
  * it measured them, to the `timeNs` of every distinct line on the stack.
  * Those counters are the recorder's own SharedArrayBuffers, so whatever
@@ -19,6 +19,7 @@
  * environment, its starter gone) starts its own.
  */
 import { MessageChannel, postMessageToThread, threadId, Worker, type MessagePort } from "node:worker_threads"
+import { samplerMain } from "./SamplerWorker.ts"
 
 /** The environment variable naming the process's sampler thread: `<pid> <threadId>`. */
 export const SAMPLER_ENV = "LINEPROF_SAMPLER"
@@ -41,14 +42,19 @@ export interface Target {
 
 /** Messages to the sampler thread (over its `workerData` port, or `postMessageToThread`). */
 export type SamplerMessage =
-  | { readonly _tag: "Attach"; readonly port: MessagePort; readonly stack: Int32Array; readonly hits: Float64Array; readonly timeNs: Float64Array }
+  | {
+    readonly _tag: "Attach"
+    readonly port: MessagePort
+    readonly stack: Int32Array
+    readonly hits: Float64Array
+    readonly timeNs: Float64Array
+  }
   /** Sent on the thread's own port when its counters were reallocated. */
   | { readonly _tag: "Buffers"; readonly hits: Float64Array; readonly timeNs: Float64Array }
 
 /** The sampler's own figures, written at the end of each of its rounds: [samples taken, thread CPU µs, wall ns since start, mean interval ns]. */
 export type SamplerStats = Float64Array
 
-const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
 const STATE_KEY = Symbol.for("lineprof.sampler.v1")
 
 interface State {
@@ -59,12 +65,12 @@ const state: State = ((globalThis as any)[STATE_KEY] ??= { port: undefined, star
 
 const startSampler = (intervalNs: number): { readonly worker: Worker; readonly stats: SamplerStats } => {
   const stats = new Float64Array(new SharedArrayBuffer(4 * Float64Array.BYTES_PER_ELEMENT))
-  const entry = new URL(`./SamplerWorker${ownExtension}`, import.meta.url).href
-  // An eval worker with no execArgv: lineprof's preload (`--import`, also from NODE_OPTIONS) does not run in it.
-  const worker = new Worker(`import(${JSON.stringify(entry)})`, {
+  // An eval worker with no execArgv: lineprof's preload (`--import`, also from NODE_OPTIONS) does not run in it,
+  // and it starts without loading a module.
+  const worker = new Worker(`(${samplerMain.toString()})(require("node:worker_threads"))`, {
     eval: true,
     execArgv: [],
-    workerData: { intervalNs, stats },
+    workerData: { intervalNs, stats, stackSlots: STACK_SLOTS },
     stdout: false,
     stderr: false
   })
