@@ -98,7 +98,8 @@ export const calibrateProbeCost = (options: CalibrationOptions): number => {
       bestPlain = Math.min(bestPlain, t2 - t1)
     }
     const elapsedNs = t2 - startNs
-    if (elapsedNs >= maxNs) break
+    // At least one measured round (rounds 0 to 2 warm up), however slow: else the cost would be NaN.
+    if (round >= 3 && elapsedNs >= maxNs) break
     if (round >= minRounds && elapsedNs >= budgetNs && round - settledSince >= round >> 1) break
   }
   return Math.max(0, (bestProbed - bestPlain) / n)

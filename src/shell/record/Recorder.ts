@@ -471,7 +471,7 @@ const makeStore = () => {
     },
     snapshot(options: SnapshotOptions = {}): Profile.Profile {
       const profile = profileFrom(files, hits, timeNs, waitNs, options)
-      if (mode !== "exact" || profile.functions.length === 0 || clockState[COST] === 0) return profile
+      if (mode !== "exact" || profile.functions.length === 0 || !(clockState[COST]! > 0) || !Number.isFinite(clockState[DEBT]!)) return profile
       // The probes' share of this thread's time, for the report's hint (only the live thread knows it).
       const probeNs = BigInt(Math.round(clockState[DEBT]!))
       const wallNs = BigInt(Math.max(0, Math.round(Clock.clockCandidates[0]!.readNs() - installedAtNs)))

@@ -86,6 +86,12 @@ describe("calibration", () => {
     assert.isBelow(loops.elapsedNs(), 100e6)
   })
 
+  it("measures at least one round after the warm-up however slow the rounds (a cost, never NaN)", () => {
+    const slow = fakeLoops(() => 100_000)
+    const costNs = Recorder.calibrateProbeCost({ ...slow, n: 1000, budgetNs: 10e6, maxNs: 50e6 })
+    assert.closeTo(costNs, 99_999, 0.01)
+  })
+
   it("stops at maxNs when the estimate never settles, and at the budget when it settles at once", () => {
     let round = 0
     const improving = fakeLoops(() => 1000 * 0.95 ** Math.floor(round++ / 2))
