@@ -291,29 +291,28 @@ const makeStore = () => {
   // resumes and pops when it suspends or exits. A write past the end of the
   // stack is dropped by the typed array: the depth still counts.
 
+  // `depth` mirrors stack[0] in a closure variable (a small integer): a line event then reads no shared memory.
+  let depth = 0
   const sampledHit = (prevSlot: number, slot: number, _lineStartNs: number): number => {
     hits[slot]!++
     if (prevSlot === SINK_SLOT) {
-      const depth = stack[0]! + 1
-      stack[depth] = slot
+      stack[++depth] = slot
       stack[0] = depth
-    } else stack[stack[0]!] = slot
+    } else stack[depth] = slot
     return 0
   }
   const sampledMove = (prevSlot: number, slot: number, _lineStartNs: number): number => {
     if (prevSlot === SINK_SLOT) {
-      const depth = stack[0]! + 1
-      stack[depth] = slot
+      stack[++depth] = slot
       stack[0] = depth
-    } else stack[stack[0]!] = slot
+    } else stack[depth] = slot
     return 0
   }
   const sampledExit = (prevSlot: number, _lineStartNs: number): void => {
-    if (prevSlot !== SINK_SLOT) stack[0]!--
+    if (prevSlot !== SINK_SLOT) stack[0] = --depth
   }
   const push = (frame: Frame): void => {
-    const depth = stack[0]! + 1
-    stack[depth] = frame.slot
+    stack[++depth] = frame.slot
     stack[0] = depth
     frame.index = depth
   }
@@ -326,7 +325,7 @@ const makeStore = () => {
   const sleep = (frame: Frame): void => {
     frame.suspended = true
     frame.suspendedNs = readNs()
-    stack[0] = frame.index - 1
+    stack[0] = depth = frame.index - 1
   }
   const sampledFrameNew = (): Frame => {
     const frame = new Frame(0)
@@ -348,7 +347,7 @@ const makeStore = () => {
     if (frame.suspended) {
       waitNs[frame.slot]! += readNs() - frame.suspendedNs
       frame.suspended = false
-    } else stack[0] = frame.index - 1
+    } else stack[0] = depth = frame.index - 1
   }
   const sampledSuspend = <A>(frame: Frame, value: A): A => {
     if (frame.suspended) wake(frame)
@@ -487,7 +486,7 @@ const makeStore = () => {
     clockName: (): Clock.ClockCandidate["name"] => clockName ?? Clock.clockCandidates[0]!.name,
     timing: (): TimingMode => mode,
     timingNow: (): Profile.Timing => (mode === "sampled" ? sampledTiming() : Profile.exactTiming),
-    stackDepth: (): number => stack[0]!,
+    stackDepth: (): number => depth,
     subscribe(listener: (event: RecorderEvent) => void): () => void {
       listeners.add(listener)
       if (capacity > 0) listener(buffersEvent())
