@@ -82,7 +82,7 @@ const child = async (caseName: string, mode: Mode, intervalUs: number): Promise<
     const stats = Sampler.stats()
     return stats === undefined ? {} : { samplerCpuShare: stats.cpuNs / stats.wallNs, samplesPerSecond: stats.samples / (stats.wallNs / 1e9) }
   }
-  const load = (file: string): Promise<Record<string, any>> => import(pathToFileURL(file).href)
+  const load = (file: string, query = ""): Promise<Record<string, any>> => import(pathToFileURL(file).href + query)
 
   switch (caseName) {
     case "tight": {
@@ -143,7 +143,7 @@ const child = async (caseName: string, mode: Mode, intervalUs: number): Promise<
       })
       const opsTotal = opsNs.reduce((a, b) => a + b, 0)
       profile([file])
-      const { mix } = await load(`${file}?profiled`)
+      const { mix } = await load(file, "?profiled")
       waitForSampler(() => mix(text))
       for (let k = 0; k < 200; k++) mix(text)
       Recorder.reset()
