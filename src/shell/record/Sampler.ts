@@ -11,7 +11,7 @@
  * last file) sees the sampler's time with no change.
  *
  * Finding the process's sampler: the thread that starts it writes
- * `SAMPLER_ENV` (`<pid> <threadId>`); threads started afterwards inherit a
+ * `SAMPLER_ENV` (`<pid> <threadId>`) once the sampler listens; threads started afterwards inherit a
  * copy of the environment and attach to that thread with
  * `postMessageToThread`, handing it a MessagePort whose closing (at the
  * thread's end, terminate() included) tells the sampler to stop reading that
@@ -75,7 +75,16 @@ const startSampler = (intervalNs: number): { readonly worker: Worker; readonly s
     stderr: false
   })
   worker.unref()
-  process.env[SAMPLER_ENV] = `${process.pid} ${worker.threadId}`
+  // Name the sampler to the threads started from here only once it listens (it writes its interval into
+  // stats[3]): a thread that attached before would be refused, and a busy thread only learns that when it
+  // next returns to its event loop. A thread started before then starts its own sampler.
+  const announce = setInterval(() => {
+    if (stats[3]! > 0) {
+      clearInterval(announce)
+      process.env[SAMPLER_ENV] = `${process.pid} ${worker.threadId}`
+    }
+  }, 5)
+  announce.unref()
   return { worker, stats }
 }
 

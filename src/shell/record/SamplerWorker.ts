@@ -68,6 +68,8 @@ export const samplerMain = (threads: typeof WorkerThreads): void => {
   }
   process.on("workerMessage", attach)
   threads.parentPort?.on("message", attach)
+  // Ready: other threads may now attach with postMessageToThread (before this listener existed, they were refused).
+  stats[3] = intervalNs
 
   let sample = 0
   let samples = 0
