@@ -244,6 +244,45 @@ describe("the sampler thread", () => {
     assert.deepStrictEqual(Recorder.snapshot(), idleBefore)
   })
 
+  it("one sampler a process: a worker started once the sampler listens attaches to it and is sampled", async () => {
+    const { Worker } = await import("node:worker_threads")
+    const samplerPath = fileURLToPath(new URL("../../../src/shell/record/Sampler.ts", import.meta.url))
+    const instrumentPath = fileURLToPath(new URL("../../../src/core/Instrument.ts", import.meta.url))
+    const script = [
+      `const Recorder = await import(${JSON.stringify(recorderPath)})`,
+      `const Sampler = await import(${JSON.stringify(samplerPath)})`,
+      `const { instrumentSource } = await import(${JSON.stringify(instrumentPath)})`,
+      "const { parentPort } = await import('node:worker_threads')",
+      "Recorder.install({ timing: 'sampled' })",
+      "const source = 'function spin(ms) {\\n  const end = performance.now() + ms\\n  while (performance.now() < end) {}\\n}\\nglobalThis.spin = spin\\n'",
+      "const result = instrumentSource(source, { file: '/virtual/spin.cjs', format: 'commonjs', slotBase: Recorder.nextSlot() })",
+      "Recorder.allocateSlots(result.slotCount)",
+      "new Function(result.code)()",
+      "const deadline = performance.now() + 10_000",
+      "while (Recorder.timingNow().samples === 0n && performance.now() < deadline) globalThis.spin(2)",
+      "parentPort.postMessage({ ownSampler: Sampler.stats() !== undefined, samples: String(Recorder.timingNow().samples), sampler: process.env.LINEPROF_SAMPLER ?? '' })"
+    ].join("\n")
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "lineprof-sampled-attach-"))
+    try {
+      const entry = path.join(work, "worker.mjs")
+      fs.writeFileSync(entry, script)
+      // This thread's sampler listens (the describe's beforeAll saw it sample); let it name itself in the environment.
+      const startMs = performance.now()
+      while (process.env[Sampler.SAMPLER_ENV] === undefined && performance.now() - startMs < 10_000) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      assert.match(process.env[Sampler.SAMPLER_ENV] ?? "", new RegExp(`^${process.pid} \\d+$`))
+      const worker = new Worker(entry)
+      const report = await new Promise<{ ownSampler: boolean; samples: string; sampler: string }>((resolve) => worker.once("message", resolve))
+      await worker.terminate()
+      assert.strictEqual(report.sampler, process.env[Sampler.SAMPLER_ENV])
+      assert.isFalse(report.ownSampler, "the worker started no sampler of its own")
+      assert.isAbove(Number(report.samples), 0)
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true })
+    }
+  }, 30_000)
+
   it("a terminate()d worker's counters keep what the sampler credited to it", async () => {
     const { Worker } = await import("node:worker_threads")
     const script = [
