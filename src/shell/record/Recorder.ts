@@ -437,7 +437,13 @@ const makeStore = () => {
         defineProbes(sampledProbes)
         if (!attached) {
           attached = true
-          Sampler.attach({ stack, hits, timeNs }, intervalNs)
+          try {
+            Sampler.attach({ stack, hits, timeNs }, intervalNs)
+          } catch (error) {
+            // Hits stay exact without a sampler; say once why the times are 0.
+            const reason = String((error as Error)?.message ?? error).split("\n")[0]
+            globalThis.process?.stderr?.write(`lineprof: sampled timing: cannot start the sampler thread (${reason}); line times will be 0\n`)
+          }
         }
         return
       }
