@@ -283,6 +283,34 @@ describe("the sampler thread", () => {
     }
   }, 30_000)
 
+  it("a sampler thread that cannot start is one line on stderr; the program runs and hits stay exact", () => {
+    const instrumentPath = fileURLToPath(new URL("../../../src/core/Instrument.ts", import.meta.url))
+    const script = [
+      "import { createRequire, syncBuiltinESMExports } from 'node:module'",
+      "const threads = createRequire(import.meta.url)('node:worker_threads')",
+      "threads.Worker = class { constructor() { throw new Error('no threads here') } }",
+      "syncBuiltinESMExports()",
+      `const Recorder = await import(${JSON.stringify(recorderPath)})`,
+      `const { instrumentSource } = await import(${JSON.stringify(instrumentPath)})`,
+      "Recorder.install({ timing: 'sampled' })",
+      "const source = 'function twice(x) {\\n  return 2 * x\\n}\\nglobalThis.twice = twice\\n'",
+      "const result = instrumentSource(source, { file: '/virtual/twice.cjs', format: 'commonjs', slotBase: Recorder.nextSlot() })",
+      "Recorder.allocateSlots(result.slotCount)",
+      "Recorder.registerFile({ file: '/virtual/twice.cjs', fileHash: '', sourceText: source, functions: result.functions })",
+      "new Function(result.code)()",
+      "let total = 0",
+      "for (let i = 0; i < 1000; i++) total += globalThis.twice(i)",
+      "console.log(total, String(Recorder.snapshot().functions[0].lines[0].hits))"
+    ].join("\n")
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, NODE_OPTIONS: "", [Sampler.SAMPLER_ENV]: "" }
+    })
+    assert.strictEqual(child.status, 0, child.stderr)
+    assert.strictEqual(child.stdout, "999000 1000\n")
+    assert.strictEqual(child.stderr, "lineprof: sampled timing: cannot start the sampler thread (no threads here); line times will be 0\n")
+  })
+
   it("a terminate()d worker's counters keep what the sampler credited to it", async () => {
     const { Worker } = await import("node:worker_threads")
     const script = [
