@@ -4,7 +4,8 @@
  *
  * Laws (counters only grow between two snapshots `before` and `after`):
  * - `Profile.combine(before, difference(after, before))` equals `after`;
- * - `difference(a, a)` is the empty profile.
+ * - `difference(a, a)` is the empty profile;
+ * - a sampled recorder's delta keeps its timing, with the samples taken since `before`.
  */
 import * as Profile from "./Profile.ts"
 
@@ -35,8 +36,18 @@ export const difference = (after: Profile.Profile, before: Profile.Profile): Pro
     }
     if (lines.length > 0) functions.push({ ...fn, lines })
   }
-  return Profile.make(functions)
+  return Profile.make(functions, functions.length === 0 ? undefined : timingDifference(after, before))
 }
+
+/** The timing of `after - before`: a sampled recorder's samples since `before`; exact otherwise. */
+const timingDifference = (after: Profile.Profile, before: Profile.Profile): Profile.Timing => {
+  const now = Profile.timingOf(after)
+  const then = Profile.timingOf(before)
+  if (now?.mode !== "sampled") return Profile.exactTiming
+  const samples = now.samples - (then?.mode === "sampled" ? then.samples : 0n)
+  return { ...now, samples: samples < 0n ? 0n : samples }
+}
+
 
 /**
  * `delta` without the source text of the functions whose source already

@@ -27,6 +27,17 @@
  * (whichever it is: `__lp$H`, `__lp$X`, `__lp$S`, …) finds it suspended and
  * credits the wait.
  *
+ * The same calls serve both timing modes of the recorder. Exact timing reads
+ * the clock in every probe, as described above. Sampled timing reads none in
+ * line events: it relies on the shape of the calls alone. A sync call's first
+ * `hit`/`move` has `prevSlot === SINK_SLOT` (its entry) and its `exit` comes
+ * in a `finally` (return and throw alike), with `prevSlot === SINK_SLOT` only
+ * when no line ran; a frame is entered by `frame`, leaves at `suspend` /
+ * `suspendAt` / `frameExit`, and comes back at `resume` or at whichever probe
+ * finds it suspended. So a recorder can keep a stack of the current lines
+ * without timing anything; the returned `lineStartNs` is then meaningless and
+ * only threaded through.
+ *
  * Loop headers: `while`/`for`/`do … while` get the probe inside the test
  * (`while (__lp$t = __lp$h(…), test)`), `for-in`/`for-of` one probe before the
  * loop and one at the start of each iteration, so a body run n times gives its
@@ -87,7 +98,11 @@ export const Locals = {
   disposer: "__lp$u"
 } as const
 
-/** Slot 0 is the sink for the time before the first line of a call. */
+/**
+ * Slot 0 is the sink for the time before the first line of a call. It is
+ * never reported, so a recorder may keep its own header there (sampled
+ * timing keeps 1 + its sample count in `hits[0]`, its interval in `timeNs[0]`).
+ */
 export const SINK_SLOT = 0
 
 /** A function the instrumenter instrumented, as reported to the recorder. */

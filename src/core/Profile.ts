@@ -57,6 +57,12 @@ export interface FunctionProfile {
 /** A whole profile: functions in canonical order (see `keyOf`). */
 export interface Profile {
   readonly functions: ReadonlyArray<FunctionProfile>
+  /**
+   * How Time was measured, when it is not the default: absent means exact
+   * timing for a profile with functions, and "nothing measured yet" (the
+   * identity of `combine`) for one without. See `timingOf`.
+   */
+  readonly timing?: Timing
 }
 
 /**
@@ -65,6 +71,62 @@ export interface Profile {
  * that a tiny file cannot name line 2^40 and make a report of that many rows.
  */
 export const maxLineNo = 2 ** 31 - 1
+
+/**
+ * How a profile's Time was measured. `exact`: clock reads at every line event.
+ * `sampled`: a sampler thread credited the time between its samples to the
+ * lines on the stack (`samples` samples, `intervalNs` apart on average).
+ * `mixed`: a merge of both, whose Times measure different things: a valid
+ * value (so `combine` stays total and lawful) that merge and the reports
+ * refuse with a message.
+ *
+ * Laws (a commutative monoid with `undefined` as identity and `mixed` absorbing):
+ * `combineTiming(exact, sampled)` is `mixed`; two sampled timings add their
+ * samples and keep the shorter interval; two exact ones add their probe and
+ * wall times (kept only when one of them has them).
+ */
+export type Timing =
+  | {
+    readonly mode: "exact"
+    /** The calibrated cost of the probes that ran, and the wall time of the threads that ran them, when known (for the report's hint). */
+    readonly probeNs?: bigint
+    readonly wallNs?: bigint
+  }
+  | { readonly mode: "sampled"; readonly intervalNs: number; readonly samples: bigint }
+  | { readonly mode: "mixed" }
+
+export const exactTiming: Timing = { mode: "exact" }
+export const mixedTiming: Timing = { mode: "mixed" }
+
+/** The timing a profile states, or implies: exact when it has functions and states none; undefined for `empty`. */
+export const timingOf = (profile: Profile): Timing | undefined =>
+  profile.timing ?? (profile.functions.length > 0 ? exactTiming : undefined)
+
+/** The timing monoid (see `Timing`). */
+export const combineTiming = (a: Timing | undefined, b: Timing | undefined): Timing | undefined => {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  if (a.mode === "exact" && b.mode === "exact") {
+    if (a.probeNs === undefined && b.probeNs === undefined) return exactTiming
+    return { mode: "exact", probeNs: (a.probeNs ?? 0n) + (b.probeNs ?? 0n), wallNs: (a.wallNs ?? 0n) + (b.wallNs ?? 0n) }
+  }
+  if (a.mode === "sampled" && b.mode === "sampled") {
+    return { mode: "sampled", intervalNs: Math.min(a.intervalNs, b.intervalNs), samples: a.samples + b.samples }
+  }
+  return mixedTiming
+}
+
+/** The canonical profile of (sorted) `functions` measured with `timing`: the field is kept only where it is not implied. */
+const withTiming = (functions: ReadonlyArray<FunctionProfile>, timing: Timing | undefined): Profile => {
+  const implied = functions.length > 0 ? timing?.mode === "exact" && timing.probeNs === undefined : timing === undefined
+  return implied ? { functions } : { functions, timing: timing! }
+}
+
+/** Why profiles of these timings cannot be merged into one report, or undefined when they can. */
+export const mixedTimingProblem = (timing: Timing | undefined): string | undefined =>
+  timing?.mode === "mixed"
+    ? "cannot merge sampled and exact profiles: their Times measure different things (sampled: time between samples credited to the lines on the stack; exact: clock reads at each line)"
+    : undefined
 
 /** The identity of a function; equal keys are merged, others kept apart. */
 export const keyOf = (fn: Pick<FunctionProfile, "file" | "firstLine" | "name" | "fileHash">): string =>
@@ -181,16 +243,17 @@ const pickSource = (
 
 /** Merges two profiles: hits and nanoseconds of equal functions and lines add. */
 export const combine = (a: Profile, b: Profile): Profile => {
-  if (a.functions.length === 0) return b
-  if (b.functions.length === 0) return a
-  return { functions: mergeSorted(a.functions, b.functions, compareFunctions, combineFunctions) }
+  const timing = combineTiming(timingOf(a), timingOf(b))
+  if (a.functions.length === 0) return withTiming(b.functions, timing)
+  if (b.functions.length === 0) return withTiming(a.functions, timing)
+  return withTiming(mergeSorted(a.functions, b.functions, compareFunctions, combineFunctions), timing)
 }
 
 /**
  * Builds a canonical profile from functions in any order, merging duplicate
  * keys and duplicate lines. Every constructor of profiles goes through here.
  */
-export const make = (functions: Iterable<FunctionProfile>): Profile => {
+export const make = (functions: Iterable<FunctionProfile>, timing?: Timing): Profile => {
   const byKey = new Map<string, FunctionProfile>()
   for (const fn of functions) {
     const normalized = normalizeFunction(fn)
@@ -198,7 +261,8 @@ export const make = (functions: Iterable<FunctionProfile>): Profile => {
     const seen = byKey.get(key)
     byKey.set(key, seen === undefined ? normalized : combineFunctions(seen, normalized))
   }
-  return { functions: [...byKey.values()].sort(compareFunctions) }
+  const sorted = [...byKey.values()].sort(compareFunctions)
+  return withTiming(sorted, timing ?? (sorted.length > 0 ? exactTiming : undefined))
 }
 
 const normalizeFunction = (fn: FunctionProfile): FunctionProfile => {
@@ -216,8 +280,12 @@ const normalizeFunction = (fn: FunctionProfile): FunctionProfile => {
 export const ProfileReducer: Reducer.Reducer<Profile> = Reducer.make(combine, empty, (profiles) => {
   // Fold through one map instead of pairwise merges: linear in the total size.
   const all: Array<FunctionProfile> = []
-  for (const profile of profiles) for (const fn of profile.functions) all.push(fn)
-  return make(all)
+  let timing: Timing | undefined
+  for (const profile of profiles) {
+    for (const fn of profile.functions) all.push(fn)
+    timing = combineTiming(timing, timingOf(profile))
+  }
+  return make(all, timing)
 })
 
 /** Total time of a function: the sum of its lines' timeNs. */
@@ -240,6 +308,18 @@ export const totalHits = (fn: FunctionProfile): bigint => {
  */
 export const check = (profile: Profile): ReadonlyArray<string> => {
   const problems: Array<string> = []
+  const timing = profile.timing
+  if (timing !== undefined) {
+    if (profile.functions.length > 0 && timing.mode === "exact" && timing.probeNs === undefined) {
+      problems.push("timing: states what it implies (not canonical)")
+    }
+    if (timing.mode === "exact" && (timing.probeNs === undefined) !== (timing.wallNs === undefined)) {
+      problems.push("timing: probeNs and wallNs go together")
+    }
+    if (timing.mode === "sampled" && (!(timing.intervalNs > 0) || !Number.isFinite(timing.intervalNs) || timing.samples < 0n)) {
+      problems.push("timing: a sampled timing needs a positive intervalNs and non-negative samples")
+    }
+  }
   let previous: FunctionProfile | undefined
   profile.functions.forEach((fn, index) => {
     const at = `functions[${index}] (${fn.name})`

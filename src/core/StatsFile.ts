@@ -5,13 +5,19 @@
  * ```json
  * {
  *   "format": "lineprof",
- *   "version": 1,
+ *   "version": 2,
+ *   "timing": {"mode":"sampled","intervalNs":1000000,"samples":"5120"},
  *   "functions": [
  *     {"file":"/app/src/pow.ts","name":"power3","firstLine":9,"lastLine":10,"fileHash":"9f2c…",
  *      "source":["function power3(x) {","  return x * x * x"],"lines":[[10,5000,513427,0]]}
  *   ]
  * }
  * ```
+ *
+ * `timing` is the profile's `Profile.timingOf`: `{"mode":"exact"}`,
+ * `{"mode":"sampled","intervalNs":…,"samples":…}`, `{"mode":"mixed"}` (a merge
+ * of both, which merge and the reports refuse), or null for a profile that
+ * measured nothing. Version 1 files (no `timing`: exact) still read.
  *
  * A line is `[lineNo, hits, timeNs, waitNs]`. Counters are bigint in memory;
  * they are written as JSON numbers while they are safe integers and as digit
@@ -31,7 +37,7 @@
  * 1. parse the JSON text (empty, truncated and malformed text each get their message)
  * 2. check the header by hand, so that a foreign file or another version is
  *    named as such instead of failing on its first unknown field
- * 3. decode the body with `StatsFileV1` and report the first issue with its path.
+ * 3. decode the body with `StatsFileV2` (or `StatsFileV1`) and report the first issue with its path.
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -44,8 +50,12 @@ import * as Profile from "./Profile.ts"
 /** The value of the `format` header field. */
 export const formatName = "lineprof"
 
-/** The version this module writes, and the only one it reads. */
-export const currentVersion = 1
+/** The version this module writes. */
+export const currentVersion = 2
+
+/** The versions it reads: version 1 has no `timing` (exact). */
+export const readableVersions: ReadonlyArray<number> = [1, 2]
+const readsWhat = "this lineprof reads versions 1 and 2"
 
 const maxSafe = BigInt(Number.MAX_SAFE_INTEGER)
 
@@ -141,16 +151,45 @@ export const FunctionEntry = Schema.Struct({
 /** The whole version-1 document. */
 export const StatsFileV1 = Schema.Struct({
   format: Schema.Literal(formatName),
-  version: Schema.Literal(currentVersion),
+  version: Schema.Literal(1),
   functions: Schema.Array(FunctionEntry).annotate({ expected: "an array of function objects" })
 }).annotate({ expected: "a JSON object" })
 
 /** The decoded (in-memory) shape of a version-1 document. */
 export type StatsFileV1 = typeof StatsFileV1.Type
 
-const toDocument = (profile: Profile.Profile): StatsFileV1 => ({
+/** How Time was measured (see `Profile.Timing`). */
+export const TimingEntry = Schema.Union([
+  Schema.Struct({
+    mode: Schema.Literal("exact"),
+    probeNs: Schema.optionalKey(Counter.annotate({ title: "probeNs" })),
+    wallNs: Schema.optionalKey(Counter.annotate({ title: "wallNs" }))
+  }),
+  Schema.Struct({
+    mode: Schema.Literal("sampled"),
+    intervalNs: Schema.Number.check(
+      Schema.makeFilter((n: number) => (Number.isFinite(n) && n > 0 ? undefined : `expected a positive number of ns, got ${showValue(n)}`))
+    ).annotate({ expected: "a positive number of ns" }),
+    samples: Counter.annotate({ title: "samples" })
+  }),
+  Schema.Struct({ mode: Schema.Literal("mixed") })
+]).annotate({ expected: `{"mode":"exact"}, {"mode":"sampled","intervalNs":…,"samples":…} or {"mode":"mixed"}` })
+
+/** The whole version-2 document: version 1 plus `timing`. */
+export const StatsFileV2 = Schema.Struct({
+  format: Schema.Literal(formatName),
+  version: Schema.Literal(2),
+  timing: Schema.NullOr(TimingEntry).annotate({ expected: "a timing object or null" }),
+  functions: Schema.Array(FunctionEntry).annotate({ expected: "an array of function objects" })
+}).annotate({ expected: "a JSON object" })
+
+/** The decoded (in-memory) shape of a version-2 document. */
+export type StatsFileV2 = typeof StatsFileV2.Type
+
+const toDocument = (profile: Profile.Profile): StatsFileV2 => ({
   format: formatName,
-  version: currentVersion,
+  version: 2,
+  timing: Profile.timingOf(profile) ?? null,
   functions: profile.functions.map((fn) => ({
     file: fn.file,
     name: fn.name,
@@ -162,7 +201,7 @@ const toDocument = (profile: Profile.Profile): StatsFileV1 => ({
   }))
 })
 
-const fromDocument = (document: StatsFileV1): Profile.Profile =>
+const fromDocument = (document: StatsFileV1 | StatsFileV2): Profile.Profile =>
   Profile.make(
     document.functions.map((fn) => ({
       file: fn.file,
@@ -172,10 +211,11 @@ const fromDocument = (document: StatsFileV1): Profile.Profile =>
       fileHash: fn.fileHash,
       source: fn.source ?? undefined,
       lines: fn.lines.map(([lineNo, hits, timeNs, waitNs]) => ({ lineNo, hits, timeNs, waitNs }))
-    }))
+    })),
+    "timing" in document ? (document.timing ?? undefined) : undefined
   )
 
-const encodeDocument = Schema.encodeSync(StatsFileV1)
+const encodeDocument = Schema.encodeSync(StatsFileV2)
 
 /**
  * Writes a profile as stats-file text: the header, then one function a line,
@@ -189,7 +229,7 @@ export const encode = (profile: Profile.Profile): string => {
   const document = encodeDocument(toDocument(profile))
   const functions = document.functions.map((fn) => `    ${JSON.stringify(fn)}`)
   const body = functions.length === 0 ? "[]" : `[\n${functions.join(",\n")}\n  ]`
-  return `{\n  "format": ${JSON.stringify(document.format)},\n  "version": ${document.version},\n  "functions": ${body}\n}\n`
+  return `{\n  "format": ${JSON.stringify(document.format)},\n  "version": ${document.version},\n  "timing": ${JSON.stringify(document.timing)},\n  "functions": ${body}\n}\n`
 }
 
 // -- decoding -----------------------------------------------------------------
@@ -235,14 +275,14 @@ const checkHeader = (json: unknown): HeaderProblem | undefined => {
   if (header.format !== formatName) {
     return foreign(`"format" is ${showValue(header.format)}, expected "${formatName}"`)
   }
-  if (!("version" in header)) return bad(`no "version" field in the lineprof header (this lineprof reads version ${currentVersion})`)
+  if (!("version" in header)) return bad(`no "version" field in the lineprof header (${readsWhat})`)
   if (typeof header.version === "number" && Number.isInteger(header.version) && header.version > currentVersion) {
     return bad(
-      `lineprof stats version ${header.version} was written by a newer lineprof; this one reads version ${currentVersion} (upgrade lineprof)`
+      `lineprof stats version ${header.version} was written by a newer lineprof; ${readsWhat.replace("this lineprof", "this one")} (upgrade lineprof)`
     )
   }
-  if (header.version !== currentVersion) {
-    return bad(`unsupported lineprof stats version ${showValue(header.version)} (this lineprof reads version ${currentVersion})`)
+  if (!readableVersions.includes(header.version as number)) {
+    return bad(`unsupported lineprof stats version ${showValue(header.version)} (${readsWhat})`)
   }
   return undefined
 }
@@ -335,7 +375,8 @@ export const formatIssue = (issue: SchemaIssue.Issue): string => {
   return labelled === "" ? found.message : `${labelled}: ${found.message}`
 }
 
-const decodeBody = Schema.decodeUnknownResult(StatsFileV1)
+const decodeV1 = Schema.decodeUnknownResult(StatsFileV1)
+const decodeV2 = Schema.decodeUnknownResult(StatsFileV2)
 
 /**
  * Arrays and objects a stats file may nest: the document needs 5 (document,
@@ -395,7 +436,9 @@ export const decodeExplained = (text: string, fileName: string): Result.Result<P
     // Four keys name the field (`functions[0].lines[2][1]`); the rest would be a screenful of `[0]`.
     return fail(`${renderPath(deep.slice(0, 4))}: nested too deeply (more than ${maxNesting} levels of arrays and objects)`)
   }
-  const body = decodeBody(json.success, { errors: "first", reportInput: true, onExcessProperty: "ignore" })
+  const parseOptions = { errors: "first", reportInput: true, onExcessProperty: "ignore" } as const
+  const body: Result.Result<StatsFileV1 | StatsFileV2, Schema.SchemaError> =
+    (json.success as { readonly version: number }).version === 1 ? decodeV1(json.success, parseOptions) : decodeV2(json.success, parseOptions)
   if (Result.isFailure(body)) return fail(formatIssue(body.failure.issue))
   const profile = fromDocument(body.success)
   // Every field was checked above, so this is a safety net for invariants

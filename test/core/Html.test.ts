@@ -53,6 +53,20 @@ const allowedTags = new Set([
 ])
 
 describe("Html.render", () => {
+  it("sampled timing: says so under the title and greys the times of lines with too few samples; exact pages keep their bytes", () => {
+    const lines: ReadonlyArray<readonly [number, bigint, bigint]> = [[2, 10n, 50_000_000n], [3, 10n, 3_000_000n]]
+    const functions = [fn("f", "/app/a.js", 1, lines, ["function f() {", "  many()", "  few()", "}"])]
+    const exact = Html.render(Profile.make(functions))
+    const sampled = Html.render(Profile.make(functions, { mode: "sampled", intervalNs: 1_000_000, samples: 53n }))
+    assert.notInclude(exact, "class=few")
+    assert.notInclude(exact, "td.few")
+    assert.include(sampled, "Timing: sampled, every 1 ms on average, 53 samples")
+    const section = sectionOf(sampled, "f1")
+    assert.include(section, `<td class=few title="3000000 ns from about 3 samples: too few to trust">`)
+    assert.notInclude(section, `50000000 ns from about`)
+    assert.strictEqual(sampled.match(/class=few/g)?.length, 1)
+  })
+
   it("lists functions by total time, largest first, ties in canonical order, and links each to its section", () => {
     const profile = Profile.make([
       fn("small", "a.ts", 1, [[2, 1n, 10n]]),

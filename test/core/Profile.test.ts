@@ -68,8 +68,18 @@ const functionProfile: fc.Arbitrary<Profile.FunctionProfile> = identity.chain(({
   }))
 )
 
-/** Canonical profiles built the only supported way, through Profile.make. */
-const profile: fc.Arbitrary<Profile.Profile> = fc.array(functionProfile, { maxLength: 6 }).map(Profile.make)
+/** Every timing: exact (with and without the probe figures), sampled (a few intervals), mixed. */
+const timing: fc.Arbitrary<Profile.Timing> = fc.oneof(
+  fc.constant(Profile.exactTiming),
+  fc.record({ mode: fc.constant("exact" as const), probeNs: counter, wallNs: counter }),
+  fc.record({ mode: fc.constant("sampled" as const), intervalNs: fc.constantFrom(250_000, 1_000_000, 1_500_000), samples: counter }),
+  fc.constant(Profile.mixedTiming)
+)
+
+/** Canonical profiles built the only supported way, through Profile.make; the timing left out (implied) or any. */
+const profile: fc.Arbitrary<Profile.Profile> = fc
+  .tuple(fc.array(functionProfile, { maxLength: 6 }), fc.option(timing, { nil: undefined }))
+  .map(([functions, stated]) => Profile.make(functions, stated))
 
 const assertWellFormed = (value: Profile.Profile): void => {
   assert.deepStrictEqual(Profile.check(value), [])
@@ -124,6 +134,18 @@ describe("Profile laws", () => {
       }),
       { numRuns }
     )
+  })
+
+  it("timing: exact with sampled is mixed (which mixedTimingProblem refuses); sampled ones add samples and keep the shorter interval", () => {
+    const fn = { file: "/a.ts", name: "f", firstLine: 1, lastLine: 1, fileHash: "", source: undefined, lines: [Profile.makeLine(1, { hits: 1n })] }
+    const exact = Profile.make([fn])
+    const sampled = (intervalNs: number, samples: bigint) => Profile.make([fn], { mode: "sampled", intervalNs, samples })
+    assert.deepStrictEqual(exact, { functions: [fn] })
+    assert.deepStrictEqual(Profile.timingOf(Profile.combine(exact, sampled(1e6, 3n))), Profile.mixedTiming)
+    assert.match(Profile.mixedTimingProblem(Profile.timingOf(Profile.combine(sampled(1e6, 3n), exact)))!, /^cannot merge sampled and exact profiles: their Times measure different things/)
+    assert.deepStrictEqual(Profile.combine(sampled(1e6, 3n), sampled(5e5, 4n)).timing, { mode: "sampled", intervalNs: 5e5, samples: 7n })
+    assert.strictEqual(Profile.mixedTimingProblem(Profile.timingOf(Profile.combine(Profile.empty, sampled(1e6, 3n)))), undefined)
+    assert.strictEqual(Profile.timingOf(Profile.empty), undefined)
   })
 
   it("keeps functions whose file hash differs apart", () => {

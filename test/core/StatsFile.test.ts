@@ -40,6 +40,9 @@ const sampleText = `{
 }
 `
 
+/** What this version writes for `sample`: version 2, with the timing. */
+const sampleTextV2 = sampleText.replace(`"version": 1,`, `"version": 2,\n  "timing": {"mode":"exact"},`)
+
 /** The failure message of decoding `text`, or a marker when decoding succeeded. */
 const failureOf = (text: string): string => {
   const decoded = StatsFile.decode(text, "a.json")
@@ -55,11 +58,18 @@ const failureAfter = (edit: (document: any) => unknown): string => {
 
 describe("StatsFile.encode", () => {
   it("writes the header, one function a line, and big counters as digit strings", () => {
-    assert.strictEqual(StatsFile.encode(sample), sampleText)
+    assert.strictEqual(StatsFile.encode(sample), sampleTextV2)
+  })
+
+  it("writes a sampled profile's timing: interval and sample count; reads it back", () => {
+    const sampled = Profile.make(sample.functions, { mode: "sampled", intervalNs: 1_000_000, samples: 5120n })
+    const text = StatsFile.encode(sampled)
+    assert.include(text, `\n  "timing": {"mode":"sampled","intervalNs":1000000,"samples":5120},\n`)
+    assert.deepStrictEqual(StatsFile.decode(text, "a.json"), Result.succeed(sampled))
   })
 
   it("writes an empty profile as an empty function list", () => {
-    assert.strictEqual(StatsFile.encode(Profile.empty), `{\n  "format": "lineprof",\n  "version": 1,\n  "functions": []\n}\n`)
+    assert.strictEqual(StatsFile.encode(Profile.empty), `{\n  "format": "lineprof",\n  "version": 2,\n  "timing": null,\n  "functions": []\n}\n`)
   })
 
   it("refuses a profile that could not be read back", () => {
@@ -71,8 +81,10 @@ describe("StatsFile.encode", () => {
 })
 
 describe("StatsFile.decode", () => {
-  it("reads its own output back", () => {
+  it("reads its own output back, and version 1 files (no timing) as exact", () => {
+    assert.deepStrictEqual(StatsFile.decode(sampleTextV2, "a.json"), Result.succeed(sample))
     assert.deepStrictEqual(StatsFile.decode(sampleText, "a.json"), Result.succeed(sample))
+    assert.deepStrictEqual(Result.map(StatsFile.decode(sampleText, "a.json"), Profile.timingOf), Result.succeed(Profile.exactTiming))
   })
 
   it("reads safe counters written as digit strings and large ones written as numbers", () => {
@@ -135,10 +147,16 @@ describe("StatsFile.decode error messages", () => {
       () => failureOf(`{"format": "chrome-cpuprofile", "version": 1}`),
       `a.json: not a lineprof stats file: "format" is "chrome-cpuprofile", expected "lineprof"`
     ],
-    ["no version", () => failureOf(`{"format": "lineprof"}`), `a.json: no "version" field in the lineprof header (this lineprof reads version 1)`],
-    ["a newer version", () => failureOf(`{"format": "lineprof", "version": 2}`), "a.json: lineprof stats version 2 was written by a newer lineprof; this one reads version 1 (upgrade lineprof)"],
-    ["an older version", () => failureOf(`{"format": "lineprof", "version": 0}`), "a.json: unsupported lineprof stats version 0 (this lineprof reads version 1)"],
-    ["a version string", () => failureOf(`{"format": "lineprof", "version": "1"}`), `a.json: unsupported lineprof stats version "1" (this lineprof reads version 1)`],
+    ["no version", () => failureOf(`{"format": "lineprof"}`), `a.json: no "version" field in the lineprof header (this lineprof reads versions 1 and 2)`],
+    ["a newer version", () => failureOf(`{"format": "lineprof", "version": 3}`), "a.json: lineprof stats version 3 was written by a newer lineprof; this one reads versions 1 and 2 (upgrade lineprof)"],
+    ["an older version", () => failureOf(`{"format": "lineprof", "version": 0}`), "a.json: unsupported lineprof stats version 0 (this lineprof reads versions 1 and 2)"],
+    ["a version string", () => failureOf(`{"format": "lineprof", "version": "1"}`), `a.json: unsupported lineprof stats version "1" (this lineprof reads versions 1 and 2)`],
+    ["version 2 without timing", () => failureOf(sampleTextV2.replace(`\n  "timing": {"mode":"exact"},`, "")), "a.json: timing: missing"],
+    [
+      "a sampled timing without a positive interval",
+      () => failureOf(sampleTextV2.replace(`{"mode":"exact"}`, `{"mode":"sampled","intervalNs":0,"samples":3}`)),
+      "a.json: timing.intervalNs: expected a positive number of ns, got 0"
+    ],
     ["no functions", () => failureAfter((d) => void delete d.functions), "a.json: functions: missing"],
     ["functions not an array", () => failureAfter((d) => void (d.functions = {})), "a.json: functions: expected an array of function objects, got {}"],
     ["a function that is null", () => failureAfter((d) => void (d.functions[1] = null)), "a.json: functions[1]: expected a function object, got null"],

@@ -77,6 +77,33 @@ const rowOf = (text: string, lineNo: number): string => {
 }
 
 describe("Text.render: lineprof additions", () => {
+  it("sampled timing: one line under Timer unit with the interval and the samples; exact stays as it was", () => {
+    const lines = [Profile.makeLine(2, { hits: 3n, timeNs: 30n })]
+    const exact = Text.render(Profile.make([fn({ lines })]))
+    const sampled = Text.render(Profile.make([fn({ lines })], { mode: "sampled", intervalNs: 1_000_000, samples: 5120n }))
+    assert.strictEqual(
+      sampled,
+      exact.replace(
+        "Timer unit: 1e-09 s\n",
+        "Timer unit: 1e-09 s\nTiming: sampled, every 1 ms on average, 5120 samples (hits exact, times estimated)\n"
+      )
+    )
+    assert.include(Text.render(Profile.make([fn({ lines })], { mode: "sampled", intervalNs: 250_000, samples: 1n })), "every 250 us on average, 1 samples")
+    assert.include(Text.render(Profile.make([fn({ lines })], Profile.mixedTiming)), "\nTiming: mixed (sampled and exact profiles merged")
+  })
+
+  it("ends with one line suggesting --timing sampled when the probes took most of an exact run's time, only then", () => {
+    const lines = [Profile.makeLine(2, { hits: 3n, timeNs: 30n })]
+    const withShare = (probeNs: bigint, wallNs: bigint) => Text.render(Profile.make([fn({ lines })], { mode: "exact", probeNs, wallNs }))
+    const plain = Text.render(Profile.make([fn({ lines })]))
+    assert.strictEqual(
+      withShare(830n, 1000n),
+      `${plain}Note: lineprof's probes took at least 83% of the profiled threads' time (exact timing reads the clock at every line event); try --timing sampled\n`
+    )
+    assert.strictEqual(withShare(190n, 1000n), plain)
+    assert.strictEqual(withShare(0n, 0n), plain)
+  })
+
   it("has no Wait column when no line waited", () => {
     const text = Text.render(Profile.make([fn({ lines: [Profile.makeLine(2, { hits: 3n, timeNs: 30n })] })]))
     assert.notInclude(text, "Wait")

@@ -237,7 +237,7 @@ describe("lineprof show", () => {
     // 400 functions: a report far larger than a pipe's buffer.
     const big = join(scratch.dir, "big.json")
     const template = readText(fixture("a.json"))
-    const functions = Array.from({ length: 400 }, (_, k) => template.split("\n")[4]!.replace('"name":"work"', `"name":"work${k}"`))
+    const functions = Array.from({ length: 400 }, (_, k) => template.split("\n").find((line) => line.includes('"name":"work"'))!.replace('"name":"work"', `"name":"work${k}"`))
     writeFileSync(big, `{"format":"lineprof","version":1,"functions":[\n${functions.map((line) => line.replace(/,$/, "")).join(",\n")}\n]}\n`)
     const child = startBin(["show", big])
     let stderr = ""

@@ -32,7 +32,10 @@
  */
 import * as Profile from "../Profile.ts"
 import * as Heat from "./Heat.ts"
-import { displayPath } from "./Text.ts"
+import { displayPath, probeHint, timingNote } from "./Text.ts"
+
+/** A sampled line with fewer samples than this (its Time over the interval) is marked as too few to trust. */
+export const minTrustedSamples = 10
 
 export interface RenderOptions {
   /** Heading and page title; default "lineprof report". */
@@ -79,6 +82,9 @@ const rowClass = (part: bigint, whole: bigint): string => {
   const level = Heat.levelOf(part, whole)
   return level === undefined ? "" : ` class=${level}`
 }
+
+/** The style of a time from too few samples (sampled timing only, so exact reports keep their bytes). */
+const fewStyle = ".L td.few{color:#8a8a8a;font-style:italic}"
 
 /** Width and strength of a heat bar for a share of `part / whole`. */
 const heat = (part: bigint, whole: bigint): string => {
@@ -160,7 +166,7 @@ const renderListRow = (entry: Ranked, rank: number, allNs: bigint, withWait: boo
   )
 }
 
-const renderFunction = (entry: Ranked, rank: number): string => {
+const renderFunction = (entry: Ranked, rank: number, sampledIntervalNs: number | undefined): string => {
   const { fn, file, id, totalNs, waitNs } = entry
   const hasWait = waitNs > 0n
   const hottest = hottestLine(fn)
@@ -199,8 +205,13 @@ const renderFunction = (entry: Ranked, rank: number): string => {
     }
     const perHit = stats.hits === 0n ? "" : formatDuration(Number(stats.timeNs) / Number(stats.hits))
     const anchor = stats === hottest ? ` id=${lineId(id, lineNo)}` : ""
+    // Sampled timing: about timeNs / interval samples fell on the line; a few of them say little.
+    const samples = sampledIntervalNs === undefined ? undefined : Math.round(Number(stats.timeNs) / sampledIntervalNs)
+    const timeCell = samples !== undefined && samples < minTrustedSamples
+      ? `<td class=few title="${stats.timeNs} ns from about ${samples} sample${samples === 1 ? "" : "s"}: too few to trust">`
+      : `<td title="${stats.timeNs} ns">`
     out.push(
-      `<tr${anchor}${rowClass(stats.timeNs, totalNs)}><td>${lineNo}<td>${stats.hits}<td title="${stats.timeNs} ns">${formatDuration(Number(stats.timeNs))}` +
+      `<tr${anchor}${rowClass(stats.timeNs, totalNs)}><td>${lineNo}<td>${stats.hits}${timeCell}${formatDuration(Number(stats.timeNs))}` +
         `<td>${perHit}<td>${percent(stats.timeNs, totalNs)}` +
         `${hasWait ? `<td title="${stats.waitNs} ns">${formatDuration(Number(stats.waitNs))}` : ""}` +
         `<td>${heat(stats.timeNs, totalNs)}${contents}`
@@ -241,6 +252,10 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
   const allNs = ranked.reduce((sum, entry) => sum + entry.totalNs, 0n)
   const fileCount = new Set(shown.map((fn) => fn.file)).size
   const anyWait = ranked.some((entry) => entry.waitNs > 0n)
+  const timing = profile.timing
+  const sampledIntervalNs = timing?.mode === "sampled" ? timing.intervalNs : undefined
+  const note = timingNote(timing)
+  const hint = probeHint(timing)
 
   // 2. the page: head, the list, then one section a function
   const parts: Array<string> = []
@@ -248,10 +263,12 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">` +
       `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">` +
       `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-      `<title>${escapeHtml(title)}</title><style>${styles}</style></head><body>`,
+      `<title>${escapeHtml(title)}</title><style>${styles}${sampledIntervalNs === undefined ? "" : fewStyle}</style></head><body>`,
     `<header><h1>${escapeHtml(title)}</h1><p class=meta>${ranked.length} function${ranked.length === 1 ? "" : "s"} in ` +
       `${fileCount} file${fileCount === 1 ? "" : "s"} \u00b7 total time ${formatDuration(Number(allNs))} ` +
-      `(line times include callees, so nested functions count in both)</p></header>`,
+      `(line times include callees, so nested functions count in both)</p>` +
+      `${note === undefined ? "" : `<p class=meta>${escapeHtml(note)}${sampledIntervalNs === undefined ? "" : `; times from fewer than ${minTrustedSamples} samples are grey`}</p>`}` +
+      `${hint === undefined ? "" : `<p class=meta>${escapeHtml(hint)}</p>`}</header>`,
     `<nav id="functions"><h2>Functions by total time</h2>`
   )
   if (ranked.length === 0) {
@@ -266,7 +283,7 @@ export const render = (profile: Profile.Profile, options: RenderOptions = {}): s
     parts.push(`</tbody></table></nav>`)
   }
   parts.push(`<main>`)
-  ranked.forEach((entry, k) => parts.push(renderFunction(entry, k + 1)))
+  ranked.forEach((entry, k) => parts.push(renderFunction(entry, k + 1, sampledIntervalNs)))
   parts.push(`</main></body></html>\n`)
   return parts.join("\n")
 }

@@ -217,6 +217,7 @@ export interface RunInput extends RenderFlags {
   readonly sourceMaps: boolean
   readonly interval: Option.Option<string>
   readonly compensate: Option.Option<boolean>
+  readonly timing: Option.Option<"exact" | "sampled">
   readonly command: ReadonlyArray<string>
 }
 
@@ -301,8 +302,13 @@ export const planRun = Effect.fn("RunCommand.planRun")(function*(input: RunInput
   const exclude = input.exclude.flatMap(Config.splitGlobs)
   const functions = input.function.flatMap(Config.splitGlobs)
   const namedScript = scriptOf(program, programArgs)
+  // --timing wins; else LINEPROF_TIMING; else exact.
+  const envTiming = Config.timingFromEnv(environment.env)
+  const timing = Option.getOrElse(input.timing, () => (Result.isSuccess(envTiming) ? envTiming.success.timing : "exact" as const))
   const config = Config.make({
     compensate,
+    timing,
+    sampleIntervalNs: Result.isSuccess(envTiming) ? envTiming.success.sampleIntervalNs : undefined,
     cwd: environment.cwd,
     include: include.length > 0
       ? include
@@ -638,6 +644,12 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
       function: Flag.String("function").pipe(
         Flag.atLeast(0),
         Flag.withDescription("globs of qualified function names to profile (Parser.parse*, *Token*), repeatable or comma-separated; the rest runs unprofiled (default: every function)")
+      ),
+      timing: Flag.Literals("timing", ["exact", "sampled"]).pipe(
+        Flag.optional,
+        Flag.withDescription(
+          "line times: exact (a clock read at each line event; the default, or LINEPROF_TIMING) or sampled (a sampler thread every ~1 ms, LINEPROF_SAMPLE_INTERVAL_US; for line-heavy programs)"
+        )
       ),
       sourceMaps: Flag.Boolean("source-maps").pipe(
         Flag.withDefault(true),

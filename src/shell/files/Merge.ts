@@ -252,7 +252,7 @@ export interface MergeOptions {
 export const mergeFiles = (
   paths: ReadonlyArray<string>,
   options: MergeOptions = {}
-): Effect.Effect<MergeResult, StatsFiles.StatsFileError, FileSystem.FileSystem> =>
+): Effect.Effect<MergeResult, StatsFiles.StatsFileError | MergeInputError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     let profile = Profile.empty
     let mergedFiles = 0
@@ -275,6 +275,12 @@ export const mergeFiles = (
       )
       if (next !== undefined) {
         profile = Profile.combine(profile, next)
+        // Sampled and exact Times measure different things: the first file that mixes them stops the merge.
+        const mixed = Profile.mixedTimingProblem(Profile.timingOf(profile))
+        if (mixed !== undefined) {
+          const own = Profile.timingOf(next)?.mode ?? "exact"
+          return yield* new MergeInputError({ input: path, message: `${path}: ${own} timing: ${mixed}` })
+        }
         mergedFiles++
       }
       options.progress?.tick(index + 1)

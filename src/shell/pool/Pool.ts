@@ -43,6 +43,7 @@ import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
 import * as RpcClient from "effect/rpc/RpcClient"
 import * as Scope from "effect/Scope"
 import * as ScopedRef from "effect/ScopedRef"
@@ -118,6 +119,14 @@ export interface PoolOptions {
   readonly profile?: boolean | undefined
   /** "fail" (default): the first failed task fails the run. "collect": failures are listed and the run goes on. */
   readonly failures?: "fail" | "collect" | undefined
+  /**
+   * How line times are measured in the workers: "exact" (a clock read at
+   * each line event) or "sampled" (a sampler thread; hits stay exact).
+   * Default: `LINEPROF_TIMING`, else "exact".
+   */
+  readonly timing?: "exact" | "sampled" | undefined
+  /** Sampled timing: the mean interval between samples. Default: `LINEPROF_SAMPLE_INTERVAL_US`, else 1 ms. */
+  readonly sampleInterval?: Duration.Input | undefined
 }
 
 /** The child: an exported function, or where to load it from when it is not at hand. */
@@ -210,6 +219,19 @@ const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<P
     if (chunkSize !== undefined && chunkSize > 1 && timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY) {
       return yield* new PoolOptionError({ option: "chunkSize", problem: "a per-task timeout needs chunkSize 1 (leave chunkSize out)" })
     }
+    const timingFromEnv = Config.timingFromEnv(process.env)
+    const timing = options.timing ?? (Result.isSuccess(timingFromEnv) ? timingFromEnv.success.timing : "exact")
+    if (timing !== "exact" && timing !== "sampled") {
+      return yield* new PoolOptionError({ option: "timing", problem: `expected "exact" or "sampled", got ${String(timing)}` })
+    }
+    let sampleIntervalNs = Result.isSuccess(timingFromEnv) ? timingFromEnv.success.sampleIntervalNs : Config.defaultSampleIntervalNs
+    if (options.sampleInterval !== undefined) {
+      const duration = Duration.fromInput(options.sampleInterval)
+      sampleIntervalNs = Option.isSome(duration) ? Duration.toMillis(duration.value) * 1e6 : Number.NaN
+      if (!(sampleIntervalNs > 0) || !Number.isFinite(sampleIntervalNs)) {
+        return yield* new PoolOptionError({ option: "sampleInterval", problem: `expected a positive duration, got ${String(options.sampleInterval)}` })
+      }
+    }
     const location = isLocation(child) ? child : yield* locate(child)
     const cwd = process.cwd()
     const childFile = location.moduleUrl.startsWith("file:") ? fileURLToPath(location.moduleUrl) : location.moduleUrl
@@ -227,7 +249,9 @@ const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<P
         functions: options.functions,
         sourceMaps: options.sourceMaps,
         cwd,
-        isolation
+        isolation,
+        timing,
+        sampleIntervalNs
       }
     }
   })

@@ -38,6 +38,9 @@ export interface WorkerConfig {
   readonly cwd: string
   /** "thread" or "process": decides how a result's cloneability is checked. */
   readonly isolation: Isolation
+  /** How the recorder measures line times (see Recorder.TimingMode), and the sampled mode's mean interval. */
+  readonly timing: "exact" | "sampled"
+  readonly sampleIntervalNs: number
 }
 
 /**

@@ -53,7 +53,7 @@ const loadChild = async (): Promise<Child> => {
   if (config.profile) {
     Recorder = await import("../record/Recorder.ts")
     const Hooks = await import("../record/Hooks.ts")
-    Recorder.install()
+    Recorder.install({ timing: config.timing, sampleIntervalNs: config.sampleIntervalNs })
     Hooks.install({ include: config.include, exclude: config.exclude, cwd: config.cwd, functions: config.functions, sourceMaps: config.sourceMaps })
     Recorder.subscribe((event) => {
       if (event._tag === "Buffers") counters = { hits: event.hits, timeNs: event.timeNs, waitNs: event.waitNs }
@@ -94,6 +94,11 @@ const sinceMark = (mark: Mark | undefined): Mark | undefined => {
     now.hits[slot]! -= mark.hits[slot]!
     now.timeNs[slot]! -= mark.timeNs[slot]!
     now.waitNs[slot]! -= mark.waitNs[slot]!
+  }
+  if (config.timing === "sampled") {
+    // Slot 0 is the sampled-mode header (see Recorder): 1 + the samples since the mark, and the interval.
+    now.hits[0]! += 1
+    now.timeNs[0] = counters!.timeNs[0]!
   }
   return now
 }

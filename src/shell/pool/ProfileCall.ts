@@ -69,6 +69,7 @@ export class CallFailedError extends Schema.TaggedError<CallFailedError>()("Call
   }
 }
 
+
 // ---------------------------------------------------------------------------
 // Fresh, instrumented instances of modules
 
@@ -78,6 +79,12 @@ export interface CallOptions {
   readonly functions?: ReadonlyArray<string> | undefined
   /** false: a module with a source map is reported as its generated code. Default true. */
   readonly sourceMaps?: boolean | undefined
+  /**
+   * "exact" (a clock read at each line event) or "sampled" (a sampler thread
+   * credits time; hits stay exact). Default: the mode this thread's recorder
+   * already has, else exact. The thread's recorder switches between calls.
+   */
+  readonly timing?: "exact" | "sampled" | undefined
 }
 
 /** Fresh module instances by module URL and options: loaded once, reused. */
@@ -86,7 +93,10 @@ let freshCount = 0
 
 const loadFresh = (moduleUrl: string, options: CallOptions = {}): Effect.Effect<Record<string, unknown>, ModuleLoadError> =>
   Effect.suspend(() => {
-    const key = options.functions === undefined && options.sourceMaps === undefined ? moduleUrl : `${moduleUrl}\u0000${JSON.stringify(options)}`
+    // Timing changes the probes, not the instrumented code: one instance serves both.
+    const key = options.functions === undefined && options.sourceMaps === undefined
+      ? moduleUrl
+      : `${moduleUrl}\u0000${JSON.stringify({ functions: options.functions, sourceMaps: options.sourceMaps })}`
     const cached = freshModules.get(key)
     if (cached !== undefined) return Effect.succeed(cached)
     const file = fileURLToPath(moduleUrl)
@@ -131,6 +141,8 @@ const loadFresh = (moduleUrl: string, options: CallOptions = {}): Effect.Effect<
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as any).then === "function"
 
+/** Options of `profileCallWith`. */
+
 /**
  * Profiles one call of an exported function: succeeds with its result and the
  * profile of the call. Fails with `NotExportedError` (fn cannot be loaded by
@@ -144,8 +156,9 @@ export const profileCall = <Args extends ReadonlyArray<unknown>, R>(
 /**
  * `profileCall` with options: `functions` instruments only the functions of
  * the module named by those globs (the rest runs at full speed), `sourceMaps:
- * false` reports a module with a source map as its generated code. Each set
- * of options gets its own fresh instance of the module.
+ * false` reports a module with a source map as its generated code, `timing`
+ * picks exact or sampled timing. Each set of `functions`/`sourceMaps` gets its
+ * own fresh instance of the module.
  */
 export const profileCallWith = <Args extends ReadonlyArray<unknown>, R>(
   options: CallOptions,
@@ -154,6 +167,7 @@ export const profileCallWith = <Args extends ReadonlyArray<unknown>, R>(
 ): Effect.Effect<Profiled<Awaited<R>>, Locate.NotExportedError | ModuleLoadError | CallFailedError> =>
   Effect.gen(function* () {
     const location = yield* Locate.locate(fn)
+    if (options.timing !== undefined) Recorder.install({ timing: options.timing })
     const namespace = yield* loadFresh(location.moduleUrl, options)
     const fresh = Locate.resolveExport(namespace, location.exportName)
     if (typeof fresh !== "function") {

@@ -15,6 +15,8 @@
  * | LINEPROF_DIR         | folder that receives the stats files      | `.lineprof`                |
  * | LINEPROF_INTERVAL_MS | periodic flush interval                   | 1000                       |
  * | LINEPROF_COMPENSATE  | subtract the calibrated probe cost        | on                         |
+ * | LINEPROF_TIMING      | `exact` or `sampled` line times           | exact                      |
+ * | LINEPROF_SAMPLE_INTERVAL_US | sampled: mean µs between samples   | 1000                       |
  *
  * (1) The default exclude holds only while no include is given: an explicit
  * include (`node_modules/marked/**`) is profiled as named. An explicit exclude
@@ -74,7 +76,14 @@ export interface Config {
   readonly intervalMs: number
   /** Subtract the calibrated cost of the probes from the measured times. */
   readonly compensate: boolean
+  /** How line times are measured: a clock read at each line event, or a sampler thread. */
+  readonly timing: Timing
+  /** Sampled timing: the mean interval between samples. */
+  readonly sampleIntervalNs: number
 }
+
+/** How line times are measured (see Recorder.TimingMode). */
+export type Timing = "exact" | "sampled"
 
 /** Settings given by code; anything left out takes its default. */
 export interface Options {
@@ -87,6 +96,8 @@ export interface Options {
   readonly dir?: string | undefined
   readonly intervalMs?: number | undefined
   readonly compensate?: boolean | undefined
+  readonly timing?: Timing | undefined
+  readonly sampleIntervalNs?: number | undefined
 }
 
 /** A bad setting: `message` is one line naming the variable (or option) and the problem. */
@@ -109,12 +120,16 @@ export const Variables = {
   sourceMaps: "LINEPROF_SOURCE_MAPS",
   dir: "LINEPROF_DIR",
   intervalMs: "LINEPROF_INTERVAL_MS",
-  compensate: "LINEPROF_COMPENSATE"
+  compensate: "LINEPROF_COMPENSATE",
+  timing: "LINEPROF_TIMING",
+  sampleIntervalUs: "LINEPROF_SAMPLE_INTERVAL_US"
 } as const
 
 export const defaultExclude: ReadonlyArray<string> = ["**/node_modules/**"]
 export const defaultDir = ".lineprof"
 export const defaultIntervalMs = 1000
+/** The sampler's default mean interval (see Sampler.DEFAULT_INTERVAL_NS, where it was measured). */
+export const defaultSampleIntervalNs = 1_000_000
 
 /** Builds a config from options; fails on a glob that does not compile or a non-positive interval. */
 export const make = (options: Options = {}): Result.Result<Config, ConfigError> => {
@@ -142,8 +157,32 @@ export const make = (options: Options = {}): Result.Result<Config, ConfigError> 
     sourceMaps: options.sourceMaps ?? true,
     dir: path.resolve(cwd, options.dir ?? defaultDir),
     intervalMs,
-    compensate: options.compensate ?? true
+    compensate: options.compensate ?? true,
+    timing: options.timing ?? "exact",
+    sampleIntervalNs: options.sampleIntervalNs ?? defaultSampleIntervalNs
   })
+}
+
+/** LINEPROF_TIMING and LINEPROF_SAMPLE_INTERVAL_US of `env`; unset or empty variables take their defaults. */
+export const timingFromEnv = (
+  env: NodeJS.ProcessEnv
+): Result.Result<{ readonly timing: Timing; readonly sampleIntervalNs: number }, ConfigError> => {
+  const timingText = present(env, Variables.timing)
+  const timing = timingText?.trim().toLowerCase() ?? "exact"
+  if (timing !== "exact" && timing !== "sampled") {
+    return Result.fail(new ConfigError({ variable: Variables.timing, value: timingText!, problem: "expected exact or sampled" }))
+  }
+  const intervalText = present(env, Variables.sampleIntervalUs)
+  let sampleIntervalNs = defaultSampleIntervalNs
+  if (intervalText !== undefined) {
+    sampleIntervalNs = Number(intervalText) * 1000
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(intervalText) || !(sampleIntervalNs > 0)) {
+      return Result.fail(
+        new ConfigError({ variable: Variables.sampleIntervalUs, value: intervalText, problem: "expected a positive number of microseconds" })
+      )
+    }
+  }
+  return Result.succeed({ timing, sampleIntervalNs })
 }
 
 /** Splits a comma-separated list of globs on the commas that are neither escaped nor inside `{...}`. */
@@ -218,7 +257,10 @@ export const fromEnv = (env: NodeJS.ProcessEnv = process.env, cwd: string = proc
       new ConfigError({ variable: Variables.sourceMaps, value: sourceMapsText!, problem: "expected on/off, true/false, yes/no or 1/0" })
     )
   }
+  const timing = timingFromEnv(env)
+  if (Result.isFailure(timing)) return Result.fail(timing.failure)
   return make({
+    ...timing.success,
     cwd,
     include: include === undefined ? [] : splitGlobs(include),
     exclude: exclude === undefined ? undefined : splitGlobs(exclude),
@@ -241,7 +283,9 @@ export const toEnv = (config: Config): Record<string, string> => ({
   [Variables.sourceMaps]: config.sourceMaps ? "1" : "0",
   [Variables.dir]: config.dir,
   [Variables.intervalMs]: String(config.intervalMs),
-  [Variables.compensate]: config.compensate ? "1" : "0"
+  [Variables.compensate]: config.compensate ? "1" : "0",
+  [Variables.timing]: config.timing,
+  [Variables.sampleIntervalUs]: String(config.sampleIntervalNs / 1000)
 })
 
 // ---------------------------------------------------------------------------

@@ -2,17 +2,29 @@
  * The per-thread probe store: the recorder half of core/Probe. `install()`
  * defines the probe functions on `globalThis`; instrumented code calls them
  * and they add hits and nanoseconds into flat typed arrays indexed by slot,
- * with one clock read per line event and no allocation per line event.
- * `snapshot()` turns the counters into a core `Profile`.
+ * with no allocation per line event. `snapshot()` turns the counters into a
+ * core `Profile`. Two timing modes (`InstallOptions.timing`):
  *
- * Time is a virtual clock: real nanoseconds minus the calibrated cost of every
- * probe that ran so far (compensation, on by default), so a line's Time
- * excludes its own probe and the probes of the profiled callees it ran.
+ * - exact (the default): one clock read per line event. Time is a virtual
+ *   clock: real nanoseconds minus the calibrated cost of every probe that ran
+ *   so far (compensation, on by default; see Clock), so a line's Time
+ *   excludes its own probe and the probes of the profiled callees it ran.
+ * - sampled: a line event counts its hit and writes its slot into the
+ *   thread's shadow line stack, no clock read; the process's sampler thread
+ *   (Sampler) credits time to the lines on the stack. Wait stays exact: the
+ *   clock is read at suspension and resumption only.
+ *
+ * In both modes a line's Time counts each moment once however deeply it
+ * recurses: exact mode keeps a count of the active instances of each line
+ * and credits a line only when its outermost instance ends; the sampler
+ * credits each distinct line once a sample.
  *
  * The counters live in SharedArrayBuffers and every (re)allocation and file
  * registration is announced to `subscribe`rs, so another thread holding the
  * buffers and the registrations can rebuild this thread's profile with the
- * pure `profileFrom`, even after this thread was terminated.
+ * pure `profileFrom`, even after this thread was terminated. In sampled mode
+ * slot 0 (the sink) carries the timing header: `hits[0]` is 1 + the samples
+ * taken, `timeNs[0]` the mean sampling interval.
  *
  * One store per thread: the state hangs off `globalThis` under a registered
  * symbol, so two copies of this module loaded in one thread (say, the preload
@@ -20,6 +32,20 @@
  */
 import { Globals, SINK_SLOT, type InstrumentedFunction } from "../../core/Probe.ts"
 import * as Profile from "../../core/Profile.ts"
+import * as Clock from "./Clock.ts"
+import * as Sampler from "./Sampler.ts"
+
+export {
+  CALIBRATION_ENV,
+  calibrateProbeCost,
+  type CalibrationOptions,
+  type ClockCandidate,
+  clockCandidates,
+  measureClockNs
+} from "./Clock.ts"
+
+/** How line times are measured: a clock read at each line event, or a sampler thread. */
+export type TimingMode = "exact" | "sampled"
 
 /** What the loader registers for each instrumented file. */
 export interface FileRegistration {
@@ -44,10 +70,20 @@ export type RecorderEvent =
   | { readonly _tag: "File"; readonly file: FileRegistration }
 
 export interface InstallOptions {
-  /** Subtract the calibrated probe cost (default true). */
+  /** Subtract the calibrated probe cost (default true; exact mode only). */
   readonly compensate?: boolean
   /** Use this clock instead of measuring the candidates (first install only; for benchmarks). */
-  readonly clock?: ClockCandidate["name"]
+  readonly clock?: Clock.ClockCandidate["name"]
+  /**
+   * The clock seam: read this instead of a real clock (tests drive Time and
+   * Wait with a clock they advance by hand). Replaces the clock on each
+   * install that gives it; compensation is then off unless asked for.
+   */
+  readonly readNs?: () => number
+  /** "exact" (default) or "sampled". A later install may switch, between calls of instrumented code. */
+  readonly timing?: TimingMode
+  /** Sampled mode: the mean interval between samples (default `Sampler.DEFAULT_INTERVAL_NS`). */
+  readonly sampleIntervalNs?: number
 }
 
 export interface SnapshotOptions {
@@ -55,150 +91,8 @@ export interface SnapshotOptions {
   readonly includeUncalled?: boolean
 }
 
-/** A clock the recorder can read: monotonic nanoseconds as a double. */
-export interface ClockCandidate {
-  readonly name: "performance.now" | "process.hrtime" | "process.hrtime.bigint"
-  readonly readNs: () => number
-}
-
-/** The candidate clocks, all monotonic; `install` measures their line probes and keeps the cheapest. */
-export const clockCandidates: ReadonlyArray<ClockCandidate> = [
-  { name: "performance.now", readNs: () => performance.now() * 1e6 },
-  {
-    name: "process.hrtime",
-    readNs: () => {
-      const pair = process.hrtime()
-      return pair[0] * 1e9 + pair[1]
-    }
-  },
-  { name: "process.hrtime.bigint", readNs: () => Number(process.hrtime.bigint()) }
-]
-
-/** Mean ns per read of a clock over `reads` calls (median of `rounds` rounds). */
-export const measureClockNs = (clock: ClockCandidate, reads = 20_000, roundCount = 5): number => {
-  const rounds: Array<number> = []
-  let sink = 0
-  for (let round = 0; round < roundCount; round++) {
-    const start = process.hrtime.bigint()
-    for (let i = 0; i < reads; i++) sink += clock.readNs()
-    rounds.push(Number(process.hrtime.bigint() - start) / reads)
-  }
-  if (sink === -1) rounds.push(0) // keeps the reads from being optimised away
-  rounds.sort((a, b) => a - b)
-  return rounds[Math.floor(rounds.length / 2)]!
-}
-
-export interface CalibrationOptions {
-  /** The clock. */
-  readonly readNs: () => number
-  /** A loop of `n` iterations with one line probe each. */
-  readonly probed: (n: number) => unknown
-  /** The same loop without the probe. */
-  readonly plain: (n: number) => unknown
-  /** Iterations a round (default 2,000). */
-  readonly n?: number
-  /** Calibration runs at least this long once the estimate has settled (default 10 ms). */
-  readonly budgetNs?: number
-  /** ... and never longer than this, settled or not (default 50 ms). */
-  readonly maxNs?: number
-  /** ... and at least this many rounds (default 100: V8 tiers code up by work done, not by time). */
-  readonly minRounds?: number
-}
-
-/**
- * The cost of one probe event: the per-iteration difference between the
- * least time of a round of `probed` and of `plain`. Interruptions only ever
- * add time, so the least over rounds is the cost on an idle core.
- *
- * The rounds go on until the budget is spent, `minRounds` ran *and* the
- * estimate has settled: no new low by more than 2% in the later half of the
- * rounds. In a freshly
- * started process on a busy machine the optimising compiler may finish the
- * loops late; stopping at a fixed budget then measured the probe as called
- * from unoptimised code (2 to 4 times its cost in the optimised code that
- * then runs the program), and the compensation made the Time of short lines
- * zero. The `maxNs` cap bounds the start-up cost.
- */
-export const calibrateProbeCost = (options: CalibrationOptions): number => {
-  const { plain, probed, readNs } = options
-  const n = options.n ?? 2_000
-  const budgetNs = options.budgetNs ?? 10e6
-  const maxNs = options.maxNs ?? 50e6
-  const minRounds = options.minRounds ?? 100
-  let bestProbed = Infinity
-  let bestPlain = Infinity
-  let settledSince = 0
-  const startNs = readNs()
-  for (let round = 0; ; round++) {
-    const t0 = readNs()
-    probed(n)
-    const t1 = readNs()
-    plain(n)
-    const t2 = readNs()
-    if (round >= 3) {
-      if (t1 - t0 < 0.98 * bestProbed || t2 - t1 < 0.98 * bestPlain) settledSince = round
-      bestProbed = Math.min(bestProbed, t1 - t0)
-      bestPlain = Math.min(bestPlain, t2 - t1)
-    }
-    const elapsedNs = t2 - startNs
-    if (elapsedNs >= maxNs) break
-    if (round >= minRounds && elapsedNs >= budgetNs && round - settledSince >= round >> 1) break
-  }
-  return Math.max(0, (bestProbed - bestPlain) / n)
-}
-
-/**
- * The environment variable through which the first calibrated thread of a run
- * hands its clock and probe cost to the threads and child processes it starts
- * (they inherit the environment): `<node version> <clock> <ns>`. Calibrating
- * takes tens of ms on a busy machine; the same Node binary on the same machine
- * pays the same probe cost. A value from another Node version is ignored.
- */
-export const CALIBRATION_ENV = "LINEPROF_CALIBRATION"
-
-const readSharedCalibration = (): { readonly clock: ClockCandidate["name"]; readonly costNs: number } | undefined => {
-  const value = globalThis.process?.env?.[CALIBRATION_ENV]
-  if (value === undefined) return undefined
-  const [version, clock, cost] = value.split(" ")
-  const costNs = Number(cost)
-  const candidate = clockCandidates.find((entry) => entry.name === clock)
-  if (version !== process.version || candidate === undefined || !(costNs >= 0) || !Number.isFinite(costNs)) return undefined
-  return { clock: candidate.name, costNs }
-}
-
-const writeSharedCalibration = (clock: ClockCandidate["name"], costNs: number): void => {
-  if (globalThis.process?.env !== undefined) process.env[CALIBRATION_ENV] = `${process.version} ${clock} ${costNs}`
-}
-
 // ---------------------------------------------------------------------------
 // The store (one per thread)
-
-/** A line probe of the same shape as the recorder's `hit`, over scratch counters: measures a clock in place. */
-const makeScratchHit = (readNs: () => number) => {
-  const hits = new Float64Array(2)
-  const timeNs = new Float64Array(2)
-  const clockState = new Float64Array(2)
-  return (prevSlot: number, slot: number, lineStartNs: number): number => {
-    const now = readNs() - clockState[0]!
-    clockState[0]! += clockState[1]!
-    timeNs[prevSlot]! += now - lineStartNs
-    hits[slot]!++
-    return now
-  }
-}
-
-/**
- * A loop of `n` iterations with one line probe each, written as the
- * instrumenter writes a sync function's probe: the global `probeName` called
- * with the line locals, `slot` as the literal slot.
- */
-const makeProbedLoop = (probeName: string, slot: number): ((n: number) => number) =>
-  new Function(
-    "n",
-    `let __lp$l = 0, __lp$t = 0, acc = 0
-     for (let i = 0; i < n; i++) { __lp$t = ${probeName}(__lp$l, __lp$l = ${slot}, __lp$t); acc += i }
-     return acc`
-  ) as (n: number) => number
 
 /** One call of an async function or generator. */
 class Frame {
@@ -208,15 +102,16 @@ class Frame {
   suspended = false
   /** Virtual time at which the call suspended (virtual time may be negative: no sentinel values). */
   suspendedNs = 0
+  /** Sampled mode: the frame's entry in the shadow stack while it runs. */
+  index = 0
   constructor(startNs: number) {
     this.startNs = startNs
   }
 }
 
 const INITIAL_SLOTS = 1024
-/** Choosing the clock runs for about this long (and at least 40 rounds), at most for the max. */
-const CLOCK_CHOICE_BUDGET_NS = 8e6
-const CLOCK_CHOICE_MAX_NS = 30e6
+/** Sampled mode starts larger: a growth lets the sampler write to the old arrays until it hears of the new ones. */
+const INITIAL_SAMPLED_SLOTS = 65_536
 const DEBT = 0
 const COST = 1
 
@@ -226,14 +121,24 @@ const makeStore = () => {
   let hits: Float64Array = new Float64Array(0)
   let timeNs: Float64Array = new Float64Array(0)
   let waitNs: Float64Array = new Float64Array(0)
-  let readNs: () => number = clockCandidates[0]!.readNs
-  let clockName: ClockCandidate["name"] = clockCandidates[0]!.name
+  /** Exact mode: how many instances of each line are current (recursion); a line's time is added when its count drops to 0. */
+  let active: Int32Array = new Int32Array(0)
+  /** Sampled mode: the shadow line stack the sampler reads (see Sampler.STACK_SLOTS). */
+  const stack = new Int32Array(new SharedArrayBuffer((Sampler.STACK_SLOTS + 1) * Int32Array.BYTES_PER_ELEMENT))
+  let readNs: () => number = Clock.clockCandidates[0]!.readNs
+  let clockName: Clock.ClockCandidate["name"] | undefined
+  /** Whether the clock is one a caller gave (`InstallOptions.readNs`). */
+  let seam = false
+  let mode: TimingMode = "exact"
+  let intervalNs = Sampler.DEFAULT_INTERVAL_NS
+  let attached = false
   // The probe cost and the debt live in a typed array, not in closure
   // variables: writing a changing double into a closure slot allocates a heap
   // number on each probe event, a typed-array element does not.
   /** [DEBT]: the summed cost of all probe events so far (virtual now = readNs() - debt); [COST]: ns per probe event. */
   const clockState = new Float64Array(2)
   let installed = false
+  let installedAtNs = 0
   let calibratedNs: number | undefined
   const files: Array<FileRegistration> = []
   const listeners = new Set<(event: RecorderEvent) => void>()
@@ -243,8 +148,15 @@ const makeStore = () => {
   }
   const buffersEvent = (): RecorderEvent => ({ _tag: "Buffers", hits, timeNs, waitNs })
 
+  /** Sampled mode's timing header in slot 0 (see the module doc); the sampler keeps counting into hits[0]. */
+  const writeHeader = (): void => {
+    if (mode !== "sampled") return
+    if (!(hits[SINK_SLOT]! >= 1)) hits[SINK_SLOT] = 1
+    timeNs[SINK_SLOT] = intervalNs
+  }
+
   const grow = (needed: number): void => {
-    let size = Math.max(INITIAL_SLOTS, capacity)
+    let size = Math.max(mode === "sampled" ? INITIAL_SAMPLED_SLOTS : INITIAL_SLOTS, capacity)
     while (size < needed) size *= 2
     const fresh = (old: Float64Array): Float64Array => {
       const array = new Float64Array(new SharedArrayBuffer(size * Float64Array.BYTES_PER_ELEMENT))
@@ -254,36 +166,52 @@ const makeStore = () => {
     hits = fresh(hits)
     timeNs = fresh(timeNs)
     waitNs = fresh(waitNs)
+    const counts = new Int32Array(size)
+    counts.set(active)
+    active = counts
     capacity = size
+    if (attached) Sampler.update(hits, timeNs)
     emit(buffersEvent())
   }
 
-  // -- the probes (hot: one clock read, no allocation) ----------------------
+  // -- exact probes (hot: one clock read, no allocation) --------------------
 
   const hit = (prevSlot: number, slot: number, lineStartNs: number): number => {
     const now = readNs() - clockState[DEBT]!
     clockState[DEBT]! += clockState[COST]!
-    timeNs[prevSlot]! += now - lineStartNs
+    if (--active[prevSlot]! <= 0) {
+      active[prevSlot] = 0
+      timeNs[prevSlot]! += now - lineStartNs
+    }
+    active[slot]!++
     hits[slot]!++
     return now
   }
-  const move = (prevSlot: number, _slot: number, lineStartNs: number): number => {
+  const move = (prevSlot: number, slot: number, lineStartNs: number): number => {
     const now = readNs() - clockState[DEBT]!
     clockState[DEBT]! += clockState[COST]!
-    timeNs[prevSlot]! += now - lineStartNs
+    if (--active[prevSlot]! <= 0) {
+      active[prevSlot] = 0
+      timeNs[prevSlot]! += now - lineStartNs
+    }
+    active[slot]!++
     return now
   }
   const exit = (prevSlot: number, lineStartNs: number): void => {
     const now = readNs() - clockState[DEBT]!
     clockState[DEBT]! += clockState[COST]!
-    timeNs[prevSlot]! += now - lineStartNs
+    if (--active[prevSlot]! <= 0) {
+      active[prevSlot] = 0
+      timeNs[prevSlot]! += now - lineStartNs
+    }
   }
-  /** Credits the frame's current line up to `now` (as Wait if it was suspended). */
+  /** Ends the frame's current line at `now` (as Wait if it was suspended); the caller makes a line current again. */
   const credit = (frame: Frame, now: number): void => {
     if (frame.suspended) {
       waitNs[frame.slot]! += now - frame.suspendedNs
       frame.suspended = false
-    } else {
+    } else if (--active[frame.slot]! <= 0) {
+      active[frame.slot] = 0
       timeNs[frame.slot]! += now - frame.startNs
     }
   }
@@ -297,6 +225,7 @@ const makeStore = () => {
     clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.slot = slot
+    active[slot]!++
     hits[slot]!++
     frame.startNs = now
   }
@@ -305,6 +234,7 @@ const makeStore = () => {
     clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
     frame.slot = slot
+    active[slot]!++
     frame.startNs = now
   }
   const frameExit = (frame: Frame): void => {
@@ -325,6 +255,7 @@ const makeStore = () => {
     const now = readNs() - clockState[DEBT]!
     clockState[DEBT]! += clockState[COST]!
     credit(frame, now)
+    active[frame.slot]!++
     frame.startNs = now
     return value
   }
@@ -338,11 +269,7 @@ const makeStore = () => {
     return value
   }
 
-  const disposer = (frame: Frame, resumes: number): Disposable => ({
-    [Symbol.dispose]: resumes === 1 ? () => void resume(frame, undefined) : () => void suspend(frame, undefined)
-  })
-
-  const probes: Record<(typeof Globals)[keyof typeof Globals], Function> = {
+  const exactProbes: Record<(typeof Globals)[keyof typeof Globals], Function> = {
     [Globals.hit]: hit,
     [Globals.move]: move,
     [Globals.frameMove]: frameMove,
@@ -353,87 +280,184 @@ const makeStore = () => {
     [Globals.suspend]: suspend,
     [Globals.resume]: resume,
     [Globals.suspendAt]: suspendAt,
-    [Globals.disposer]: disposer
+    [Globals.disposer]: (frame: Frame, resumes: number): Disposable => ({
+      [Symbol.dispose]: resumes === 1 ? () => void resume(frame, undefined) : () => void suspend(frame, undefined)
+    })
   }
 
-  /**
-   * Cost of one sync line event as instrumented code pays it (global lookup,
-   * call, clock read, two adds, assignments): see `calibrateProbeCost`.
-   */
+  // -- sampled probes (hot: no clock read, no allocation) -------------------
+  // A sync call pushes at its first line event (prevSlot is the sink) and pops
+  // at its exit when it got that far; a frame pushes when it starts or
+  // resumes and pops when it suspends or exits. A write past the end of the
+  // stack is dropped by the typed array: the depth still counts.
+
+  // `depth` mirrors stack[0] in a closure variable (a small integer): a line event then reads no shared memory.
+  let depth = 0
+  const sampledHit = (prevSlot: number, slot: number, _lineStartNs: number): number => {
+    hits[slot]!++
+    if (prevSlot === SINK_SLOT) {
+      stack[++depth] = slot
+      stack[0] = depth
+    } else stack[depth] = slot
+    return 0
+  }
+  const sampledMove = (prevSlot: number, slot: number, _lineStartNs: number): number => {
+    if (prevSlot === SINK_SLOT) {
+      stack[++depth] = slot
+      stack[0] = depth
+    } else stack[depth] = slot
+    return 0
+  }
+  const sampledExit = (prevSlot: number, _lineStartNs: number): void => {
+    if (prevSlot !== SINK_SLOT) stack[0] = --depth
+  }
+  const push = (frame: Frame): void => {
+    stack[++depth] = frame.slot
+    stack[0] = depth
+    frame.index = depth
+  }
+  /** A frame found suspended runs again: its wait ends now, and it is back on the stack. */
+  const wake = (frame: Frame): void => {
+    waitNs[frame.slot]! += readNs() - frame.suspendedNs
+    frame.suspended = false
+    push(frame)
+  }
+  const sleep = (frame: Frame): void => {
+    frame.suspended = true
+    frame.suspendedNs = readNs()
+    stack[0] = depth = frame.index - 1
+  }
+  const sampledFrameNew = (): Frame => {
+    const frame = new Frame(0)
+    push(frame)
+    return frame
+  }
+  const sampledFrameHit = (frame: Frame, slot: number): void => {
+    if (frame.suspended) wake(frame)
+    frame.slot = slot
+    stack[frame.index] = slot
+    hits[slot]!++
+  }
+  const sampledFrameMove = (frame: Frame, slot: number): void => {
+    if (frame.suspended) wake(frame)
+    frame.slot = slot
+    stack[frame.index] = slot
+  }
+  const sampledFrameExit = (frame: Frame): void => {
+    if (frame.suspended) {
+      waitNs[frame.slot]! += readNs() - frame.suspendedNs
+      frame.suspended = false
+    } else stack[0] = depth = frame.index - 1
+  }
+  const sampledSuspend = <A>(frame: Frame, value: A): A => {
+    if (frame.suspended) wake(frame)
+    sleep(frame)
+    return value
+  }
+  const sampledResume = <A>(frame: Frame, value: A): A => {
+    if (frame.suspended) wake(frame)
+    return value
+  }
+  const sampledSuspendAt = <A>(frame: Frame, slot: number, value?: A): A | undefined => {
+    if (frame.suspended) wake(frame)
+    frame.slot = slot
+    stack[frame.index] = slot
+    sleep(frame)
+    return value
+  }
+
+  const sampledProbes: Record<(typeof Globals)[keyof typeof Globals], Function> = {
+    [Globals.hit]: sampledHit,
+    [Globals.move]: sampledMove,
+    [Globals.frameMove]: sampledFrameMove,
+    [Globals.exit]: sampledExit,
+    [Globals.frame]: sampledFrameNew,
+    [Globals.frameHit]: sampledFrameHit,
+    [Globals.frameExit]: sampledFrameExit,
+    [Globals.suspend]: sampledSuspend,
+    [Globals.resume]: sampledResume,
+    [Globals.suspendAt]: sampledSuspendAt,
+    [Globals.disposer]: (frame: Frame, resumes: number): Disposable => ({
+      [Symbol.dispose]: resumes === 1 ? () => void sampledResume(frame, undefined) : () => void sampledSuspend(frame, undefined)
+    })
+  }
+
+  const defineProbes = (probes: Record<string, Function>): void => {
+    for (const [name, probe] of Object.entries(probes)) {
+      Object.defineProperty(globalThis, name, { value: probe, writable: false, enumerable: false, configurable: true })
+    }
+  }
+
+  /** The calibrated cost of one sync line event of the installed exact `hit` (see Clock.calibrateInstalledProbe). */
   const calibrate = (): number => {
-    const probed = makeProbedLoop(Globals.hit, SINK_SLOT)
-    const plain = new Function("n", "let acc = 0; for (let i = 0; i < n; i++) { acc += i } return acc") as (
-      n: number
-    ) => number
     const saved = clockState[COST]!
     clockState[COST] = 0
-    const costNs = calibrateProbeCost({ readNs, probed, plain })
+    const costNs = Clock.calibrateInstalledProbe(Globals.hit, readNs)
     clockState[COST] = saved
     hits[SINK_SLOT] = 0
     timeNs[SINK_SLOT] = 0
+    active[SINK_SLOT] = 0
     return costNs
   }
 
-  /**
-   * The clock whose line probe is cheapest, measured in place: a probe of the
-   * same shape as `hit` per candidate, called from a loop as instrumented code
-   * calls it, in interleaved rounds. Candidates are compared by their total
-   * over the later half of the rounds (the earlier ones measure which loop V8
-   * optimised first), so that the garbage of the allocating clocks (an array
-   * or a BigInt per read) is paid for by the scavenges it causes.
-   */
-  const chooseClock = (): ClockCandidate => {
-    const loops = clockCandidates.map((candidate, k) => {
-      const name = `__lp$clock${k}`
-      Object.defineProperty(globalThis, name, { value: makeScratchHit(candidate.readNs), writable: false, configurable: true })
-      return makeProbedLoop(name, 1)
-    })
-    const roundNs: Array<Array<number>> = clockCandidates.map(() => [])
-    const stopwatch = clockCandidates[0]!.readNs
-    const startNs = stopwatch()
-    for (let round = 0; ; round++) {
-      loops.forEach((loop, k) => {
-        const t0 = stopwatch()
-        loop(1_000)
-        roundNs[k]!.push(stopwatch() - t0)
-      })
-      const elapsedNs = stopwatch() - startNs
-      if (elapsedNs >= CLOCK_CHOICE_MAX_NS || (round >= 40 && elapsedNs >= CLOCK_CHOICE_BUDGET_NS)) break
-    }
-    clockCandidates.forEach((_, k) => delete (globalThis as any)[`__lp$clock${k}`])
-    // Only the later half of the rounds: the earlier ones measure how soon V8 optimised each loop.
-    const totalNs = roundNs.map((rounds) => rounds.slice(rounds.length >> 1).reduce((a, b) => a + b, 0))
-    let chosen = 0
-    totalNs.forEach((ns, k) => {
-      if (ns < totalNs[chosen]!) chosen = k
-    })
-    return clockCandidates[chosen]!
-  }
+  const sampledTiming = (): Profile.Timing => ({
+    mode: "sampled",
+    intervalNs: timeNs[SINK_SLOT]! > 0 ? timeNs[SINK_SLOT]! : intervalNs,
+    samples: BigInt(Math.max(0, Math.round(hits[SINK_SLOT]!) - 1))
+  })
 
   return {
     install(options: InstallOptions = {}): void {
-      if (!installed) {
-        if (capacity === 0) grow(INITIAL_SLOTS)
-        const best =
-          clockCandidates.find((candidate) => candidate.name === (options.clock ?? readSharedCalibration()?.clock)) ??
-          chooseClock()
-        readNs = best.readNs
-        clockName = best.name
-        for (const [name, probe] of Object.entries(probes)) {
-          Object.defineProperty(globalThis, name, { value: probe, writable: false, enumerable: false, configurable: true })
-        }
-        installed = true
+      const wanted = options.timing ?? (installed ? mode : "exact")
+      if (options.sampleIntervalNs !== undefined) intervalNs = options.sampleIntervalNs
+      if (options.readNs !== undefined) {
+        readNs = options.readNs
+        clockName = undefined
+        seam = true
+      } else if (options.clock !== undefined && options.clock !== clockName) {
+        clockName = undefined
+        calibratedNs = undefined
+        seam = false
       }
-      if (options.compensate === false) clockState[COST] = 0
-      else {
-        if (calibratedNs === undefined) {
-          const shared = readSharedCalibration()
-          if (shared !== undefined && shared.clock === clockName) calibratedNs = shared.costNs
-          else {
-            calibratedNs = calibrate()
-            writeSharedCalibration(clockName, calibratedNs)
+      if (!installed) {
+        installedAtNs = Clock.clockCandidates[0]!.readNs()
+        mode = wanted
+        if (capacity === 0) grow(mode === "sampled" ? INITIAL_SAMPLED_SLOTS : INITIAL_SLOTS)
+        installed = true
+      } else if (wanted !== mode) {
+        // Counters stay; the next snapshot reports the new mode. Calls in flight across the switch are not measured right.
+        mode = wanted
+        if (mode === "exact") {
+          hits[SINK_SLOT] = 0
+          timeNs[SINK_SLOT] = 0
+        }
+      }
+      if (mode === "sampled") {
+        writeHeader()
+        defineProbes(sampledProbes)
+        if (!attached) {
+          attached = true
+          try {
+            Sampler.attach({ stack, hits, timeNs }, intervalNs)
+          } catch (error) {
+            // Hits stay exact without a sampler; say once why the times are 0.
+            const reason = String((error as Error)?.message ?? error).split("\n")[0]
+            globalThis.process?.stderr?.write(`lineprof: sampled timing: cannot start the sampler thread (${reason}); line times will be 0\n`)
           }
         }
+        return
+      }
+      if (!seam && clockName === undefined) {
+        const best = Clock.pickClock(options.clock)
+        readNs = best.readNs
+        clockName = best.name
+      }
+      defineProbes(exactProbes)
+      if (options.compensate === false || (seam && options.compensate !== true)) clockState[COST] = 0
+      else if (seam) clockState[COST] = calibrate()
+      else {
+        const name = clockName!
+        calibratedNs ??= Clock.sharedProbeCost(name, calibrate)
         clockState[COST] = calibratedNs
       }
     },
@@ -450,14 +474,25 @@ const makeStore = () => {
       files.push(registration)
       emit({ _tag: "File", file: registration })
     },
-    snapshot: (options: SnapshotOptions = {}): Profile.Profile => profileFrom(files, hits, timeNs, waitNs, options),
+    snapshot(options: SnapshotOptions = {}): Profile.Profile {
+      const profile = profileFrom(files, hits, timeNs, waitNs, options)
+      if (mode !== "exact" || profile.functions.length === 0 || !(clockState[COST]! > 0) || !Number.isFinite(clockState[DEBT]!)) return profile
+      // The probes' share of this thread's time, for the report's hint (only the live thread knows it).
+      const probeNs = BigInt(Math.round(clockState[DEBT]!))
+      const wallNs = BigInt(Math.max(0, Math.round(Clock.clockCandidates[0]!.readNs() - installedAtNs)))
+      return Profile.make(profile.functions, { mode: "exact", probeNs, wallNs })
+    },
     reset(): void {
       hits.fill(0)
       timeNs.fill(0)
       waitNs.fill(0)
+      writeHeader()
     },
-    probeCostNs: (): number => clockState[COST]!,
-    clockName: (): ClockCandidate["name"] => clockName,
+    probeCostNs: (): number => (mode === "exact" ? clockState[COST]! : 0),
+    clockName: (): Clock.ClockCandidate["name"] => clockName ?? Clock.clockCandidates[0]!.name,
+    timing: (): TimingMode => mode,
+    timingNow: (): Profile.Timing => (mode === "sampled" ? sampledTiming() : Profile.exactTiming),
+    stackDepth: (): number => depth,
     subscribe(listener: (event: RecorderEvent) => void): () => void {
       listeners.add(listener)
       if (capacity > 0) listener(buffersEvent())
@@ -479,11 +514,13 @@ const store: Store = ((globalThis as any)[STORE_KEY] ??= makeStore())
 // The API
 
 /**
- * Defines the probe globals of core/Probe on `globalThis` (once per thread),
- * picks the cheapest monotonic clock and calibrates the probe cost (10 to 50
- * ms) unless `compensate` is false, or takes both from `CALIBRATION_ENV` when
- * a parent thread or process of this run measured them. Idempotent; a later call may switch
- * compensation on or off.
+ * Defines the probe globals of core/Probe on `globalThis` (once per thread).
+ * Exact timing (the default) picks the cheapest monotonic clock and
+ * calibrates the probe cost (10 to 50 ms) unless `compensate` is false, or
+ * takes both from `CALIBRATION_ENV` when a parent thread or process of this
+ * run measured them. Sampled timing attaches the thread to the process's
+ * sampler instead. Idempotent; a later call may switch compensation, the
+ * clock seam or the timing mode.
  */
 export const install = (options?: InstallOptions): void => store.install(options)
 
@@ -513,7 +550,16 @@ export const reset = (): void => store.reset()
 export const probeCostNs = (): number => store.probeCostNs()
 
 /** The clock `install` chose. */
-export const clockName = (): ClockCandidate["name"] => store.clockName()
+export const clockName = (): Clock.ClockCandidate["name"] => store.clockName()
+
+/** The timing mode of this thread's probes ("exact" before `install`). */
+export const timing = (): TimingMode => store.timing()
+
+/** The timing the counters mean now (sampled: the samples so far). */
+export const timingNow = (): Profile.Timing => store.timingNow()
+
+/** Sampled mode: the depth of this thread's shadow line stack (0 when no profiled frame runs). */
+export const stackDepth = (): number => store.stackDepth()
 
 /** The files registered so far in this thread. */
 export const registrations = (): ReadonlyArray<FileRegistration> => store.registrations()
@@ -579,5 +625,17 @@ export const profileFrom = (
       })
     }
   }
-  return Profile.make(functions)
+  return Profile.make(functions, functions.length === 0 ? undefined : timingFrom(hitsArray, timeArray))
+}
+
+/**
+ * The timing the counters mean: the sampled-mode header in slot 0 (see the
+ * module doc) when it is there, exact otherwise (exact probes never count a
+ * hit in the sink).
+ */
+export const timingFrom = (hitsArray: ArrayLike<number>, timeArray: ArrayLike<number>): Profile.Timing => {
+  const marker = hitsArray[SINK_SLOT] ?? 0
+  const intervalNs = timeArray[SINK_SLOT] ?? 0
+  if (!(marker >= 1) || !(intervalNs > 0)) return Profile.exactTiming
+  return { mode: "sampled", intervalNs, samples: BigInt(Math.round(marker) - 1) }
 }

@@ -25,7 +25,7 @@ const config = Config.fromEnv()
 if (Result.isFailure(config)) {
   if (isMainThread) process.stderr.write(`lineprof: ${config.failure.message}; profiling is off\n`)
 } else {
-  Recorder.install({ compensate: config.success.compensate })
+  Recorder.install({ compensate: config.success.compensate, timing: config.success.timing, sampleIntervalNs: config.success.sampleIntervalNs })
   Delivery.start(config.success)
   Hooks.install(config.success)
   if (isMainThread) Object.assign(process.env, Config.toEnv(config.success))

@@ -175,6 +175,7 @@ describe("planRun", () => {
     exclude: [],
     function: [],
     sourceMaps: true,
+    timing: Option.none(),
     interval: Option.none(),
     compensate: Option.none(),
     command,
@@ -257,7 +258,7 @@ describe("main", () => {
       assert.deepStrictEqual(result, {
         code: Cli.ExitCode.badInput,
         stdout: "",
-        stderr: `lineprof: ${bad}: lineprof stats version 99 was written by a newer lineprof; this one reads version 1 (upgrade lineprof)\n`
+        stderr: `lineprof: ${bad}: lineprof stats version 99 was written by a newer lineprof; this one reads versions 1 and 2 (upgrade lineprof)\n`
       })
       assert.strictEqual(existsSync(out), false)
     }))

@@ -146,6 +146,25 @@ describe("mergeFiles", () => {
     )
   })
 
+  it.effect("refuses to merge a sampled profile with an exact one, in either order, with one line naming the file", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = freshFolder()
+        const exactPath = join(fixtures, "a.json")
+        const exact = Result.getOrThrow(StatsFile.decode(readFileSync(exactPath, "utf8"), "a.json"))
+        const sampledPath = join(dir, "sampled.json")
+        const sampledProfile = Profile.make(exact.functions, { mode: "sampled", intervalNs: 1e6, samples: 12n })
+        writeFileSync(sampledPath, StatsFile.encode(sampledProfile))
+        const why = "cannot merge sampled and exact profiles: their Times measure different things"
+        const afterExact = yield* Effect.flip(Merge.mergeFiles([exactPath, sampledPath]))
+        assert.match(afterExact.message, new RegExp(`^${sampledPath}: sampled timing: ${why} \\([^\n]*\\)$`))
+        const afterSampled = yield* Effect.flip(Merge.mergeFiles([sampledPath, exactPath]))
+        assert.match(afterSampled.message, new RegExp(`^${exactPath}: exact timing: ${why}`))
+        const twice = yield* Merge.mergeFiles([sampledPath, sampledPath])
+        assert.deepStrictEqual(twice.profile.timing, { mode: "sampled", intervalNs: 1e6, samples: 24n })
+      })
+    ))
+
   it.effect("stops at the first bad file, or with skipBad reports each one and merges the rest", () =>
     run(
       Effect.gen(function* () {

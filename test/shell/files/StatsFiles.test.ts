@@ -135,7 +135,7 @@ describe("StatsFiles.read: one line for every bad file", () => {
     ["valid UTF-8 with NUL bytes", "{\u0000\u0000}", "binary data, not a lineprof stats file (expected JSON text)"],
     ["a foreign JSON file", `{"nodes": [], "startTime": 0}`, `not a lineprof stats file: no "format" field (expected "format": "lineprof")`],
     ["the wrong format", `{"format": "lineprof-html", "version": 1}`, `not a lineprof stats file: "format" is "lineprof-html", expected "lineprof"`],
-    ["the wrong version", `{"format": "lineprof", "version": 7, "functions": []}`, "lineprof stats version 7 was written by a newer lineprof; this one reads version 1 (upgrade lineprof)"],
+    ["the wrong version", `{"format": "lineprof", "version": 7, "functions": []}`, "lineprof stats version 7 was written by a newer lineprof; this one reads versions 1 and 2 (upgrade lineprof)"],
     [
       "a negative count",
       StatsFile.encode(sample).replace("[[10,5000,", "[[10,-5000,"),

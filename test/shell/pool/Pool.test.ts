@@ -60,6 +60,37 @@ describe("profileAll: choosing functions", () => {
     }))
 })
 
+describe("profileAll: timing", () => {
+  for (const isolation of ["thread", "process"] as const) {
+    it.effect(`sampled timing on 2 ${isolation} workers: the same hits as exact timing, sampled Time, a sampled profile`, () =>
+      Effect.gen(function* () {
+        const { spin } = yield* load("../../fixtures/pool/cpu.ts")
+        const inputs = range(400)
+        const exact = yield* Pool.profileAll(spin, inputs, { concurrency: 2, isolation })
+        const sampled = yield* Pool.profileAll(spin, inputs, { concurrency: 2, isolation, timing: "sampled", sampleInterval: "500 micros" })
+        assert.deepStrictEqual(sampled.results, exact.results)
+        assert.deepStrictEqual(hitsByLine(sampled.profile), hitsByLine(exact.profile))
+        assert.deepStrictEqual(Profile.check(sampled.profile), [])
+        const timing = Profile.timingOf(sampled.profile)
+        assert.strictEqual(timing?.mode, "sampled")
+        if (timing?.mode !== "sampled") return
+        assert.strictEqual(timing.intervalNs, 500_000)
+        assert.isAbove(Number(timing.samples), 0)
+        assert.isAbove(Number(Profile.totalTimeNs(functionNamed(sampled.profile, "spin"))), 0)
+        assert.strictEqual(Profile.timingOf(exact.profile)?.mode, "exact")
+      }))
+  }
+
+  it.effect("a bad timing or sample interval fails with PoolOptionError", () =>
+    Effect.gen(function* () {
+      const { spin } = yield* load("../../fixtures/pool/cpu.ts")
+      const badTiming = yield* Effect.flip(Pool.profileAll(spin, [1], { timing: "fast" as never }))
+      assert.include(badTiming.message, `expected "exact" or "sampled", got fast`)
+      const badInterval = yield* Effect.flip(Pool.profileAll(spin, [1], { timing: "sampled", sampleInterval: -1 }))
+      assert.include(badInterval.message, "expected a positive duration")
+    }))
+})
+
 describe("profileAll: the seed", () => {
   for (const isolation of ["thread", "process"] as const) {
     it.effect(`power3/child over 0..9999 on 4 ${isolation} workers: exact hits, same as one worker, same results`, () =>

@@ -41,6 +41,20 @@ describe("ProfileCall.profileCall", () => {
       assert.deepStrictEqual(hitsOf(all.profile, "power3"), { 3: 10 })
     }))
 
+  it.effect("profileCallWith({ timing: 'sampled' }, …): the same hits, a sampled profile of the call; back to exact after", () =>
+    Effect.gen(function* () {
+      const seed = yield* Effect.promise(() => load("seed.mjs"))
+      const exact = yield* ProfileCall.profileCall(seed["run"], N)
+      const sampled = yield* ProfileCall.profileCallWith({ timing: "sampled" }, seed["run"], N)
+      assert.strictEqual(sampled.result, exact.result)
+      for (const name of ["child", "power3", "run"]) assert.deepStrictEqual(hitsOf(sampled.profile, name), hitsOf(exact.profile, name))
+      assert.strictEqual(Profile.timingOf(sampled.profile)?.mode, "sampled")
+      assert.deepStrictEqual(Profile.check(sampled.profile), [])
+      const again = yield* ProfileCall.profileCallWith({ timing: "exact" }, seed["run"], N)
+      assert.strictEqual(Profile.timingOf(again.profile)?.mode, "exact")
+      assert.deepStrictEqual(hitsOf(again.profile, "child"), hitsOf(exact.profile, "child"))
+    }))
+
   it.effect("each call gets the profile of that call only", () =>
     Effect.gen(function* () {
       const seed = yield* Effect.promise(() => load("seed.mjs"))

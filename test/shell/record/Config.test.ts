@@ -22,7 +22,9 @@ describe("Config.fromEnv", () => {
       sourceMaps: true,
       dir: "/w/p/.lineprof",
       intervalMs: 1000,
-      compensate: true
+      compensate: true,
+      timing: "exact",
+      sampleIntervalNs: 1_000_000
     })
     const matches = Config.makeMatcher(config)
     assert.isTrue(matches("/w/p/app.js"))
@@ -121,6 +123,15 @@ describe("Config.fromEnv", () => {
     assert.strictEqual(problem({ LINEPROF_COMPENSATE: "maybe" }), 'LINEPROF_COMPENSATE="maybe": expected on/off, true/false, yes/no or 1/0')
     assert.strictEqual(problem({ LINEPROF_INCLUDE: "src/{a" }), 'LINEPROF_INCLUDE="src/{a": glob "src/{a": unclosed {')
     assert.strictEqual(problem({ LINEPROF_EXCLUDE: "x,[ab" }), 'LINEPROF_EXCLUDE="x,[ab": glob "[ab": unclosed [')
+  })
+
+  it("LINEPROF_TIMING and LINEPROF_SAMPLE_INTERVAL_US: sampled timing and its interval, passed on by toEnv", () => {
+    const config = fromEnv({ LINEPROF_TIMING: "Sampled", LINEPROF_SAMPLE_INTERVAL_US: "250" })
+    assert.deepStrictEqual([config.timing, config.sampleIntervalNs], ["sampled", 250_000])
+    const child = fromEnv(Config.toEnv(config), "/elsewhere")
+    assert.deepStrictEqual([child.timing, child.sampleIntervalNs], ["sampled", 250_000])
+    assert.strictEqual(problem({ LINEPROF_TIMING: "fast" }), 'LINEPROF_TIMING="fast": expected exact or sampled')
+    assert.strictEqual(problem({ LINEPROF_SAMPLE_INTERVAL_US: "0" }), 'LINEPROF_SAMPLE_INTERVAL_US="0": expected a positive number of microseconds')
   })
 
   it("toEnv pins the settings for children that run in another directory", () => {

@@ -86,6 +86,12 @@ describe("calibration", () => {
     assert.isBelow(loops.elapsedNs(), 100e6)
   })
 
+  it("measures at least one round after the warm-up however slow the rounds (a cost, never NaN)", () => {
+    const slow = fakeLoops(() => 100_000)
+    const costNs = Recorder.calibrateProbeCost({ ...slow, n: 1000, budgetNs: 10e6, maxNs: 50e6 })
+    assert.closeTo(costNs, 99_999, 0.01)
+  })
+
   it("stops at maxNs when the estimate never settles, and at the budget when it settles at once", () => {
     let round = 0
     const improving = fakeLoops(() => 1000 * 0.95 ** Math.floor(round++ / 2))
@@ -119,114 +125,139 @@ describe("calibration", () => {
   })
 })
 
-describe("async functions", () => {
-  it("time suspended at await goes to the line's Wait, not its Time", async () => {
-    const { exports, functions } = load(
-      [
-        "exports.sleepy = async function sleepy(ms) {", // 1
-        "  const before = ms * 2", // 2
-        "  await new Promise((resolve) => setTimeout(resolve, ms))", // 3
-        "  return before", // 4
-        "}" // 5
-      ].join("\n")
-    )
-    const timerMs = 40
-    assert.strictEqual(await exports.sleepy(timerMs), timerMs * 2)
-    const awaited = line(functions(), "sleepy", 3)
-    assert.strictEqual(awaited.hits, 1n)
-    // Node may fire a timer up to 1 ms early (rounding), never much earlier.
-    assert.isAtLeast(Number(awaited.waitNs), (timerMs - 2) * 1e6)
-    assert.isBelow(Number(awaited.timeNs), Number(awaited.waitNs) / 4)
-    assert.strictEqual(line(functions(), "sleepy", 2).waitNs, 0n)
-    assert.strictEqual(line(functions(), "sleepy", 4).hits, 1n)
+/**
+ * The clock seam: the recorder reads `fakeNs`, which only the test moves, so
+ * Time and Wait are exact numbers. `after(ns, value)` is a promise that moves
+ * the clock on by `ns` while the awaiting call is suspended, then resolves
+ * (`failAfter` rejects). Compensation is off with a given clock.
+ */
+let fakeNs = 0
+const after = (ns: number, value?: unknown): Promise<unknown> =>
+  Promise.resolve().then(() => {
+    fakeNs += ns
+    return value
+  })
+const failAfter = (ns: number, message: string): Promise<never> =>
+  Promise.resolve().then(() => {
+    fakeNs += ns
+    throw new Error(message)
   })
 
-  it("a rejected await credits its wait at the next probe (catch), and generators' waits go to the yield line", async () => {
-    const { exports, functions } = load(
-      [
-        "exports.failing = async function failing(ms) {", // 1
-        "  try {", // 2
-        "    await new Promise((_, reject) => setTimeout(() => reject(new Error('late')), ms))", // 3
-        "  } catch (error) {", // 4
-        "    return error.message", // 5
-        "  }", // 6
-        "}", // 7
-        "exports.gen = function* gen() {", // 8
-        "  const got = yield 1", // 9
-        "  return got", // 10
-        "}" // 11
-      ].join("\n")
-    )
-    assert.strictEqual(await exports.failing(20), "late")
-    const awaited = line(functions(), "failing", 3)
-    assert.isAtLeast(Number(awaited.waitNs), 18e6)
-    assert.strictEqual(line(functions(), "failing", 5).hits, 1n)
-    const it = exports.gen()
-    it.next()
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.deepStrictEqual(it.next("sent"), { value: "sent", done: true })
-    assert.isAtLeast(Number(line(functions(), "gen", 9).waitNs), 18e6)
-    assert.strictEqual(line(functions(), "gen", 10).hits, 1n)
-  })
+const withFakeClock = async <A>(timing: Recorder.TimingMode, body: () => Promise<A>): Promise<A> => {
+  const clock = Recorder.clockName()
+  Recorder.install({ readNs: () => fakeNs, timing })
+  try {
+    return await body()
+  } finally {
+    Recorder.install({ clock, timing: "exact" })
+  }
+}
+
+describe("async functions (a clock the test moves)", () => {
+  for (const timing of ["exact", "sampled"] as const) {
+    it(`${timing}: time suspended at await goes to the line's Wait, exactly, and none to its Time`, () =>
+      withFakeClock(timing, async () => {
+        const { exports, functions } = load(
+          [
+            "exports.sleepy = async function sleepy(after, ns) {", // 1
+            "  const before = ns * 2", // 2
+            "  await after(ns)", // 3
+            "  return before", // 4
+            "}" // 5
+          ].join("\n")
+        )
+        assert.strictEqual(await exports.sleepy(after, 40e6), 80e6)
+        const awaited = line(functions(), "sleepy", 3)
+        assert.deepStrictEqual([awaited.hits, awaited.waitNs], [1n, 40_000_000n])
+        assert.strictEqual(line(functions(), "sleepy", 2).waitNs, 0n)
+        assert.strictEqual(line(functions(), "sleepy", 4).hits, 1n)
+        if (timing === "exact") assert.strictEqual(awaited.timeNs, 0n)
+      }))
+
+    it(`${timing}: a rejected await credits its wait at the next probe (catch), and generators' waits go to the yield line`, () =>
+      withFakeClock(timing, async () => {
+        const { exports, functions } = load(
+          [
+            "exports.failing = async function failing(failAfter, ns) {", // 1
+            "  try {", // 2
+            "    await failAfter(ns, 'late')", // 3
+            "  } catch (error) {", // 4
+            "    return error.message", // 5
+            "  }", // 6
+            "}", // 7
+            "exports.gen = function* gen() {", // 8
+            "  const got = yield 1", // 9
+            "  return got", // 10
+            "}" // 11
+          ].join("\n")
+        )
+        assert.strictEqual(await exports.failing(failAfter, 20e6), "late")
+        assert.strictEqual(line(functions(), "failing", 3).waitNs, 20_000_000n)
+        assert.strictEqual(line(functions(), "failing", 5).hits, 1n)
+        const it = exports.gen()
+        it.next()
+        fakeNs += 7e6
+        assert.deepStrictEqual(it.next("sent"), { value: "sent", done: true })
+        assert.strictEqual(line(functions(), "gen", 9).waitNs, 7_000_000n)
+        assert.strictEqual(line(functions(), "gen", 10).hits, 1n)
+      }))
+  }
 })
 
-describe("implicit awaits", () => {
-  it("the awaits of `await using` disposal are Wait of the line where the block ends, not Time", async () => {
-    const { exports, functions } = load(
-      [
-        "exports.scoped = async function scoped(ms, log) {", // 1
-        "  await using first = { async [Symbol.asyncDispose]() { await new Promise((r) => setTimeout(r, ms)); log.push('first') } }", // 2
-        "  using sync = { [Symbol.dispose]() { log.push('sync') } }", // 3
-        "  await using second = { [Symbol.asyncDispose]() { log.push('second'); return new Promise((r) => setTimeout(r, ms)) } }", // 4
-        "  log.push('body')", // 5
-        "  return ms", // 6
-        "}", // 7
-        "exports.looped = async function looped(ms, log) {", // 8
-        "  for (await using each of [{ async [Symbol.asyncDispose]() { await new Promise((r) => setTimeout(r, ms)) } }]) {", // 9
-        "    log.push('iteration')", // 10
-        "  }", // 11
-        "  return 'done'", // 12
-        "}" // 13
-      ].join("\n")
-    )
-    const timerMs = 20
-    const log: Array<string> = []
-    assert.strictEqual(await exports.scoped(timerMs, log), timerMs)
-    assert.deepStrictEqual(log, ["body", "second", "sync", "first"])
-    const ending = line(functions(), "scoped", 6)
-    assert.strictEqual(ending.hits, 1n)
-    // Two disposals, each awaiting a timer of timerMs.
-    assert.isAtLeast(Number(ending.waitNs), 2 * (timerMs - 2) * 1e6)
-    assert.isBelow(Number(ending.timeNs), Number(ending.waitNs) / 4)
-    assert.strictEqual(await exports.looped(timerMs, log), "done")
-    const body = line(functions(), "looped", 10)
-    assert.strictEqual(body.hits, 1n)
-    assert.isAtLeast(Number(body.waitNs), (timerMs - 2) * 1e6)
-    assert.isBelow(Number(body.timeNs), Number(body.waitNs) / 4)
-  })
+describe("implicit awaits (a clock the test moves)", () => {
+  it("the awaits of `await using` disposal are Wait of the line where the block ends, not Time", () =>
+    withFakeClock("exact", async () => {
+      const { exports, functions } = load(
+        [
+          "exports.scoped = async function scoped(after, ns, log) {", // 1
+          "  await using first = { async [Symbol.asyncDispose]() { await after(ns); log.push('first') } }", // 2
+          "  using sync = { [Symbol.dispose]() { log.push('sync') } }", // 3
+          "  await using second = { [Symbol.asyncDispose]() { log.push('second'); return after(ns) } }", // 4
+          "  log.push('body')", // 5
+          "  return ns", // 6
+          "}", // 7
+          "exports.looped = async function looped(after, ns, log) {", // 8
+          "  for (await using each of [{ async [Symbol.asyncDispose]() { await after(ns) } }]) {", // 9
+          "    log.push('iteration')", // 10
+          "  }", // 11
+          "  return 'done'", // 12
+          "}" // 13
+        ].join("\n")
+      )
+      const ns = 20e6
+      const log: Array<string> = []
+      assert.strictEqual(await exports.scoped(after, ns, log), ns)
+      assert.deepStrictEqual(log, ["body", "second", "sync", "first"])
+      const ending = line(functions(), "scoped", 6)
+      assert.strictEqual(ending.hits, 1n)
+      // Two disposals, each awaiting `ns` on the clock.
+      assert.deepStrictEqual([ending.waitNs, ending.timeNs], [BigInt(2 * ns), 0n])
+      assert.strictEqual(await exports.looped(after, ns, log), "done")
+      const body = line(functions(), "looped", 10)
+      assert.deepStrictEqual([body.hits, body.waitNs, body.timeNs], [1n, BigInt(ns), 0n])
+    }))
 
-  it("`return x` in an async generator awaits x: that wait is the return line's Wait", async () => {
-    const { exports, functions } = load(
-      [
-        "exports.agen = async function* agen(ms) {", // 1
-        "  yield 1", // 2
-        "  return new Promise((r) => setTimeout(() => r('late'), ms))", // 3
-        "}" // 4
-      ].join("\n")
-    )
-    const timerMs = 30
-    const seen: Array<unknown> = []
-    const iterator = exports.agen(timerMs)
-    seen.push(await iterator.next(), await iterator.next())
-    assert.deepStrictEqual(seen, [{ value: 1, done: false }, { value: "late", done: true }])
-    const returned = line(functions(), "agen", 3)
-    assert.isAtLeast(Number(returned.waitNs), (timerMs - 2) * 1e6)
-    assert.isBelow(Number(returned.timeNs), Number(returned.waitNs) / 4)
-  })
+  it("`return x` in an async generator awaits x: that wait is the return line's Wait", () =>
+    withFakeClock("exact", async () => {
+      const { exports, functions } = load(
+        [
+          "exports.agen = async function* agen(after, ns) {", // 1
+          "  yield 1", // 2
+          "  return after(ns, 'late')", // 3
+          "}" // 4
+        ].join("\n")
+      )
+      const seen: Array<unknown> = []
+      const iterator = exports.agen(after, 30e6)
+      seen.push(await iterator.next(), await iterator.next())
+      assert.deepStrictEqual(seen, [{ value: 1, done: false }, { value: "late", done: true }])
+      const returned = line(functions(), "agen", 3)
+      assert.deepStrictEqual([returned.waitNs, returned.timeNs], [30_000_000n, 0n])
+    }))
 })
 
 describe("recursion", () => {
-  it("every call keeps its own line timer: the recursive line includes each deeper level", () => {
+  it("a recursive line counts each moment once: its Time is the outermost call's, never above the wall time", () => {
     const { exports, functions } = load(
       [
         "function spin(rounds) {", // 1
@@ -242,18 +273,43 @@ describe("recursion", () => {
       ].join("\n")
     )
     const depth = 5
+    const startNs = process.hrtime.bigint()
     exports.descend(depth, 200_000)
+    const wallNs = Number(process.hrtime.bigint() - startNs)
     const fns = functions()
     const recursive = line(fns, "descend", 8)
     const bottom = line(fns, "descend", 7)
     assert.strictEqual(recursive.hits, BigInt(depth))
     assert.strictEqual(bottom.hits, BigInt(depth + 1))
-    // Level k's line spans levels k+1..depth, each of which contains the spin at the bottom.
     const spinNs = Number(line(fns, "spin", 3).timeNs)
     assert.isAbove(spinNs, 0)
-    assert.isAtLeast(Number(recursive.timeNs), 0.9 * depth * spinNs)
+    // Level 0's line 8 spans every deeper level; the deeper instances add nothing.
+    assert.isAtLeast(Number(recursive.timeNs), 0.9 * spinNs)
+    assert.isAtMost(Number(recursive.timeNs), wallNs)
+    assert.isAtMost(Number(recursive.timeNs), 1.5 * spinNs + 1e6)
     assert.isAtLeast(Number(bottom.timeNs), 0.9 * spinNs)
   })
+
+  it("with a clock the test moves: the outermost instance's span, exactly", () =>
+    withFakeClock("exact", async () => {
+      const { exports, functions } = load(
+        [
+          "function down(depth, tick) {", // 1
+          "  tick()", // 2
+          "  if (depth > 0) down(depth - 1, tick)", // 3
+          "  return depth", // 4
+          "}", // 5
+          "exports.down = down" // 6
+        ].join("\n")
+      )
+      exports.down(3, () => {
+        fakeNs += 1000
+      })
+      const fns = functions()
+      // Four calls tick 1000 each; line 3 of the outermost call spans the three inner calls: 3000, once.
+      assert.deepStrictEqual(line(fns, "down", 2).timeNs, 4000n)
+      assert.deepStrictEqual([line(fns, "down", 3).hits, line(fns, "down", 3).timeNs], [4n, 3000n])
+    }))
 })
 
 describe("compensation", () => {
@@ -346,7 +402,10 @@ describe("snapshot, reset and profileFrom", () => {
     assert.instanceOf(buffers!.hits.buffer, SharedArrayBuffer)
     const copy = (array: Float64Array) => Float64Array.from(array)
     const rebuilt = Recorder.profileFrom(files, copy(buffers!.hits), copy(buffers!.timeNs), copy(buffers!.waitNs))
-    assert.deepStrictEqual(rebuilt, Recorder.snapshot())
+    // The live snapshot adds what only the live thread knows (its probes' cost and wall time).
+    assert.deepStrictEqual(rebuilt.functions, Recorder.snapshot().functions)
+    assert.deepStrictEqual(Profile.timingOf(rebuilt), Profile.exactTiming)
+    assert.strictEqual(Profile.timingOf(Recorder.snapshot())?.mode, "exact")
     assert.deepStrictEqual(files, [...Recorder.registrations()])
   })
 

@@ -1,0 +1,118 @@
+/**
+ * The sampler thread's code (see Sampler): one per process. `samplerMain`
+ * runs in an eval worker as the text of this function, so that the thread
+ * starts without resolving or compiling any module (and without lineprof's
+ * preload): it must use only its argument and the globals.
+ *
+ * It sleeps with `Atomics.wait` for a jittered interval (uniform in 0.5 to 1.5
+ * times the mean: a fixed interval aliases with periodic work), then, for
+ * each attached thread whose stack holds a profiled line, adds the ns since
+ * its previous sample to the `timeNs` of each distinct slot on the stack (a
+ * recursive line counts once a sample) and counts the sample in `hits[0]`
+ * (the timing header, see Recorder). Every few ms it returns to its event
+ * loop, where attachments, reallocated counters and closed ports (ended
+ * threads) arrive.
+ */
+import type * as WorkerThreads from "node:worker_threads"
+
+export const samplerMain = (threads: typeof WorkerThreads): void => {
+  const { intervalNs, stats, stackSlots } = threads.workerData as {
+    readonly intervalNs: number
+    readonly stats: Float64Array
+    readonly stackSlots: number
+  }
+  /** Time spent sampling before the loop returns to the event loop. */
+  const roundNs = 5e6
+
+  interface Thread {
+    readonly stack: Int32Array
+    hits: Float64Array
+    timeNs: Float64Array
+    /** The sample in which each slot was last credited. */
+    seen: Uint32Array
+    /**
+     * When this thread was last sampled; at first, when the sampler heard of it. Not when the thread attached:
+     * crediting the sampler's start-up (tens of ms) to the line on the stack at the first sample misattributes it.
+     */
+    lastNs: number
+  }
+  interface Attach {
+    readonly _tag: string
+    readonly port: WorkerThreads.MessagePort
+    readonly stack: Int32Array
+    readonly hits: Float64Array
+    readonly timeNs: Float64Array
+  }
+
+  const attached = new Set<Thread>()
+  /** Epoch-based, so that a time taken in another thread compares with it. */
+  const nowNs = (): number => (performance.timeOrigin + performance.now()) * 1e6
+  const header = (hits: Float64Array, timeNs: Float64Array): void => {
+    timeNs[0] = intervalNs
+    if (!(hits[0]! >= 1)) hits[0] = 1
+  }
+
+  const attach = (message: Attach): void => {
+    if (message._tag !== "Attach") return
+    const thread: Thread = { stack: message.stack, hits: message.hits, timeNs: message.timeNs, seen: new Uint32Array(message.timeNs.length), lastNs: nowNs() }
+    header(thread.hits, thread.timeNs)
+    attached.add(thread)
+    message.port.on("message", (update: { readonly _tag: string; readonly hits: Float64Array; readonly timeNs: Float64Array }) => {
+      if (update._tag !== "Buffers") return
+      header(update.hits, update.timeNs)
+      thread.hits = update.hits
+      thread.timeNs = update.timeNs
+      thread.seen = new Uint32Array(update.timeNs.length)
+    })
+    message.port.on("close", () => attached.delete(thread))
+  }
+  process.on("workerMessage", attach)
+  threads.parentPort?.on("message", attach)
+  // Ready: other threads may now attach with postMessageToThread (before this listener existed, they were refused).
+  stats[3] = intervalNs
+
+  let sample = 0
+  let samples = 0
+  const startNs = nowNs()
+  /** CPU the thread used before its first sample (starting up): not the sampler's running cost. */
+  const startCpu = process.threadCpuUsage()
+  const sleeper = new Int32Array(new SharedArrayBuffer(4))
+  const meanMs = intervalNs / 1e6
+
+  const sampleThread = (thread: Thread, now: number): void => {
+    const elapsedNs = now - thread.lastNs
+    thread.lastNs = now
+    const stack = thread.stack
+    const depth = Math.min(stack[0]!, stackSlots)
+    if (depth <= 0) return
+    const { seen, timeNs } = thread
+    const marker = sample >>> 0
+    for (let k = 1; k <= depth; k++) {
+      const slot = stack[k]!
+      if (slot > 0 && slot < seen.length && seen[slot] !== marker) {
+        seen[slot] = marker
+        timeNs[slot]! += elapsedNs
+      }
+    }
+    thread.hits[0]!++
+    samples++
+  }
+
+  const round = (): void => {
+    const endNs = nowNs() + roundNs
+    let now: number
+    do {
+      Atomics.wait(sleeper, 0, 0, meanMs * (0.5 + Math.random()))
+      now = nowNs()
+      sample++
+      for (const thread of attached) sampleThread(thread, now)
+    } while (now < endNs)
+    const cpu = process.threadCpuUsage()
+    stats[0] = samples
+    stats[1] = cpu.user + cpu.system - startCpu.user - startCpu.system
+    stats[2] = now - startNs
+    stats[3] = intervalNs
+    setImmediate(round)
+  }
+  round()
+}
