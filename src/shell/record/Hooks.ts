@@ -29,6 +29,7 @@ import { fileURLToPath } from "node:url"
 import type * as Instrument from "../../core/Instrument.ts"
 import type { InstrumentedFunction } from "../../core/Probe.ts"
 import * as Config from "./Config.ts"
+import * as InstrumentCache from "./InstrumentCache.ts"
 import * as Recorder from "./Recorder.ts"
 
 /** ".ts" when running from src/, ".js" from a build: lazily required siblings take the same one. */
@@ -115,11 +116,12 @@ export const instrumentLoaded = (url: string, format: string, source: unknown): 
     if (text === undefined) return undefined
     const fileHash = createHash("sha1").update(text).digest("hex")
     const slotBase = Recorder.nextSlot()
-    const result = loadInstrumenter().instrumentSource(text, {
-      file,
-      format: format as Instrument.LoadFormat,
-      slotBase
-    })
+    const result = InstrumentCache.instrument({ sourceHash: fileHash, file, format, slotBase }, (base) =>
+      loadInstrumenter().instrumentSource(text, {
+        file,
+        format: format as Instrument.LoadFormat,
+        slotBase: base
+      }))
     Recorder.allocateSlots(result.slotCount)
     state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions, functions: result.functions })
     Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })

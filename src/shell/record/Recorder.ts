@@ -20,6 +20,7 @@
  */
 import { Globals, SINK_SLOT, type InstrumentedFunction } from "../../core/Probe.ts"
 import * as Profile from "../../core/Profile.ts"
+import * as CalibrationCache from "./CalibrationCache.ts"
 
 /** What the loader registers for each instrumented file. */
 export interface FileRegistration {
@@ -413,6 +414,7 @@ const makeStore = () => {
   return {
     install(options: InstallOptions = {}): void {
       if (!installed) {
+        CalibrationCache.adopt()
         if (capacity === 0) grow(INITIAL_SLOTS)
         const best =
           clockCandidates.find((candidate) => candidate.name === (options.clock ?? readSharedCalibration()?.clock)) ??
@@ -432,6 +434,7 @@ const makeStore = () => {
           else {
             calibratedNs = calibrate()
             writeSharedCalibration(clockName, calibratedNs)
+            if (options.clock === undefined) CalibrationCache.save({ clock: clockName, costNs: calibratedNs })
           }
         }
         clockState[COST] = calibratedNs
