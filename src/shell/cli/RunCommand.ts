@@ -147,6 +147,9 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
         Flag.optional,
         Flag.withDescription("how often each process flushes its stats (250ms, 1s; default 1s): what a SIGKILL can lose")
       ),
+      recalibrate: Flag.Boolean("recalibrate").pipe(
+        Flag.withDescription("measure the probe cost again instead of taking it from the cache (~/.cache/lineprof; or LINEPROF_RECALIBRATE=1)")
+      ),
       compensate: Flag.Boolean("compensate").pipe(
         Flag.optional,
         Flag.withDescription("subtract the calibrated probe cost from line times (default on; --no-compensate: raw times, or LINEPROF_COMPENSATE=0)")
@@ -221,6 +224,10 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
             ...Config.toEnv(config.success),
             NODE_OPTIONS: withImport(environment.env["NODE_OPTIONS"], environment.registerPath)
           }
+          // The first profiled process measures and caches; the processes it starts take its calibration.
+          if (input.recalibrate) childEnv["LINEPROF_RECALIBRATE"] = "1"
+          // Each profiled process then says how many of its files came from the instrument cache.
+          if (yield* Verbose) childEnv["LINEPROF_VERBOSE"] = "1"
           if (yield* Verbose) {
             for (const name of [...Object.values(Config.Variables), "NODE_OPTIONS"]) {
               yield* writeLine(environment.stderr, `lineprof: ${name}=${childEnv[name] ?? ""}`)
