@@ -148,6 +148,7 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
         Flag.withDescription("how often each process flushes its stats (250ms, 1s; default 1s): what a SIGKILL can lose")
       ),
       recalibrate: Flag.Boolean("recalibrate").pipe(
+        Flag.withDefault(false),
         Flag.withDescription("measure the probe cost again instead of taking it from the cache (~/.cache/lineprof; or LINEPROF_RECALIBRATE=1)")
       ),
       compensate: Flag.Boolean("compensate").pipe(

@@ -2,14 +2,14 @@
  * lineprof's per-user cache folder and the file operations both caches
  * (CalibrationCache, InstrumentCache) share. The folder is
  * `$LINEPROF_CACHE_DIR`, else `$XDG_CACHE_HOME/lineprof`, else
- * `~/.cache/lineprof`; `LINEPROF_CACHE=off` turns both caches off. Every
+ * `~/.cache/lineprof`; `LINEPROF_CACHE=off` turns both caches off (and the
+ * `lineprof` command's module compile cache, kept in `compile/`). Every
  * operation is synchronous (the load hooks and the preload run before any
  * event loop) and none throws: a missing, unreadable or unwritable folder
  * reads as an empty cache and drops writes. Writes are atomic (a unique
  * temporary sibling, then rename), so a reader sees a whole old file or a
  * whole new one, and two processes writing one entry never mix their bytes.
  */
-import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import * as path from "node:path"
@@ -59,7 +59,8 @@ export const readText = (file: string): string | undefined => {
  * nothing left behind) when anything fails.
  */
 export const writeTextAtomic = (file: string, text: string): boolean => {
-  const temporary = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`
+  // pid and a random part: unique among the processes and threads writing now (node:crypto is not loaded for it).
+  const temporary = `${file}.${process.pid}-${Math.random().toString(36).slice(2, 10)}.tmp`
   try {
     mkdirSync(path.dirname(file), { recursive: true })
     writeFileSync(temporary, text, { flag: "wx" })
