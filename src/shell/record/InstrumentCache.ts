@@ -239,14 +239,19 @@ export const evict = (dir: string, targetBytes: number, nowMs: number = Date.now
 // ---------------------------------------------------------------------------
 // The cache of this thread
 
-/** Lookups of this thread: `hits` served from the cache, `misses` instrumented (and stored when `stored`). */
+/**
+ * Lookups of this thread: `hits` served from the cache, `misses` instrumented
+ * (and stored when `stored`); `timeNs` spent in `instrument` in all (reading,
+ * renumbering, instrumenting, loading the instrumenter, storing).
+ */
 export interface Counts {
   readonly hits: number
   readonly misses: number
   readonly stored: number
+  readonly timeNs: number
 }
 
-const counts = { hits: 0, misses: 0, stored: 0 }
+const counts = { hits: 0, misses: 0, stored: 0, timeNs: 0 }
 /** What this thread believes the folder holds, in bytes; undefined until it first writes. */
 let knownBytes: number | undefined
 let reportInstalled = false
@@ -254,11 +259,11 @@ let reportInstalled = false
 /** This thread's lookups so far. */
 export const stats = (): Counts => ({ ...counts })
 
-/** "12 of 15 files from the instrument cache (80%)". */
+/** "12 of 15 files from the instrument cache (80%), 3.2 ms instrumenting". */
 export const describe = (counted: Counts): string => {
   const total = counted.hits + counted.misses
   const percent = total === 0 ? 0 : Math.round((100 * counted.hits) / total)
-  return `${counted.hits} of ${total} ${total === 1 ? "file" : "files"} from the instrument cache (${percent}%)`
+  return `${counted.hits} of ${total} ${total === 1 ? "file" : "files"} from the instrument cache (${percent}%), ${(counted.timeNs / 1e6).toFixed(1)} ms instrumenting`
 }
 
 const installReport = (env: NodeJS.ProcessEnv): void => {
@@ -297,15 +302,20 @@ export const instrument = (
   const dir = CacheDir.cacheDir(env)
   if (dir === undefined) return instrumentAt(request.slotBase)
   installReport(env)
-  const key = keyOf(request)
-  const text = CacheDir.readText(entryPath(dir, key))
-  const cached = text === undefined ? undefined : decodeEntry(key, text)
-  if (cached !== undefined) {
-    counts.hits++
-    return rebase(cached.result, cached.slotBase, request.slotBase)
+  const startNs = process.hrtime.bigint()
+  try {
+    const key = keyOf(request)
+    const text = CacheDir.readText(entryPath(dir, key))
+    const cached = text === undefined ? undefined : decodeEntry(key, text)
+    if (cached !== undefined) {
+      counts.hits++
+      return rebase(cached.result, cached.slotBase, request.slotBase)
+    }
+    counts.misses++
+    const result = instrumentAt(request.slotBase)
+    store(dir, key, request.slotBase, result, env)
+    return result
+  } finally {
+    counts.timeNs += Number(process.hrtime.bigint() - startNs)
   }
-  counts.misses++
-  const result = instrumentAt(request.slotBase)
-  store(dir, key, request.slotBase, result, env)
-  return result
 }

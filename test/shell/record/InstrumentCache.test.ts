@@ -100,6 +100,7 @@ describe("InstrumentCache.instrument", () => {
       { hits: after.hits - before.hits, misses: after.misses - before.misses, stored: after.stored - before.stored },
       { hits: 1, misses: 1, stored: 1 }
     )
+    assert.isAbove(after.timeNs, before.timeNs)
     assert.strictEqual(readdirSync(path.join(dir, "instrument")).length, 1)
   })
 
@@ -244,8 +245,8 @@ describe("InstrumentCache: writers and programs", () => {
     const env = { LINEPROF_CACHE_DIR: dir, LINEPROF_VERBOSE: "1" }
     const cold = await runFixture("esm/app.mjs", ["1000"], { env })
     const warm = await runFixture("esm/app.mjs", ["1000"], { env })
-    assert.match(cold.stderr, /^lineprof: pid \d+: 0 of 2 files from the instrument cache \(0%\)\n$/)
-    assert.match(warm.stderr, /^lineprof: pid \d+: 2 of 2 files from the instrument cache \(100%\)\n$/)
+    assert.match(cold.stderr, /^lineprof: pid \d+: 0 of 2 files from the instrument cache \(0%\), [\d.]+ ms instrumenting\n$/)
+    assert.match(warm.stderr, /^lineprof: pid \d+: 2 of 2 files from the instrument cache \(100%\), [\d.]+ ms instrumenting\n$/)
     assert.strictEqual(warm.stdout, cold.stdout)
     assert.strictEqual(warm.code, cold.code)
     for (const name of ["child", "power3"]) assert.deepStrictEqual(hitsOf(warm.merged, name), hitsOf(cold.merged, name))
