@@ -18,6 +18,7 @@ import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { Argument, Command, Flag } from "effect/cli"
+import * as CalibrationCache from "../record/CalibrationCache.ts"
 import * as Config from "../record/Config.ts"
 import * as Merge from "../files/Merge.ts"
 import * as StatsFiles from "../files/StatsFiles.ts"
@@ -227,6 +228,8 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
           }
           // The first profiled process measures and caches; the processes it starts take its calibration.
           if (input.recalibrate) childEnv["LINEPROF_RECALIBRATE"] = "1"
+          // Otherwise every process of the run takes the cached calibration as this moment's (siblings too).
+          else CalibrationCache.adopt(childEnv)
           // Each profiled process then says how many of its files came from the instrument cache.
           if (yield* Verbose) childEnv["LINEPROF_VERBOSE"] = "1"
           if (yield* Verbose) {

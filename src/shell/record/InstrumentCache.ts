@@ -28,6 +28,7 @@ import { createHash } from "node:crypto"
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { isMainThread, threadId } from "node:worker_threads"
 import type * as Instrument from "../../core/Instrument.ts"
 import type { InstrumentedFunction } from "../../core/Probe.ts"
 import * as CacheDir from "./CacheDir.ts"
@@ -272,7 +273,8 @@ const installReport = (env: NodeJS.ProcessEnv): void => {
   if (!["1", "on", "true", "yes"].includes((env[Variables.verbose] ?? "").trim().toLowerCase())) return
   process.once("exit", () => {
     try {
-      process.stderr.write(`lineprof: pid ${process.pid}: ${describe(counts)}\n`)
+      const thread = isMainThread ? "" : ` thread ${threadId}`
+      process.stderr.write(`lineprof: pid ${process.pid}${thread}: ${describe(counts)}\n`)
     } catch {
       // stderr closed
     }
