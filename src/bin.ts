@@ -1,41 +1,23 @@
 #!/usr/bin/env node
 /**
- * The `lineprof` executable: the only module with side effects on import. It
- * runs `Cli.main` on the process's arguments with Node's services and exits
- * with the code `main` decided (the program's own code for `lineprof run`,
- * even when a signal interrupted lineprof while the program was running).
+ * The `lineprof` executable: turns on Node's module compile cache, then loads
+ * shell/cli/Main (which runs the command). The cache must be on before the
+ * command's code is compiled, so Main is imported dynamically: a static
+ * import would be compiled before this line ran. In a build, Main is one
+ * bundle (scripts/bundle.ts), compiled once and then taken from the cache.
+ * The cache lives in lineprof's cache folder (`compile/`), or where
+ * NODE_COMPILE_CACHE says; `LINEPROF_CACHE=off` leaves it off.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Cli from "./shell/cli/Cli.ts"
+import * as module from "node:module"
+import * as path from "node:path"
+import * as CacheDir from "./shell/record/CacheDir.ts"
 
-let exitCode: number | undefined
-
-// A reader that stops early (`lineprof show big.json | head`, `lineprof run … 2>&1 | head`)
-// closes the pipe: what is left for that stream is dropped quietly, as Unix tools do on
-// SIGPIPE, instead of dying with a stack trace. lineprof still finishes its work (run:
-// write the stats file, remove its temporary folder) and exits with the code it decided;
-// exiting on the spot left run's temporary folder behind.
-for (const stream of [process.stdout, process.stderr]) {
-  let closed = false
-  stream.on("error", (error: NodeJS.ErrnoException) => {
-    // After EPIPE, Node reports later writes to the closed stream as errors too.
-    if (error.code === "EPIPE" || closed) {
-      closed = true
-      return
-    }
-    throw error
-  })
+const cacheDir = CacheDir.cacheDir()
+if (cacheDir !== undefined) {
+  try {
+    module.enableCompileCache?.(process.env["NODE_COMPILE_CACHE"] ?? path.join(cacheDir, "compile"))
+  } catch {
+    // an old Node or an unwritable folder: compile as usual
+  }
 }
-
-Cli.main(process.argv.slice(2), Cli.nodeEnvironment(), (code) => {
-  exitCode = code
-}).pipe(
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({
-    disableErrorReporting: true,
-    teardown: (exit, onExit) => onExit(exitCode ?? (Exit.isSuccess(exit) ? Cli.ExitCode.ok : Cli.ExitCode.interrupted))
-  })
-)
+await import("./shell/cli/Main.ts")

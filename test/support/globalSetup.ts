@@ -17,9 +17,14 @@ export default function setup(): () => void {
   const saved = process.env["TMPDIR"]
   const suiteDir = mkdtempSync(join(tmpdir(), "lineprof-suite-"))
   process.env["TMPDIR"] = suiteDir
+  // lineprof's caches (calibration, instrumented sources) go to the private folder too, never to ~/.cache.
+  const savedCache = process.env["XDG_CACHE_HOME"]
+  process.env["XDG_CACHE_HOME"] = join(suiteDir, "xdg-cache")
   return () => {
     if (saved === undefined) delete process.env["TMPDIR"]
     else process.env["TMPDIR"] = saved
+    if (savedCache === undefined) delete process.env["XDG_CACHE_HOME"]
+    else process.env["XDG_CACHE_HOME"] = savedCache
     const left = readdirSync(suiteDir).filter((name) => name.startsWith("lineprof-"))
     rmSync(suiteDir, { recursive: true, force: true })
     if (left.length > 0) {

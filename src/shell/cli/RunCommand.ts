@@ -27,6 +27,7 @@ import * as Schema from "effect/Schema"
 import { Argument, Command, Flag } from "effect/cli"
 import * as ChildProcess from "effect/process/ChildProcess"
 import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
+import * as CalibrationCache from "../record/CalibrationCache.ts"
 import * as Config from "../record/Config.ts"
 import * as Merge from "../files/Merge.ts"
 import * as StatsFiles from "../files/StatsFiles.ts"
@@ -218,6 +219,7 @@ export interface RunInput extends RenderFlags {
   readonly interval: Option.Option<string>
   readonly compensate: Option.Option<boolean>
   readonly timing: Option.Option<"exact" | "sampled">
+  readonly recalibrate: boolean
   readonly command: ReadonlyArray<string>
 }
 
@@ -244,7 +246,7 @@ export interface RunPlan {
   /** The HTML report, when `--format html` and a report are asked for. */
   readonly html: OutputTarget | undefined
   readonly testRunner: "vitest" | "jest" | undefined
-  readonly flags: RenderFlags & { readonly report: boolean }
+  readonly flags: RenderFlags & { readonly report: boolean; readonly recalibrate: boolean }
 }
 
 /** Identifies a file's current version (`absent` when there is none): two stamps differ when someone wrote it meanwhile. */
@@ -491,7 +493,14 @@ export const runPlan = Effect.fn("RunCommand.runPlan")(function*(
     ...RunProcesses.runEnv,
     NODE_OPTIONS: withImport(environment.env["NODE_OPTIONS"], environment.registerPath)
   }
-  if (yield* Verbose) {
+  // The first profiled process measures and caches; the processes it starts take its calibration.
+  if (plan.flags.recalibrate) childEnv["LINEPROF_RECALIBRATE"] = "1"
+  // Otherwise every process of the run takes the cached calibration as this moment's (siblings too).
+  else CalibrationCache.adopt(childEnv)
+  // Each profiled process then says how many of its files came from the instrument cache.
+  const verbose = yield* Verbose
+  if (verbose) childEnv["LINEPROF_VERBOSE"] = "1"
+  if (verbose) {
     for (const name of [...Object.values(Config.Variables), "NODE_OPTIONS"]) {
       yield* writeLine(environment.stderr, `lineprof: ${name}=${childEnv[name] ?? ""}`)
     }
@@ -644,6 +653,10 @@ export const makeRun = (environment: Environment, setExitCode: (code: number) =>
       function: Flag.String("function").pipe(
         Flag.atLeast(0),
         Flag.withDescription("globs of qualified function names to profile (Parser.parse*, *Token*), repeatable or comma-separated; the rest runs unprofiled (default: every function)")
+      ),
+      recalibrate: Flag.Boolean("recalibrate").pipe(
+        Flag.withDefault(false),
+        Flag.withDescription("measure the probe cost again instead of taking it from the cache (~/.cache/lineprof; or LINEPROF_RECALIBRATE=1)")
       ),
       timing: Flag.Literals("timing", ["exact", "sampled"]).pipe(
         Flag.optional,

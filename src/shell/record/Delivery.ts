@@ -59,9 +59,9 @@ const DELIVERED = 2
  * The stats-file encoder (and effect/Schema behind it), loaded synchronously at
  * the first write: threads that instrument nothing never pay for it.
  */
-let statsFile: typeof StatsFile | undefined
+let statsFile: Pick<typeof StatsFile, "encode"> | undefined
 const encode = (profile: Profile.Profile): string =>
-  (statsFile ??= createRequire(import.meta.url)(`../../core/StatsFile${ownExtension}`) as typeof StatsFile).encode(profile)
+  (statsFile ??= createRequire(import.meta.url)(`./StatsEncoder${ownExtension}`) as Pick<typeof StatsFile, "encode">).encode(profile)
 
 /** How long the main thread waits for a worker that is writing its own file before it takes over. */
 const TAKE_OVER_AFTER_MS = 1000

@@ -32,6 +32,7 @@ import { fileURLToPath } from "node:url"
 import type * as Instrument from "../../core/Instrument.ts"
 import type { InstrumentedFunction } from "../../core/Probe.ts"
 import * as Config from "./Config.ts"
+import * as InstrumentCache from "./InstrumentCache.ts"
 import * as Recorder from "./Recorder.ts"
 import * as SourceMaps from "./SourceMaps.ts"
 
@@ -181,12 +182,17 @@ export const instrumentLoaded = (url: string, format: string, source: unknown, c
       return process.sourceMapsEnabled === true && sourceMap!.fromComment ? withShiftedSourceMap(mapped.code, text, sourceMap!, mapped.insertions) : mapped.code
     }
     const fileHash = sha1(text)
-    const result = loadInstrumenter().instrumentSource(text, {
-      file,
-      format: format as Instrument.LoadFormat,
-      slotBase,
-      selectFunction: choice.functions === undefined ? undefined : (name) => choice.functions!(name)
-    })
+    const instrumentAt = (base: number) =>
+      loadInstrumenter().instrumentSource(text, {
+        file,
+        format: format as Instrument.LoadFormat,
+        slotBase: base,
+        selectFunction: choice.functions === undefined ? undefined : (name) => choice.functions!(name)
+      })
+    // The cache holds whole-file instrumentation only: a selection of functions is instrumented afresh.
+    const result = choice.functions === undefined
+      ? InstrumentCache.instrument({ sourceHash: fileHash, file, format, slotBase }, instrumentAt)
+      : instrumentAt(slotBase)
     Recorder.allocateSlots(result.slotCount)
     state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions, functions: result.functions })
     Recorder.registerFile({ file, fileHash, sourceText: text, functions: result.functions })

@@ -32,6 +32,7 @@
  */
 import { Globals, SINK_SLOT, type InstrumentedFunction } from "../../core/Probe.ts"
 import * as Profile from "../../core/Profile.ts"
+import * as CalibrationCache from "./CalibrationCache.ts"
 import * as Clock from "./Clock.ts"
 import * as Sampler from "./Sampler.ts"
 
@@ -420,6 +421,8 @@ const makeStore = () => {
         seam = false
       }
       if (!installed) {
+        // A calibration cached on this machine (same Node, CPU and lineprof) becomes the parent's hand-off.
+        CalibrationCache.adopt()
         installedAtNs = Clock.clockCandidates[0]!.readNs()
         mode = wanted
         if (capacity === 0) grow(mode === "sampled" ? INITIAL_SAMPLED_SLOTS : INITIAL_SLOTS)
@@ -457,7 +460,12 @@ const makeStore = () => {
       else if (seam) clockState[COST] = calibrate()
       else {
         const name = clockName!
-        calibratedNs ??= Clock.sharedProbeCost(name, calibrate)
+        calibratedNs ??= Clock.sharedProbeCost(name, () => {
+          const costNs = calibrate()
+          // A clock forced by the caller (benchmarks) is not this machine's choice: not cached.
+          if (options.clock === undefined) CalibrationCache.save({ clock: name, costNs })
+          return costNs
+        })
         clockState[COST] = calibratedNs
       }
     },

@@ -176,6 +176,7 @@ describe("planRun", () => {
     function: [],
     sourceMaps: true,
     timing: Option.none(),
+    recalibrate: false,
     interval: Option.none(),
     compensate: Option.none(),
     command,

@@ -1,0 +1,327 @@
+/**
+ * Instrumented sources kept on disk, so that a second run of a program spends
+ * close to no time instrumenting (and never loads the parser). An entry is
+ * keyed by the hash of the source text, lineprof's version, a fingerprint of
+ * the instrumenter's own code, and the options that change instrumentation
+ * (load format, TypeScript or not, and whatever the caller adds); it lives in
+ * `<cache folder>/instrument/<key>.json`. Contract:
+ *
+ * 1. `instrument(request, instrumentAt)` returns the cached result when there
+ *    is a good entry, renumbered to the requested `slotBase` (`rebase`: the
+ *    slot numbers are literals in the inserted text, so an entry made at
+ *    another base is rewritten, not re-parsed); else it calls
+ *    `instrumentAt(slotBase)` and stores what it returns. The result is the
+ *    one `instrumentAt` would have returned either way.
+ * 2. An entry is checked against a hash of its payload; a truncated, corrupt
+ *    or unreadable entry is ignored (a miss) and rewritten.
+ * 3. Writes are atomic (CacheDir.writeTextAtomic): two processes writing the
+ *    same entry each rename a whole file into place.
+ * 4. The folder is capped (`LINEPROF_CACHE_MAX_MB`, default 256): when what
+ *    this process knows to be there exceeds the cap, the oldest entries (by
+ *    modification time) are removed until it is under 80% of the cap.
+ * 5. Nothing here fails a run: a folder that cannot be read or written is a
+ *    cache that always misses. `LINEPROF_CACHE=off` turns it off.
+ * 6. With `LINEPROF_VERBOSE=1` (`lineprof run --verbose`) each process that
+ *    looked anything up prints its hit rate on stderr when it exits.
+ */
+import { createHash } from "node:crypto"
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { isMainThread, threadId } from "node:worker_threads"
+import type * as Instrument from "../../core/Instrument.ts"
+import type { InstrumentedFunction } from "../../core/Probe.ts"
+import * as CacheDir from "./CacheDir.ts"
+
+/** What identifies one instrumentation of one source text. */
+export interface Request {
+  /** Hex hash of the whole source text. */
+  readonly sourceHash: string
+  /** The file (its extension can select TypeScript). */
+  readonly file: string
+  readonly format: string
+  /** The first slot the result must use. */
+  readonly slotBase: number
+  /** Anything else that changes the instrumented code (JSON-serialisable). */
+  readonly options?: Readonly<Record<string, unknown>>
+}
+
+export const Variables = {
+  maxMb: "LINEPROF_CACHE_MAX_MB",
+  verbose: "LINEPROF_VERBOSE"
+} as const
+
+export const DEFAULT_MAX_MB = 256
+const FORMAT = 1
+const SUBDIR = "instrument"
+const ENTRY_SUFFIX = ".json"
+
+// ---------------------------------------------------------------------------
+// Rebasing (pure)
+
+/**
+ * A slot literal in inserted text: `__lp$h(__lp$l,__lp$l=<slot>` and the same
+ * with `__lp$m` (sync), or `__lp$H(__lp$f,<slot>` and its M/W siblings (frames).
+ * Not the prologue's `let __lp$l=0`, which is no slot.
+ */
+const SLOT_LITERAL = /(__lp\$[hm]\(__lp\$l,__lp\$l=|__lp\$[HMW]\(__lp\$f,)(\d+)/g
+
+/**
+ * The result of instrumenting at `fromBase`, as instrumenting the same source
+ * at `toBase` gives it: every slot literal inside the inserted runs moved by
+ * the difference (only inserted text is searched, so the program's own text
+ * is never touched), the runs' positions recomputed (a slot may gain or lose
+ * a digit), and the functions' slots moved.
+ */
+export const rebase = (result: Instrument.InstrumentResult, fromBase: number, toBase: number): Instrument.InstrumentResult => {
+  const delta = toBase - fromBase
+  if (delta === 0) return result
+  const { code, insertions } = result
+  const parts: Array<string> = []
+  const runs = new Uint32Array(insertions.length)
+  let at = 0
+  let inserted = 0
+  for (let k = 0; k < insertions.length; k += 3) {
+    const start = insertions[k]!
+    const end = insertions[k + 1]!
+    parts.push(code.slice(at, start))
+    const text = code.slice(start, end).replace(SLOT_LITERAL, (_, head: string, slot: string) => `${head}${Number(slot) + delta}`)
+    const newStart = start - (k === 0 ? 0 : insertions[k - 1]!) + inserted
+    parts.push(text)
+    inserted += text.length
+    runs[k] = newStart
+    runs[k + 1] = newStart + text.length
+    runs[k + 2] = inserted
+    at = end
+  }
+  parts.push(code.slice(at))
+  const functions = result.functions.map((fn): InstrumentedFunction => ({ ...fn, slots: fn.slots.map((slot) => slot + delta) }))
+  return { code: parts.join(""), functions, functionStarts: result.functionStarts, slotCount: result.slotCount, insertions: runs }
+}
+
+// ---------------------------------------------------------------------------
+// Entries
+
+/** A fingerprint of the instrumenter's code beside this module (src or build), so that a changed instrumenter never reads old entries. */
+let instrumenterFingerprint: string | undefined
+const fingerprint = (): string => {
+  if (instrumenterFingerprint !== undefined) return instrumenterFingerprint
+  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+  const hash = createHash("sha1")
+  for (const name of ["Instrument", "Probe"]) {
+    try {
+      hash.update(readFileSync(fileURLToPath(new URL(`../../core/${name}${extension}`, import.meta.url))))
+    } catch {
+      hash.update(`no ${name}`)
+    }
+  }
+  return (instrumenterFingerprint = hash.digest("hex"))
+}
+
+/** The entry's key: a hex hash of everything that decides the instrumented code except the slot base. */
+export const keyOf = (request: Request): string =>
+  createHash("sha1")
+    .update(JSON.stringify({
+      lineprof: CacheDir.lineprofVersion,
+      instrumenter: fingerprint(),
+      source: request.sourceHash,
+      format: request.format,
+      typeScript: /\.[cm]?tsx?$/.test(request.file),
+      options: request.options ?? {}
+    }))
+    .digest("hex")
+
+export const entryPath = (dir: string, key: string): string => path.join(dir, SUBDIR, `${key}${ENTRY_SUFFIX}`)
+
+interface Payload {
+  readonly format: number
+  readonly key: string
+  readonly slotBase: number
+  readonly slotCount: number
+  readonly functions: ReadonlyArray<InstrumentedFunction>
+  readonly functionStarts: ReadonlyArray<number>
+  readonly insertions: ReadonlyArray<number>
+  readonly code: string
+}
+
+const checksum = (text: string): string => createHash("sha1").update(text).digest("hex")
+
+/** An entry's text: the payload's checksum on the first line, then the payload. */
+export const encodeEntry = (key: string, slotBase: number, result: Instrument.InstrumentResult): string => {
+  const payload: Payload = {
+    format: FORMAT,
+    key,
+    slotBase,
+    slotCount: result.slotCount,
+    functions: result.functions,
+    functionStarts: result.functionStarts,
+    insertions: Array.from(result.insertions),
+    code: result.code
+  }
+  const json = JSON.stringify(payload)
+  return `${checksum(json)}\n${json}`
+}
+
+/** The entry's result at the base it was stored with; undefined when the text is not a good entry for `key`. */
+export const decodeEntry = (key: string, text: string): { readonly slotBase: number; readonly result: Instrument.InstrumentResult } | undefined => {
+  const newline = text.indexOf("\n")
+  if (newline !== 40) return undefined
+  const json = text.slice(newline + 1)
+  if (checksum(json) !== text.slice(0, newline)) return undefined
+  try {
+    const payload = JSON.parse(json) as Payload
+    if (payload.format !== FORMAT || payload.key !== key || typeof payload.code !== "string") return undefined
+    if (!Number.isSafeInteger(payload.slotBase) || !Number.isSafeInteger(payload.slotCount)) return undefined
+    if (!Array.isArray(payload.functions) || !Array.isArray(payload.insertions) || payload.insertions.length % 3 !== 0) return undefined
+    if (!Array.isArray(payload.functionStarts) || payload.functionStarts.length !== payload.functions.length) return undefined
+    return {
+      slotBase: payload.slotBase,
+      result: {
+        code: payload.code,
+        functions: payload.functions,
+        functionStarts: payload.functionStarts,
+        slotCount: payload.slotCount,
+        insertions: Uint32Array.from(payload.insertions)
+      }
+    }
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Eviction
+
+const maxBytes = (env: NodeJS.ProcessEnv): number => {
+  const mb = Number(env[Variables.maxMb])
+  return (env[Variables.maxMb] !== undefined && Number.isFinite(mb) && mb >= 0 ? mb : DEFAULT_MAX_MB) * 1024 * 1024
+}
+
+/**
+ * Removes the oldest entries of `dir`'s instrument folder until their total
+ * size is at most `targetBytes`; also removes temporary files left by writers
+ * that died (older than a minute). Returns the total size left.
+ */
+export const evict = (dir: string, targetBytes: number, nowMs: number = Date.now()): number => {
+  const folder = path.join(dir, SUBDIR)
+  let names: Array<string>
+  try {
+    names = readdirSync(folder)
+  } catch {
+    return 0
+  }
+  const entries: Array<{ readonly file: string; readonly bytes: number; readonly mtimeMs: number }> = []
+  let totalBytes = 0
+  for (const name of names) {
+    const file = path.join(folder, name)
+    try {
+      const stats = statSync(file)
+      if (name.endsWith(".tmp")) {
+        if (nowMs - stats.mtimeMs > 60_000) rmSync(file, { force: true })
+        continue
+      }
+      if (!name.endsWith(ENTRY_SUFFIX)) continue
+      entries.push({ file, bytes: stats.size, mtimeMs: stats.mtimeMs })
+      totalBytes += stats.size
+    } catch {
+      // removed by another process meanwhile
+    }
+  }
+  if (totalBytes <= targetBytes) return totalBytes
+  entries.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.file < b.file ? -1 : 1))
+  for (const entry of entries) {
+    if (totalBytes <= targetBytes) break
+    try {
+      rmSync(entry.file, { force: true })
+    } catch {
+      // another process's business now
+    }
+    totalBytes -= entry.bytes
+  }
+  return totalBytes
+}
+
+// ---------------------------------------------------------------------------
+// The cache of this thread
+
+/**
+ * Lookups of this thread: `hits` served from the cache, `misses` instrumented
+ * (and stored when `stored`); `timeNs` spent in `instrument` in all (reading,
+ * renumbering, instrumenting, loading the instrumenter, storing).
+ */
+export interface Counts {
+  readonly hits: number
+  readonly misses: number
+  readonly stored: number
+  readonly timeNs: number
+}
+
+const counts = { hits: 0, misses: 0, stored: 0, timeNs: 0 }
+/** What this thread believes the folder holds, in bytes; undefined until it first writes. */
+let knownBytes: number | undefined
+let reportInstalled = false
+
+/** This thread's lookups so far. */
+export const stats = (): Counts => ({ ...counts })
+
+/** "12 of 15 files from the instrument cache (80%), 3.2 ms instrumenting". */
+export const describe = (counted: Counts): string => {
+  const total = counted.hits + counted.misses
+  const percent = total === 0 ? 0 : Math.round((100 * counted.hits) / total)
+  return `${counted.hits} of ${total} ${total === 1 ? "file" : "files"} from the instrument cache (${percent}%), ${(counted.timeNs / 1e6).toFixed(1)} ms instrumenting`
+}
+
+const installReport = (env: NodeJS.ProcessEnv): void => {
+  if (reportInstalled) return
+  reportInstalled = true
+  if (!["1", "on", "true", "yes"].includes((env[Variables.verbose] ?? "").trim().toLowerCase())) return
+  process.once("exit", () => {
+    try {
+      const thread = isMainThread ? "" : ` thread ${threadId}`
+      process.stderr.write(`lineprof: pid ${process.pid}${thread}: ${describe(counts)}\n`)
+    } catch {
+      // stderr closed
+    }
+  })
+}
+
+const store = (dir: string, key: string, slotBase: number, result: Instrument.InstrumentResult, env: NodeJS.ProcessEnv): void => {
+  const text = encodeEntry(key, slotBase, result)
+  if (!CacheDir.writeTextAtomic(entryPath(dir, key), text)) return
+  counts.stored++
+  const capBytes = maxBytes(env)
+  knownBytes = (knownBytes ?? evict(dir, capBytes)) + text.length
+  if (knownBytes > capBytes) knownBytes = evict(dir, Math.floor(capBytes * 0.8))
+}
+
+/**
+ * The instrumentation of a source at `request.slotBase`: from the cache when
+ * it holds a good entry, else `instrumentAt(request.slotBase)`, stored.
+ * Errors of `instrumentAt` (a file that does not parse) pass through and are
+ * not cached.
+ */
+export const instrument = (
+  request: Request,
+  instrumentAt: (slotBase: number) => Instrument.InstrumentResult,
+  env: NodeJS.ProcessEnv = process.env
+): Instrument.InstrumentResult => {
+  const dir = CacheDir.cacheDir(env)
+  if (dir === undefined) return instrumentAt(request.slotBase)
+  installReport(env)
+  const startNs = process.hrtime.bigint()
+  try {
+    const key = keyOf(request)
+    const text = CacheDir.readText(entryPath(dir, key))
+    const cached = text === undefined ? undefined : decodeEntry(key, text)
+    if (cached !== undefined) {
+      counts.hits++
+      return rebase(cached.result, cached.slotBase, request.slotBase)
+    }
+    counts.misses++
+    const result = instrumentAt(request.slotBase)
+    store(dir, key, request.slotBase, result, env)
+    return result
+  } finally {
+    counts.timeNs += Number(process.hrtime.bigint() - startNs)
+  }
+}

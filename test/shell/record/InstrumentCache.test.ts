@@ -1,0 +1,263 @@
+/**
+ * The instrument cache: an entry made at one slot base serves any other
+ * exactly as instrumenting there would (checked over real files, across digit
+ * boundaries), corrupt entries are ignored and rewritten, an unusable folder
+ * never fails, eviction removes the oldest first, concurrent writers never
+ * leave a bad entry, and a program run warm gives the hits of a cold run.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { instrumentSource, type LoadFormat } from "../../../src/core/Instrument.ts"
+import * as CacheDir from "../../../src/shell/record/CacheDir.ts"
+import * as InstrumentCache from "../../../src/shell/record/InstrumentCache.ts"
+import { hitsOf, runFixture } from "../../fixtures/engine/run.ts"
+import { makeTempDir } from "../../support/TempDir.ts"
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+
+const formatOf = (file: string): LoadFormat =>
+  file.endsWith(".cjs") ? "commonjs" : file.endsWith(".cts") ? "commonjs-typescript" : file.endsWith(".ts") ? "module-typescript" : "module"
+
+/** Real sources: the engine fixtures (sync, async, generators, CJS, TS) and lineprof's own instrumenter and recorder. */
+const corpus = [
+  ...readdirSync(path.join(repoRoot, "test/fixtures/engine"), { recursive: true, encoding: "utf8" })
+    .filter((name) => /\.(mjs|cjs|cts|ts)$/.test(name) && !name.endsWith(".d.mts") && !name.includes("broken"))
+    .map((name) => path.join(repoRoot, "test/fixtures/engine", name)),
+  path.join(repoRoot, "src/core/Instrument.ts"),
+  path.join(repoRoot, "src/shell/record/Recorder.ts"),
+  path.join(repoRoot, "src/shell/record/Delivery.ts")
+]
+
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex")
+
+describe("InstrumentCache.rebase", () => {
+  it("an instrumentation moved to another slot base equals instrumenting at that base (code, runs, functions)", () => {
+    let checked = 0
+    for (const file of corpus) {
+      const source = readFileSync(file, "utf8")
+      const format = formatOf(file)
+      const at1 = instrumentSource(source, { file, format, slotBase: 1 })
+      if (at1.slotCount === 0) continue
+      for (const base of [2, 9, 10, 99, 100, 1000, 123_456]) {
+        const direct = instrumentSource(source, { file, format, slotBase: base })
+        const moved = InstrumentCache.rebase(at1, 1, base)
+        assert.strictEqual(moved.code, direct.code, `${file} at ${base}`)
+        assert.deepStrictEqual(Array.from(moved.insertions), Array.from(direct.insertions), `${file} at ${base}`)
+        assert.deepStrictEqual(moved.functions, direct.functions, `${file} at ${base}`)
+        assert.strictEqual(moved.slotCount, direct.slotCount)
+        // And back down again.
+        const back = InstrumentCache.rebase(direct, base, 1)
+        assert.strictEqual(back.code, at1.code)
+        checked++
+      }
+    }
+    assert.isAbove(checked, 50)
+  })
+
+  it("leaves the program's own text alone, even where it looks like a probe", () => {
+    const source = "function f() {\n  const s = '__lp$l=5, __lp$H(__lp$f,7'\n  return s\n}\n"
+    const file = "/virtual/lookalike.mjs"
+    const at1 = instrumentSource(source, { file, format: "module", slotBase: 1 })
+    const moved = InstrumentCache.rebase(at1, 1, 500)
+    assert.strictEqual(moved.code, instrumentSource(source, { file, format: "module", slotBase: 500 }).code)
+    assert.include(moved.code, "'__lp$l=5, __lp$H(__lp$f,7'")
+  })
+})
+
+describe("InstrumentCache.instrument", () => {
+  const request = (source: string, slotBase: number, file = "/virtual/app.mjs"): InstrumentCache.Request => ({
+    sourceHash: sha1(source),
+    file,
+    format: "module",
+    slotBase
+  })
+  const source = "export function f(n) {\n  let s = 0\n  for (let i = 0; i < n; i++) s += i\n  return s\n}\n"
+  const instrumentAt = (base: number) => instrumentSource(source, { file: "/virtual/app.mjs", format: "module", slotBase: base })
+
+  it("a miss instruments and stores; a hit at another base gives what instrumenting there gives, without instrumenting", () => {
+    const dir = makeTempDir("icache")
+    const env = { LINEPROF_CACHE_DIR: dir }
+    let calls = 0
+    const counting = (base: number) => {
+      calls++
+      return instrumentAt(base)
+    }
+    const before = InstrumentCache.stats()
+    const cold = InstrumentCache.instrument(request(source, 1), counting, env)
+    assert.deepStrictEqual(cold, instrumentAt(1))
+    const warm = InstrumentCache.instrument(request(source, 42), counting, env)
+    assert.strictEqual(calls, 1)
+    const direct = instrumentAt(42)
+    assert.strictEqual(warm.code, direct.code)
+    assert.deepStrictEqual(warm.functions, direct.functions)
+    assert.deepStrictEqual(Array.from(warm.insertions), Array.from(direct.insertions))
+    const after = InstrumentCache.stats()
+    assert.deepStrictEqual(
+      { hits: after.hits - before.hits, misses: after.misses - before.misses, stored: after.stored - before.stored },
+      { hits: 1, misses: 1, stored: 1 }
+    )
+    assert.isAbove(after.timeNs, before.timeNs)
+    assert.strictEqual(readdirSync(path.join(dir, "instrument")).length, 1)
+  })
+
+  it("the key separates formats, TypeScript files, extra options and sources", () => {
+    const base = request(source, 1)
+    const keys = new Set([
+      InstrumentCache.keyOf(base),
+      InstrumentCache.keyOf({ ...base, format: "commonjs" }),
+      InstrumentCache.keyOf({ ...base, file: "/virtual/app.ts" }),
+      InstrumentCache.keyOf({ ...base, options: { sourceMaps: true } }),
+      InstrumentCache.keyOf({ ...base, sourceHash: sha1(source + " ") })
+    ])
+    assert.strictEqual(keys.size, 5)
+    // The base and the folder are not part of the key.
+    assert.strictEqual(InstrumentCache.keyOf({ ...base, slotBase: 7, file: "/elsewhere/app.mjs" }), InstrumentCache.keyOf(base))
+  })
+
+  it("a corrupt entry (garbage, truncated, a changed byte) is ignored and rewritten", () => {
+    const dir = makeTempDir("icache")
+    const env = { LINEPROF_CACHE_DIR: dir }
+    InstrumentCache.instrument(request(source, 1), instrumentAt, env)
+    const entry = InstrumentCache.entryPath(dir, InstrumentCache.keyOf(request(source, 1)))
+    const good = readFileSync(entry, "utf8")
+    for (const bad of ["garbage", good.slice(0, good.length >> 1), good.replace("__lp$l=1", "__lp$l=2"), ""]) {
+      writeFileSync(entry, bad)
+      let calls = 0
+      const result = InstrumentCache.instrument(request(source, 1), (base) => (calls++, instrumentAt(base)), env)
+      assert.strictEqual(calls, 1, `instrumented again after ${JSON.stringify(bad.slice(0, 20))}`)
+      assert.deepStrictEqual(result, instrumentAt(1))
+      assert.strictEqual(readFileSync(entry, "utf8"), good)
+    }
+  })
+
+  it("an unusable folder (a file in the way) never fails: every lookup instruments", () => {
+    const dir = makeTempDir("icache")
+    const blocker = path.join(dir, "not-a-folder")
+    writeFileSync(blocker, "")
+    const env = { LINEPROF_CACHE_DIR: blocker }
+    for (let round = 0; round < 2; round++) {
+      let calls = 0
+      const result = InstrumentCache.instrument(request(source, 3), (base) => (calls++, instrumentAt(base)), env)
+      assert.strictEqual(calls, 1)
+      assert.deepStrictEqual(result, instrumentAt(3))
+    }
+  })
+
+  it("LINEPROF_CACHE=off: nothing is read or written", () => {
+    const dir = makeTempDir("icache")
+    InstrumentCache.instrument(request(source, 1), instrumentAt, { LINEPROF_CACHE_DIR: dir, LINEPROF_CACHE: "off" })
+    assert.deepStrictEqual(readdirSync(dir), [])
+  })
+})
+
+describe("InstrumentCache.evict", () => {
+  it("removes the oldest entries first until the folder is under the target, and stale temporary files", () => {
+    const dir = makeTempDir("icache")
+    const folder = path.join(dir, "instrument")
+    mkdirSync(folder)
+    const nowMs = Date.now()
+    for (let k = 0; k < 10; k++) {
+      const file = path.join(folder, `entry${k}.json`)
+      writeFileSync(file, "x".repeat(1000))
+      // entry0 is the oldest.
+      utimesSync(file, (nowMs - (10 - k) * 60_000) / 1000, (nowMs - (10 - k) * 60_000) / 1000)
+    }
+    const staleTemporary = path.join(folder, "entry0.json.123-abcd.tmp")
+    writeFileSync(staleTemporary, "partial")
+    utimesSync(staleTemporary, (nowMs - 3_600_000) / 1000, (nowMs - 3_600_000) / 1000)
+    const freshTemporary = path.join(folder, "entry1.json.456-abcd.tmp")
+    writeFileSync(freshTemporary, "being written")
+    const left = InstrumentCache.evict(dir, 4500, nowMs)
+    assert.strictEqual(left, 4000)
+    assert.deepStrictEqual(
+      readdirSync(folder).sort(),
+      ["entry1.json.456-abcd.tmp", "entry6.json", "entry7.json", "entry8.json", "entry9.json"]
+    )
+  })
+
+  it("a process that writes past LINEPROF_CACHE_MAX_MB evicts the oldest entries", () => {
+    const dir = makeTempDir("icache")
+    const env = { LINEPROF_CACHE_DIR: dir, LINEPROF_CACHE_MAX_MB: String(3000 / 1024 / 1024) }
+    const folder = path.join(dir, "instrument")
+    const sources = Array.from({ length: 12 }, (_, k) => `export function f${k}(n) {\n  return n + ${k}\n}\n`)
+    for (const [k, text] of sources.entries()) {
+      InstrumentCache.instrument(
+        { sourceHash: sha1(text), file: "/virtual/m.mjs", format: "module", slotBase: 1 },
+        (base) => instrumentSource(text, { file: "/virtual/m.mjs", format: "module", slotBase: base }),
+        env
+      )
+      // Distinct modification times, in the order written.
+      const entry = InstrumentCache.entryPath(dir, InstrumentCache.keyOf({ sourceHash: sha1(text), file: "/virtual/m.mjs", format: "module", slotBase: 1 }))
+      utimesSync(entry, 1_000_000 + k, 1_000_000 + k)
+    }
+    const names = readdirSync(folder)
+    const total = names.reduce((sum, name) => sum + statSync(path.join(folder, name)).size, 0)
+    assert.isAtMost(total, 3000)
+    assert.isBelow(names.length, 12)
+    // The newest entry survived.
+    const newest = sources[11]!
+    assert.include(names, `${InstrumentCache.keyOf({ sourceHash: sha1(newest), file: "/virtual/m.mjs", format: "module", slotBase: 1 })}.json`)
+  })
+})
+
+describe("InstrumentCache: writers and programs", () => {
+  it("two processes writing the same entry over and over never leave a bad one for a reader", async () => {
+    const dir = makeTempDir("icache")
+    const entry = path.join(dir, "instrument", "same.json")
+    const cacheDirUrl = new URL("../../../src/shell/record/CacheDir.ts", import.meta.url).href
+    // Each writer writes a different, whole, self-checking text: `<sha1 of body>\n<body>`.
+    const writer = (tag: string) =>
+      new Promise<number | null>((resolve) => {
+        const script = `
+          const CacheDir = await import(${JSON.stringify(cacheDirUrl)})
+          const { createHash } = await import("node:crypto")
+          const body = ${JSON.stringify(tag)}.repeat(200_000)
+          const text = createHash("sha1").update(body).digest("hex") + "\\n" + body
+          for (let k = 0; k < 60; k++) if (!CacheDir.writeTextAtomic(${JSON.stringify(entry)}, text)) process.exit(3)
+        `
+        spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "inherit" }).on("exit", resolve)
+      })
+    const writers = Promise.all([writer("a"), writer("b")])
+    let reads = 0
+    let done = false
+    void writers.then(() => (done = true))
+    while (!done) {
+      const text = CacheDir.readText(entry)
+      if (text !== undefined) {
+        const [check, body] = [text.slice(0, 40), text.slice(41)]
+        assert.strictEqual(createHash("sha1").update(body).digest("hex"), check, "a reader saw a mixed or partial entry")
+        reads++
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    assert.deepStrictEqual(await writers, [0, 0])
+    assert.isAbove(reads, 0)
+    // Only the entry is left: no temporary file.
+    assert.deepStrictEqual(readdirSync(path.join(dir, "instrument")), ["same.json"])
+  })
+
+  it("a program run warm gives the hits of a cold run, from the cache (LINEPROF_VERBOSE prints the hit rate)", async () => {
+    const dir = makeTempDir("icache")
+    const env = { LINEPROF_CACHE_DIR: dir, LINEPROF_VERBOSE: "1" }
+    const cold = await runFixture("esm/app.mjs", ["1000"], { env })
+    const warm = await runFixture("esm/app.mjs", ["1000"], { env })
+    assert.match(cold.stderr, /^lineprof: pid \d+: 0 of 2 files from the instrument cache \(0%\), [\d.]+ ms instrumenting\n$/)
+    assert.match(warm.stderr, /^lineprof: pid \d+: 2 of 2 files from the instrument cache \(100%\), [\d.]+ ms instrumenting\n$/)
+    assert.strictEqual(warm.stdout, cold.stdout)
+    assert.strictEqual(warm.code, cold.code)
+    for (const name of ["child", "power3"]) assert.deepStrictEqual(hitsOf(warm.merged, name), hitsOf(cold.merged, name))
+    assert.deepStrictEqual(hitsOf(warm.merged, "child"), { 5: 1000, 6: 1000, 7: 1000 })
+    // The same functions with the same lines and sources, timed in both.
+    const shape = (profile: typeof cold.merged) =>
+      profile.functions.map((fn) => ({ name: fn.name, firstLine: fn.firstLine, lines: fn.lines.map((line) => line.lineNo), source: fn.source }))
+    assert.deepStrictEqual(shape(warm.merged), shape(cold.merged))
+    for (const profile of [cold.merged, warm.merged]) {
+      const total = profile.functions.flatMap((fn) => fn.lines).reduce((sum, line) => sum + line.timeNs, 0n)
+      assert.isAbove(Number(total), 0)
+    }
+  })
+})
