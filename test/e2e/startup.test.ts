@@ -98,7 +98,9 @@ describe("the build", () => {
       expect(text).not.toMatch(/from\s*["']\.\.?\//)
     }
     const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8"))
-    expect(pkg.exports["./register"]).toBe("./dist/shell/record/register.js")
+    // The ./register export is the preload, which checks the Node version before it imports the register bundle.
+    expect(pkg.exports["./register"]).toBe("./dist/shell/record/preload.js")
+    expect(readFileSync(join(dist, "shell/record/preload.js"), "utf8")).toMatch(/import\(.*`\.\/register\$\{/)
   })
 
   it("keeps the library's entry point and its types (tsc's output)", async () => {
