@@ -31,8 +31,10 @@ describe("Delivery", () => {
     const run = await runFixture("worker/main.mjs", [String(N)])
     assert.strictEqual(run.code, 0)
     assert.deepStrictEqual(run.stdout.split("\n").slice(1), ["worker exit 0", ""])
+    // Thread ids are the process's: lineprof's keeper thread takes one too.
     const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
-    assert.deepStrictEqual(threads.sort(), [0, 1])
+    assert.strictEqual(threads.length, 2)
+    assert.include(threads, 0)
     seedHits(run.merged, 8, 4)
     assert.deepStrictEqual(run.allFiles.filter((name) => name.endsWith(".tmp")), [])
   })
@@ -42,7 +44,7 @@ describe("Delivery", () => {
     assert.strictEqual(run.code, 0)
     assert.match(run.stdout, /^worker says \d+\nterminated 1\n$/)
     const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
-    assert.include(threads, 1)
+    assert.isTrue(threads.some((id) => id !== 0))
     seedHits(run.merged, 8, 4)
     // work() was stopped inside Atomics.wait (line 17): the lines up to it ran, the return did not.
     assert.deepStrictEqual(hitsOf(run.merged, "work"), { 14: 1, 15: N + 1, 17: 1 })
@@ -53,7 +55,8 @@ describe("Delivery", () => {
     assert.strictEqual(run.code, 0)
     assert.deepStrictEqual(run.stdout.split("\n").sort(), ["", "outer exit 0", "thrower error thrown in a worker"])
     const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
-    assert.deepStrictEqual(threads.sort(), [0, 1, 2, 3])
+    assert.strictEqual(threads.length, 4)
+    assert.include(threads, 0)
     // outer, inner and thrower each ran the seed N times.
     assert.deepStrictEqual(hitsOf(run.merged, "child"), { 6: 3 * N, 7: 3 * N, 8: 3 * N })
     assert.deepStrictEqual(hitsOf(run.merged, "run"), { 12: 3, 13: 3 * (N + 1), 14: 3 })
@@ -132,7 +135,7 @@ describe("Delivery", () => {
     const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: path.join(blocker, "stats") } })
     assert.strictEqual(run.code, plain.code)
     assert.strictEqual(run.stdout, plain.stdout)
-    assert.match(run.stderr, /^lineprof: cannot write stats file .*a-file\/stats\/\d+-0-[0-9a-f]+\.json: ENOTDIR[^\n]*\n$/)
+    assert.match(run.stderr, /^lineprof: cannot use the stats folder .*a-file\/stats: ENOTDIR\n$/)
   })
 
   it("SIGKILL loses at most the last flush interval", async () => {
