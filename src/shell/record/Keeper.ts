@@ -37,8 +37,8 @@ const run = (init: Delivery.KeeperInit): void => {
   channel.onmessage = (event) => onMessage((event as { readonly data: Delivery.Message }).data)
   parentPort?.on("message", onMessage)
   for (const message of init.messages) onMessage(message)
-  // Load the encoder now, not at the first write (and never during a stop).
-  Delivery.loadEncoder()
+  // Load the encoder soon, not at the first write, but after the stop watch is set up.
+  setTimeout(Delivery.loadEncoder, 0)
 
   const writeAll = (final: boolean): void => {
     for (const record of records.values()) Delivery.writeRecord(folder, record, final)
