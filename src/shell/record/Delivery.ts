@@ -125,7 +125,19 @@ export const HANDLED = 0
 export const LISTENERS = 3
 export const WARNED = 6
 export const KEEPER_RECORDS = 7
-const SHARED_CELLS = 8
+/** Set by the keeper once it can write (its encoder is loaded). */
+export const KEEPER_READY = 8
+/** Set by the keeper when it wrote every final file the main thread asked for. */
+export const FINAL_DONE = 9
+const SHARED_CELLS = 10
+
+/** How long the main thread waits for its keeper's final writes before it writes them itself. */
+const FINAL_WAIT_MS = 2000
+
+/** The main thread's request to its keeper: write every thread's final file now. */
+export interface FinalRequest {
+  readonly _tag: "Final"
+}
 
 /** What the main thread hands its keeper. */
 export interface KeeperInit {
@@ -451,8 +463,28 @@ const flushAll = (): void => {
   for (const record of workers.values()) writeRecord(started!.folder, record, false)
 }
 
-/** Main thread: writes the final files of this thread and of every worker that did not deliver. */
+/**
+ * Main thread: has the keeper, when it is up, write every final file (it
+ * holds everything, and its encoder is loaded: the main thread's would load
+ * effect/Schema synchronously first, which takes a second on a loaded
+ * machine), waiting for it up to FINAL_WAIT_MS. Returns whether it did.
+ */
+const finalByKeeper = (): boolean => {
+  const shared = started?.folder.shared
+  if (keeper === undefined || shared === undefined || Atomics.load(shared, KEEPER_READY) === 0) return false
+  postContributions()
+  Atomics.store(shared, FINAL_DONE, 0)
+  keeper.postMessage({ _tag: "Final" } satisfies FinalRequest)
+  Atomics.wait(shared, FINAL_DONE, 0, FINAL_WAIT_MS)
+  return Atomics.load(shared, FINAL_DONE) === 1
+}
+
+/**
+ * Main thread: writes the final files of this thread and of every worker
+ * that did not deliver: by the keeper when it can, then here what is left.
+ */
 const deliverAll = (): void => {
+  finalByKeeper()
   flushOwn(true)
   for (const record of workers.values()) writeRecord(started!.folder, record, true)
 }
@@ -526,7 +558,6 @@ const startKeeper = (): void => {
   }
   keeper.on("error", lost)
   keeper.on("exit", lost)
-  if (Control.checkFolder(folder.dir, folder.runDir) === undefined) Control.markAlive(folder.dir)
 }
 
 let intervalMs = 1000

@@ -35,10 +35,20 @@ const run = (init: Delivery.KeeperInit): void => {
 
   const channel = new BroadcastChannel(Delivery.channelName)
   channel.onmessage = (event) => onMessage((event as { readonly data: Delivery.Message }).data)
-  parentPort?.on("message", onMessage)
+  parentPort?.on("message", (message: Delivery.Message | Delivery.FinalRequest) => {
+    if (message._tag !== "Final") return onMessage(message)
+    writeAll(true)
+    Atomics.store(init.shared, Delivery.FINAL_DONE, 1)
+    Atomics.notify(init.shared, Delivery.FINAL_DONE)
+  })
   for (const message of init.messages) onMessage(message)
-  // Load the encoder soon, not at the first write, but after the stop watch is set up.
-  setTimeout(Delivery.loadEncoder, 0)
+  // Load the encoder soon, not at the first write, but after the stop watch is set up;
+  // then mark the process alive in the folder: from now on its stats are kept.
+  setTimeout(() => {
+    Delivery.loadEncoder()
+    Atomics.store(init.shared, Delivery.KEEPER_READY, 1)
+    if (Control.checkFolder(init.dir, init.runDir) === undefined) Control.markAlive(init.dir)
+  }, 0)
 
   const writeAll = (final: boolean): void => {
     for (const record of records.values()) Delivery.writeRecord(folder, record, final)
