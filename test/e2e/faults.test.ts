@@ -16,7 +16,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { constants as osConstants, tmpdir } from "node:os"
 import * as path from "node:path"
 import * as Result from "effect/Result"
@@ -245,4 +245,45 @@ describe("fault injection", () => {
       assert.isAtMost(outcome.stopMs!, plainMs + STOP_MARGIN_MS, `${outcome.signal}: stopped in ${outcome.stopMs!.toFixed(0)} ms, plain ${plainMs.toFixed(0)} ms`)
     }
   }, 180_000)
+})
+
+describe("show and merge", () => {
+  /** A valid stats file of `functions` functions of 10 lines: enough that reading it takes a while. */
+  const bigStatsFile = (file: string, functions: number): void => {
+    const profile = Profile.make(Array.from({ length: functions }, (_, k) => ({
+      file: `/src/file${k % 50}.js`,
+      name: `fn${k}`,
+      firstLine: 1,
+      lastLine: 10,
+      fileHash: `hash${k % 50}`,
+      source: Array.from({ length: 10 }, (_, line) => `  const value${line} = compute(${line}) // ${"x".repeat(40)}`),
+      lines: Array.from({ length: 10 }, (_, line) => Profile.makeLine(line + 1, { hits: BigInt(k + line), timeNs: 1000n * BigInt(k + 1), waitNs: 0n }))
+    })))
+    writeFileSync(file, StatsFile.encode(profile))
+  }
+
+  for (const [command, signal] of [["show", "SIGTERM"], ["merge", "SIGINT"], ["show", "SIGHUP"]] as const) {
+    it(`${command} dies of ${signal} at once, as a plain program does, reading or not`, async () => {
+      const scratch = mkdtempSync(path.join(tmpdir(), "lineprof-faults-"))
+      try {
+        const input = path.join(scratch, "big.json")
+        bigStatsFile(input, 20_000)
+        const args = command === "show" ? ["show", input] : ["merge", input, "-o", path.join(scratch, "out.json")]
+        const child = startBin(args, { cwd: scratch })
+        child.stdout.resume()
+        child.stderr.resume()
+        const done = exited(child)
+        await sleep(300 + Math.random() * 1_200)
+        const signalledMs = performance.now()
+        child.kill(signal)
+        const end = await done
+        assert.strictEqual(end.signal, signal)
+        assert.isBelow(performance.now() - signalledMs, 1_000)
+        // Atomic writes: no output, or a whole one.
+        if (command === "merge" && existsSync(path.join(scratch, "out.json"))) decodeFile(path.join(scratch, "out.json"))
+      } finally {
+        rmSync(scratch, { recursive: true, force: true })
+      }
+    })
+  }
 })

@@ -34,11 +34,13 @@ const stopBusy = (signal: Control.StopSignal, args: ReadonlyArray<string> = [], 
     stdout += chunk
     if (signalledAtMs === 0 && /^ready$/m.test(stdout)) {
       signalledAtMs = performance.now()
+      killer = setTimeout(() => child.kill("SIGKILL"), killAfterMs)
       child.kill(signal)
       Control.requestStop(dir, signal)
     }
   })
-  const killer = setTimeout(() => child.kill("SIGKILL"), killAfterMs)
+  // From the signal on, `killAfterMs`; before it, a minute to start on a loaded machine.
+  let killer = setTimeout(() => child.kill("SIGKILL"), 60_000)
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stopMs: number; stdout: string; stderr: string; files: Array<string>; profiles: Array<Profile.Profile> }>((resolve) => {
     child.on("close", (code, exitSignal) => {
       clearTimeout(killer)
@@ -227,7 +229,7 @@ describe("Delivery", () => {
     const run = await runFixture(path.join("..", "faults", "wait.mjs"), [], { env: { LINEPROF_INTERVAL_MS: "50" } })
     assert.strictEqual(run.signal, "SIGKILL")
     const pause = run.merged.functions.find((fn) => fn.name === "pause")!
-    const awaited = pause.lines.find((line) => line.lineNo === 5)!
+    const awaited = pause.lines.find((line) => line.lineNo === 9)!
     assert.isAtLeast(Number(awaited.waitNs), 250e6)
   })
 
