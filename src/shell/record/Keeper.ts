@@ -66,9 +66,7 @@ const run = (init: Delivery.KeeperInit): void => {
     Atomics.store(init.shared, Delivery.KEEPER_RECORDS, records.size)
   }, init.intervalMs)
 
-  if (!init.runDir) return
-
-  // -- stop requests -------------------------------------------------------
+  // -- stop requests (written by lineprof run; watched in any folder lineprof accepts) --
   let seen: string | undefined
   let stopping = false
   const check = (): void => {
