@@ -29,6 +29,13 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
+// `run` outlives a signal (it is for the program, and run must collect its stats), so
+// NodeRuntime's SIGINT / SIGTERM listeners interrupt its fiber. Every other command
+// writes atomically, so it may die of a signal at once, as a plain program does: a
+// JavaScript listener would run only after a long synchronous read ends.
+const isRun = process.argv.slice(2).find((arg) => !arg.startsWith("-")) === "run"
+const signalListeners = (["SIGINT", "SIGTERM"] as const).map((signal) => [signal, process.listeners(signal)] as const)
+
 Cli.main(process.argv.slice(2), Cli.nodeEnvironment(), (code) => {
   exitCode = code
 }).pipe(
@@ -38,3 +45,9 @@ Cli.main(process.argv.slice(2), Cli.nodeEnvironment(), (code) => {
     teardown: (exit, onExit) => onExit(exitCode ?? (Exit.isSuccess(exit) ? Cli.ExitCode.ok : Cli.ExitCode.interrupted))
   })
 )
+
+if (!isRun) {
+  for (const [signal, before] of signalListeners) {
+    for (const listener of process.listeners(signal)) if (!before.includes(listener)) process.removeListener(signal, listener)
+  }
+}

@@ -515,7 +515,7 @@ export const runPlan = Effect.fn("RunCommand.runPlan")(function*(
     )
 
   // After the program: what it left running, and whether its stats found room.
-  const leftBehind = RunProcesses.livePids(statsDir)
+  const leftBehind = yield* RunProcesses.leftBehind(statsDir)
   if (leftBehind.length > 0) {
     yield* writeLine(
       environment.stderr,

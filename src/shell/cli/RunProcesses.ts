@@ -1,45 +1,36 @@
 /**
  * What `lineprof run` knows about the processes of a run beside the one it
- * spawned: how to tell every one of them to stop, and which were left
- * running when the program exited. Synchronous: signal handlers call it.
- *
- * `runEnv`, `requestStop` and `livePids` are the adapter over record/Control (the
- * signals work: every profiled process marks itself alive in the stats folder
- * and watches it for stop requests). Until that module is wired here,
- * `requestStop` does nothing and `livePids` finds the processes whose
- * environment names the run's stats folder.
+ * spawned, through record/Control: every profiled process marks itself alive
+ * in the run's stats folder and watches it for stop requests (its keeper
+ * thread then writes its stats and stops it, even when its main thread is
+ * busy). `requestStop` is synchronous: signal handlers call it.
  */
-import { readdirSync, readFileSync } from "node:fs"
-import * as Config from "../record/Config.ts"
+import * as Effect from "effect/Effect"
+import * as Control from "../record/Control.ts"
 
-/** What run adds to the program's environment so that its processes know LINEPROF_DIR is run's own folder (record/Control.runEnv once wired). */
-export const runEnv: Readonly<Record<string, string>> = { LINEPROF_RUN_DIR: "1" }
+/** What run adds to the program's environment so that its processes know LINEPROF_DIR is run's own folder. */
+export const runEnv: Readonly<Record<string, string>> = Control.runEnv
 
-/** Asks every profiled process of the run to write its stats and stop (record/Control.requestStop once wired; a no-op until then). */
-export const requestStop = (_statsDir: string, _signal: NodeJS.Signals): void => {}
+/** Asks every profiled process of the run to write its stats and stop, as `signal` would. */
+export const requestStop = (statsDir: string, signal: NodeJS.Signals): void => {
+  if ((Control.stopSignals as ReadonlyArray<string>).includes(signal)) Control.requestStop(statsDir, signal as Control.StopSignal)
+}
+
+/** How long run waits, after the program exited, for its other profiled processes to finish their final writes. */
+export const settleMs = 1000
 
 /**
- * The processes of the run still alive (other than lineprof): those whose
- * environment names `statsDir` as LINEPROF_DIR, from Linux's /proc (none
- * elsewhere), until record/Control.livePids is wired here. A zombie's
- * environment reads empty, so it is not counted.
+ * The profiled processes of the run still alive once the program exited,
+ * after waiting up to `settleMs` for those that are only finishing their
+ * final writes (a child that got the same signal, a worker pool closing).
  */
-export const livePids = (statsDir: string): ReadonlyArray<number> => {
-  let entries: Array<string>
-  try {
-    entries = readdirSync("/proc")
-  } catch {
-    return []
-  }
-  const wanted = `${Config.Variables.dir}=${statsDir}`
-  const pids: Array<number> = []
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      if (readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(wanted)) pids.push(Number(entry))
-    } catch {
-      // Gone meanwhile, or not ours to read.
+export const leftBehind = (statsDir: string): Effect.Effect<ReadonlyArray<number>> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + settleMs
+    let alive = Control.livePids(statsDir)
+    while (alive.length > 0 && Date.now() < deadline) {
+      yield* Effect.sleep("20 millis")
+      alive = Control.livePids(statsDir)
     }
-  }
-  return pids
-}
+    return alive
+  })

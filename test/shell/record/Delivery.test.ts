@@ -1,9 +1,62 @@
 import { assert, describe, it } from "@effect/vitest"
-import { writeFileSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import * as path from "node:path"
+import * as Result from "effect/Result"
 import * as Profile from "../../../src/core/Profile.ts"
-import { fixturesDir, hitsOf, runFixture, statsFileOwner } from "../../fixtures/engine/run.ts"
+import * as StatsFile from "../../../src/core/StatsFile.ts"
+import * as Control from "../../../src/shell/record/Control.ts"
+import { fixturesDir, hitsOf, registerPath, runFixture, statsFileOwner } from "../../fixtures/engine/run.ts"
 import { makeTempDir } from "../../support/TempDir.ts"
+
+const faultsDir = path.join(fixturesDir, "..", "faults")
+
+/**
+ * Runs test/fixtures/faults/spin.mjs (busy for ever once "ready") under the
+ * preload in a run folder, then does what `lineprof run` does on a signal:
+ * signals the program and asks for a stop. Resolves with how it ended and
+ * how long after the signal, and the stats files left.
+ */
+const stopBusy = (signal: Control.StopSignal, args: ReadonlyArray<string> = [], killAfterMs = 20_000) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "lineprof-test-"))
+  const env: Record<string, string | undefined> = { ...process.env, LINEPROF_DIR: dir, LINEPROF_INTERVAL_MS: "50", ...Control.runEnv }
+  delete env["NODE_OPTIONS"]
+  const child = spawn(process.execPath, ["--import", registerPath, path.join(faultsDir, "spin.mjs"), ...args], {
+    cwd: faultsDir,
+    env,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  let signalledAtMs = 0
+  child.stderr.on("data", (chunk) => (stderr += chunk))
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk
+    if (signalledAtMs === 0 && /^ready$/m.test(stdout)) {
+      signalledAtMs = performance.now()
+      killer = setTimeout(() => child.kill("SIGKILL"), killAfterMs)
+      child.kill(signal)
+      Control.requestStop(dir, signal)
+    }
+  })
+  // From the signal on, `killAfterMs`; before it, a minute to start on a loaded machine.
+  let killer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stopMs: number; stdout: string; stderr: string; files: Array<string>; profiles: Array<Profile.Profile> }>((resolve) => {
+    child.on("close", (code, exitSignal) => {
+      clearTimeout(killer)
+      const stopMs = performance.now() - signalledAtMs
+      const files = readdirSync(dir)
+      const profiles = files.filter((name) => /^\d+-\d+-[0-9a-f]+\.json$/.test(name)).map((name) => {
+        const decoded = StatsFile.decode(readFileSync(path.join(dir, name), "utf8"), name)
+        if (Result.isFailure(decoded)) throw new Error(decoded.failure)
+        return decoded.success
+      })
+      rmSync(dir, { recursive: true, force: true })
+      resolve({ code, signal: exitSignal, stopMs, stdout, stderr, files, profiles })
+    })
+  })
+}
 
 const N = 500
 
@@ -31,8 +84,10 @@ describe("Delivery", () => {
     const run = await runFixture("worker/main.mjs", [String(N)])
     assert.strictEqual(run.code, 0)
     assert.deepStrictEqual(run.stdout.split("\n").slice(1), ["worker exit 0", ""])
+    // Thread ids are the process's: lineprof's keeper thread takes one too.
     const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
-    assert.deepStrictEqual(threads.sort(), [0, 1])
+    assert.strictEqual(threads.length, 2)
+    assert.include(threads, 0)
     seedHits(run.merged, 8, 4)
     assert.deepStrictEqual(run.allFiles.filter((name) => name.endsWith(".tmp")), [])
   })
@@ -42,7 +97,7 @@ describe("Delivery", () => {
     assert.strictEqual(run.code, 0)
     assert.match(run.stdout, /^worker says \d+\nterminated 1\n$/)
     const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
-    assert.include(threads, 1)
+    assert.isTrue(threads.some((id) => id !== 0))
     seedHits(run.merged, 8, 4)
     // work() was stopped inside Atomics.wait (line 17): the lines up to it ran, the return did not.
     assert.deepStrictEqual(hitsOf(run.merged, "work"), { 14: 1, 15: N + 1, 17: 1 })
@@ -53,7 +108,8 @@ describe("Delivery", () => {
     assert.strictEqual(run.code, 0)
     assert.deepStrictEqual(run.stdout.split("\n").sort(), ["", "outer exit 0", "thrower error thrown in a worker"])
     const threads = owners(run.statsFiles).map((owner) => Number(owner.split("-")[1]))
-    assert.deepStrictEqual(threads.sort(), [0, 1, 2, 3])
+    assert.strictEqual(threads.length, 4)
+    assert.include(threads, 0)
     // outer, inner and thrower each ran the seed N times.
     assert.deepStrictEqual(hitsOf(run.merged, "child"), { 6: 3 * N, 7: 3 * N, 8: 3 * N })
     assert.deepStrictEqual(hitsOf(run.merged, "run"), { 12: 3, 13: 3 * (N + 1), 14: 3 })
@@ -132,7 +188,7 @@ describe("Delivery", () => {
     const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: path.join(blocker, "stats") } })
     assert.strictEqual(run.code, plain.code)
     assert.strictEqual(run.stdout, plain.stdout)
-    assert.match(run.stderr, /^lineprof: cannot write stats file .*a-file\/stats\/\d+-0-[0-9a-f]+\.json: ENOTDIR[^\n]*\n$/)
+    assert.match(run.stderr, /^lineprof: cannot use the stats folder .*a-file\/stats: ENOTDIR\n$/)
   })
 
   it("SIGKILL loses at most the last flush interval", async () => {
@@ -146,5 +202,99 @@ describe("Delivery", () => {
     const run = await runFixture("kill/main.mjs", [String(N), "busy"], { env: { LINEPROF_INTERVAL_MS: "50" } })
     assert.strictEqual(run.stdout, "child exit null SIGKILL\n")
     seedHits(run.merged, 8, 4)
+  })
+
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    it(`a busy main thread and ${signal} under run: the keeper writes the final file and the process dies of the signal`, async () => {
+      const run = await stopBusy(signal)
+      assert.strictEqual(run.signal, signal, run.stderr)
+      assert.strictEqual(run.stderr, "")
+      // The machine is shared: a plain process dies at once, the keeper needs its final write and a few ms.
+      assert.isBelow(run.stopMs, 5_000)
+      assert.strictEqual(run.profiles.length, 1)
+      const step = hitsOf(Profile.ProfileReducer.combineAll(run.profiles), "step")
+      assert.isAbove(step[8]!, 1)
+      // Not alive any more, and nothing half-written.
+      assert.deepStrictEqual(run.files.filter((name) => name.startsWith(".") && name !== Control.STOP_FILE), [])
+    })
+  }
+
+  it("a busy program with its own SIGTERM listener is left alone, as without lineprof", async () => {
+    const run = await stopBusy("SIGTERM", ["handler"], 3_000)
+    // It ran until the helper's SIGKILL: lineprof did not stop it.
+    assert.strictEqual(run.signal, "SIGKILL")
+    assert.strictEqual(run.stdout, "ready\n")
+  })
+
+  it("SIGKILL after an await: the Wait time was flushed although no hit was added since", async () => {
+    const run = await runFixture(path.join("..", "faults", "wait.mjs"), [], { env: { LINEPROF_INTERVAL_MS: "50" } })
+    assert.strictEqual(run.signal, "SIGKILL")
+    const pause = run.merged.functions.find((fn) => fn.name === "pause")!
+    const awaited = pause.lines.find((line) => line.lineNo === 9)!
+    assert.isAtLeast(Number(awaited.waitNs), 250e6)
+  })
+
+  it("worker threads that record nothing leave nothing behind once they ended", async () => {
+    const run = await runFixture(path.join("..", "faults", "workers.mjs"), ["20"], { env: { LINEPROF_INTERVAL_MS: "50" } })
+    assert.strictEqual(run.code, 0, run.stderr)
+    // The keeper keeps the main thread's own record only.
+    assert.deepStrictEqual(JSON.parse(run.stdout), { workers: 0, keeperRecords: 1 })
+  })
+
+  describe("the stats folder", () => {
+    const plainOf = () => runFixture("esm/app.mjs", ["10"], { profile: false })
+
+    it("run's folder is never re-created: a missing one gets one line and no stats", async () => {
+      const gone = path.join(makeTempDir("delivery"), "run-folder")
+      const plain = await plainOf()
+      const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: gone, ...Control.runEnv } })
+      assert.strictEqual(run.code, plain.code)
+      assert.strictEqual(run.stdout, plain.stdout)
+      assert.isFalse(existsSync(gone))
+      assert.match(run.stderr, /^lineprof: the stats folder .*run-folder of lineprof run is gone[^\n]*\n$/)
+    })
+
+    it("run's folder writable by others is refused", async () => {
+      const open = makeTempDir("delivery")
+      chmodSync(open, 0o777)
+      const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: open, ...Control.runEnv } })
+      assert.deepStrictEqual(readdirSync(open), [])
+      assert.match(run.stderr, /^lineprof: the stats folder .* of lineprof run is writable by others; stats are not written\n$/)
+    })
+
+    it.runIf(process.getuid?.() === 0)("a folder of another user is refused, under run or not", async () => {
+      for (const env of [{}, Control.runEnv]) {
+        const theirs = makeTempDir("delivery")
+        chownSync(theirs, 65534, 65534)
+        const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: theirs, ...env } })
+        assert.deepStrictEqual(readdirSync(theirs), [])
+        assert.match(run.stderr, /^lineprof: the stats folder .* belongs to another user \(uid 65534\); stats are not written\n$/)
+      }
+    })
+
+    it("outside run, a missing folder is made, closed to group and others", async () => {
+      const parent = makeTempDir("delivery")
+      const made = path.join(parent, "a", "stats")
+      const run = await runFixture("esm/app.mjs", ["10"], { env: { LINEPROF_DIR: made } })
+      assert.strictEqual(run.stderr, "")
+      assert.strictEqual(statSync(made).mode & 0o777, 0o700)
+      assert.strictEqual(readdirSync(made).filter((name) => name.endsWith(".json")).length, 1)
+    })
+  })
+
+  it("a profiled process is marked alive in run's folder while it runs, and unmarked when it ends", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lineprof-test-"))
+    const env: Record<string, string | undefined> = { ...process.env, LINEPROF_DIR: dir, LINEPROF_INTERVAL_MS: "50", ...Control.runEnv }
+    delete env["NODE_OPTIONS"]
+    const child = spawn(process.execPath, ["--import", registerPath, path.join(faultsDir, "spin.mjs")], { cwd: faultsDir, env, stdio: ["ignore", "pipe", "inherit"] })
+    await new Promise<void>((resolve) => child.stdout.on("data", (chunk) => /ready/.test(String(chunk)) && resolve()))
+    assert.deepStrictEqual(Control.livePids(dir), [child.pid!])
+    child.kill("SIGKILL")
+    await new Promise((resolve) => child.on("close", resolve))
+    // Its mark is left (SIGKILL), but it does not run any more.
+    assert.deepStrictEqual(Control.livePids(dir), [])
+    const quiet = await runFixture("esm/app.mjs", ["10"], { env: { ...Control.runEnv } })
+    assert.deepStrictEqual(quiet.allFiles.filter((name) => name.startsWith(".lineprof-alive")), [])
+    rmSync(dir, { recursive: true, force: true })
   })
 })
