@@ -37,3 +37,4 @@ export type {
   TaskResult
 } from "./shell/pool/Pool.ts"
 export { profileCall, profileCallPromise } from "./shell/pool/ProfileCall.ts"
+export * as Cluster from "./shell/cluster/Cluster.ts"

@@ -8,7 +8,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Command, Flag } from "effect/cli"
-import * as Runner from "../cluster/Runner.ts"
 import { CommandError, UsageError, type Environment } from "./Environment.ts"
 import { writeLine } from "./Output.ts"
 
@@ -48,6 +47,8 @@ export const makeRunner = (environment: Environment) =>
         if (concurrency !== undefined && concurrency < 1) {
           return yield* new UsageError({ message: `--concurrency: expected a positive integer, got ${concurrency}` })
         }
+        // Loaded here: the cluster and PostgreSQL modules would slow every other command's start.
+        const Runner = yield* Effect.promise(() => import("../cluster/Runner.ts"))
         const layer = Runner.layer({ ...address, postgresUrl, concurrency, isolation: input.isolation })
         yield* Layer.build(layer).pipe(
           Effect.andThen(writeLine(environment.stderr, `lineprof runner: listening on ${input.listen}`)),

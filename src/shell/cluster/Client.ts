@@ -43,7 +43,7 @@ import {
 } from "../pool/Pool.ts"
 import { PoolOptionError, WorkerStartError, type ChunkOutput, type TaskOutcome } from "../pool/PoolProtocol.ts"
 import { entityIdOf, LineprofRunner } from "./Protocol.ts"
-import { fastSharding, layerPostgres } from "./Runner.ts"
+import { fastSharding, layerPostgres, layerRealClock } from "./Runner.ts"
 
 /** Where the cluster is, and how many chunks may be out at once. */
 export interface ClientOptions {
@@ -150,6 +150,7 @@ export const layer = (options: ClientOptions) => {
         shardingConfig: { ...fastSharding, ...options.shardingConfig }
       })
     ),
-    Layer.provide(layerPostgres(options.postgresUrl))
+    Layer.provide(layerPostgres(options.postgresUrl)),
+    Layer.provide(layerRealClock)
   )
 }

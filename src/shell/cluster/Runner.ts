@@ -24,6 +24,7 @@ import * as Entity from "effect/cluster/Entity"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import type * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -74,6 +75,12 @@ export const fastSharding: Partial<ShardingConfig.ShardingConfig["Service"]> = {
   entityMaxIdleTime: "10 seconds",
   entityTerminationTimeout: "2 seconds"
 }
+
+/**
+ * The real clock for the cluster's own loops (shard refresh, retries, health
+ * checks), even when the layer is built where a test clock is installed.
+ */
+export const layerRealClock = Layer.succeed(Clock.Clock)(Clock.Clock.defaultValue())
 
 /** One run's local pool on this runner. */
 interface RunPool {
@@ -205,5 +212,6 @@ export const layer = (options: RunnerOptions) =>
         }
       })
     ),
-    Layer.provide(layerPostgres(options.postgresUrl))
+    Layer.provide(layerPostgres(options.postgresUrl)),
+    Layer.provide(layerRealClock)
   )
