@@ -120,10 +120,11 @@ const makeTarget = (inFlight: number) =>
                   while: (error) => error._tag !== "RunnerLoadError",
                   schedule: Schedule.spaced("100 millis")
                 }),
-                Effect.catchTag("RunnerLoadError", (error) =>
-                  Effect.fail(new WorkerStartError({ moduleUrl: error.moduleUrl, detail: `runner ${error.runner}: ${error.detail}` }))),
-                Effect.catch((error) =>
-                  Effect.fail(new WorkerStartError({ moduleUrl: plan.config.moduleUrl, detail: `the cluster failed: ${String(error)}` })))
+                Effect.mapError((error) =>
+                  error._tag === "RunnerLoadError"
+                    ? new WorkerStartError({ moduleUrl: error.moduleUrl, detail: `runner ${error.runner}: ${error.detail}` })
+                    : new WorkerStartError({ moduleUrl: plan.config.moduleUrl, detail: `the cluster failed: ${String(error)}` })
+                )
               )
             // Once per chunk: a chunk that ran again after its runner died counts once.
             if (accepted.has(chunkId)) return
