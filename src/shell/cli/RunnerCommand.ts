@@ -4,6 +4,7 @@
  * it is stopped (SIGINT / SIGTERM hand its shards over; SIGKILL leaves them to
  * be taken over by the other runners).
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -18,6 +19,20 @@ export const parseListen = (text: string): { readonly host: string; readonly por
   const port = Number(match[3])
   if (port < 1 || port > 65535) return undefined
   return { host: match[1] ?? match[2]!, port }
+}
+
+/** An error and the causes under it on one line: "PgConnection: Failed to connect: connect ECONNREFUSED 127.0.0.1:1". */
+const describeCause = (error: unknown): string => {
+  const parts: Array<string> = []
+  for (let current = error, depth = 0; current !== undefined && depth < 4; depth++) {
+    const text = current instanceof Error || (typeof current === "object" && current !== null && "message" in current)
+      ? String((current as { message: unknown }).message)
+      : String(current)
+    const line = text.replace(/ \(cause: .*$/s, "").split("\n")[0]!
+    if (line !== "" && !parts.some((part) => part === line)) parts.push(line)
+    current = typeof current === "object" && current !== null && "cause" in current ? (current as { cause: unknown }).cause : undefined
+  }
+  return parts.join(": ")
 }
 
 export const makeRunner = (environment: Environment) =>
@@ -55,7 +70,7 @@ export const makeRunner = (environment: Environment) =>
           Effect.andThen(Effect.never),
           Effect.scoped,
           Effect.catchCause((cause) =>
-            Effect.fail(new CommandError({ message: `runner ${input.listen}: ${String(cause).split("\n")[0]}` }))
+            Effect.fail(new CommandError({ message: `runner ${input.listen}: ${describeCause(Cause.squash(cause))}` }))
           )
         )
       })
