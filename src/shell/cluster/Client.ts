@@ -79,7 +79,7 @@ const makeTarget = (inFlight: number) =>
     const runTasks: RemoteTarget["runTasks"] = (plan: Plan, inputs: ReadonlyArray<unknown>, state: RunState, onResult) =>
       Effect.gen(function* () {
         if (plan.timeoutMs !== undefined) {
-          return yield* Effect.die(new PoolOptionError({ option: "timeout", problem: "not supported on a cluster" }))
+          return yield* new PoolOptionError({ option: "timeout", problem: "not supported on a cluster (runners give no task a deadline)" })
         }
         const runId = crypto.randomUUID()
         const chunkSize = plan.chunkSize ?? autoChunkSize(inputs.length, inFlight)

@@ -605,7 +605,7 @@ const runTasks = <I>(
   inputs: ReadonlyArray<I>,
   state: RunState,
   onResult: (index: number, result: unknown) => Effect.Effect<void>
-): Effect.Effect<void, TaskError | WorkerStartError, Scope.Scope> =>
+): Effect.Effect<void, TaskError | WorkerStartError | PoolOptionError, Scope.Scope> =>
   Effect.gen(function* () {
     if (inputs.length === 0) return
     const remote = yield* RemoteRunners
@@ -645,7 +645,7 @@ export interface RemoteTarget {
     inputs: ReadonlyArray<unknown>,
     state: RunState,
     onResult: (index: number, result: unknown) => Effect.Effect<void>
-  ) => Effect.Effect<void, TaskError | WorkerStartError, Scope.Scope>
+  ) => Effect.Effect<void, TaskError | WorkerStartError | PoolOptionError, Scope.Scope>
 }
 
 export const RemoteRunners = Context.Reference<RemoteTarget | undefined>("lineprof/pool/RemoteRunners", {

@@ -105,6 +105,26 @@ describe("profileAll on three runners", () => {
       assert.strictEqual(error.message, "input 7: RangeError: boom at 7")
     }), 120_000)
 
+  it.effect("a worker that dies on a runner: that task fails (workerDied), the rest of its chunk runs again and counts once", () =>
+    Effect.gen(function* () {
+      const run = yield* onCluster(
+        Pool.profileAll({ moduleUrl: childrenUrl, exportName: "exitsAt5" }, range(12), { failures: "collect", chunkSize: 4 })
+      )
+      assert.deepStrictEqual(run.failures.map((failure) => [failure.index, failure.kind]), [[5, "workerDied"]])
+      assert.strictEqual(run.completed, 11)
+      assert.deepStrictEqual(Array.from(run.results, (result) => result === undefined), range(12).map((k) => k === 5))
+      const fn = run.profile.functions.find((candidate) => candidate.name === "exitsAt5")!
+      assert.strictEqual(fn.lines.find((line) => line.lineNo === fn.firstLine + 1)!.hits, 11n)
+    }), 120_000)
+
+  it.effect("a timeout is refused on a cluster with PoolOptionError", () =>
+    Effect.gen(function* () {
+      const { child } = yield* seed
+      const error = yield* onCluster(Pool.profileAll(child, range(3), { timeout: "1 second" })).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "PoolOptionError")
+      assert.strictEqual(error.message, "lineprof pool: option timeout: not supported on a cluster (runners give no task a deadline)")
+    }), 120_000)
+
   it.effect("a module missing on the runners: one line naming the module and the runner", () =>
     Effect.gen(function* () {
       const moduleUrl = pathToFileURL(join(repoRoot, "test", "fixtures", "pool", "nowhere.ts")).href
