@@ -19,7 +19,7 @@ beforeAll(async () => {
   database = await createDatabase()
   scratch = mkdtempSync(join(tmpdir(), "lineprof-cluster-e2e-"))
   for (let k = 0; k < 2; k++) runners.push(await startRunner(database.url, { bin: join(repoRoot, "dist", "bin.js") }))
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await Promise.all(runners.map((runner) => runner.kill()))

@@ -39,7 +39,7 @@ beforeAll(async () => {
   database = await createDatabase()
   // One after another: three runners starting at once on two cores race for their first shard locks.
   for (let k = 0; k < 3; k++) runners.push(await startRunner(database.url))
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await Promise.all(runners.map((runner) => runner.kill()))

@@ -69,7 +69,7 @@ export const startRunner = async (
   child.stderr!.setEncoding("utf8")
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runner ${address} did not start: ${stderr}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`runner ${address} did not start: ${stderr}`)), 90_000)
     child.stderr!.on("data", (text: string) => {
       stderr += text
       if (stderr.includes(`lineprof runner: listening on ${address}`)) {
