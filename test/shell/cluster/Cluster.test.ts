@@ -133,6 +133,17 @@ describe("profileAll on three runners", () => {
       assert.match(error.message, /^lineprof pool: a worker could not load file:\/\/\S+\/nowhere\.ts: runner 127\.0\.0\.1:\d+: no such file on this runner$/)
       assert.isTrue(runners.some((runner) => error.message.includes(`runner ${runner.address}:`)))
     }), 120_000)
+
+  it.effect("a module that throws on import: one line naming the module and the runner", () =>
+    Effect.gen(function* () {
+      const moduleUrl = pathToFileURL(join(repoRoot, "test", "fixtures", "cluster", "throwsOnImport.ts")).href
+      const error = yield* onCluster(Pool.profileAll({ moduleUrl, exportName: "child" }, range(3))).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "WorkerStartError", error.message)
+      assert.match(
+        error.message,
+        /^lineprof pool: a worker could not load file:\/\/\S+\/throwsOnImport\.ts: runner 127\.0\.0\.1:\d+: its worker exited before it was ready \(the worker exited with code 86; see the runner's stderr\)$/
+      )
+    }), 120_000)
 })
 
 describe("a runner killed with SIGKILL mid-run", () => {
