@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { createDatabase, repoRoot, startRunner, type RunnerProcess } from "../shell/cluster/support.ts"
+import { createDatabase, repoRoot, startRunner, waitUntilServing, type RunnerProcess } from "../shell/cluster/support.ts"
 
 let database: Awaited<ReturnType<typeof createDatabase>>
 const runners: Array<RunnerProcess> = []
@@ -19,6 +19,7 @@ beforeAll(async () => {
   database = await createDatabase()
   scratch = mkdtempSync(join(tmpdir(), "lineprof-cluster-e2e-"))
   for (let k = 0; k < 2; k++) runners.push(await startRunner(database.url, { bin: join(repoRoot, "dist", "bin.js") }))
+  await waitUntilServing(database.url, 2)
 }, 300_000)
 
 afterAll(async () => {

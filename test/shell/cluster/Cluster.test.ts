@@ -12,7 +12,7 @@ import * as Profile from "../../../src/core/Profile.ts"
 import * as Cluster from "../../../src/shell/cluster/Cluster.ts"
 import * as Locate from "../../../src/shell/pool/Locate.ts"
 import * as Pool from "../../../src/shell/pool/Pool.ts"
-import { createDatabase, repoRoot, startRunner, type RunnerProcess } from "./support.ts"
+import { createDatabase, repoRoot, startRunner, waitUntilServing, type RunnerProcess } from "./support.ts"
 
 const seedUrl = pathToFileURL(join(repoRoot, "examples", "power3.ts")).href
 const childrenUrl = pathToFileURL(join(repoRoot, "test", "fixtures", "pool", "children.ts")).href
@@ -39,6 +39,7 @@ beforeAll(async () => {
   database = await createDatabase()
   // One after another: three runners starting at once on two cores race for their first shard locks.
   for (let k = 0; k < 3; k++) runners.push(await startRunner(database.url))
+  await waitUntilServing(database.url, 3)
 }, 300_000)
 
 afterAll(async () => {

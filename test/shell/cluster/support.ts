@@ -11,7 +11,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import { spawn, type ChildProcess } from "node:child_process"
 import { createServer } from "node:net"
 import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
@@ -90,5 +90,24 @@ export const startRunner = async (
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       return exited
     }
+  }
+}
+
+/**
+ * Resolves once chunks reach `runnerCount` runners: a runner that just
+ * started takes its shards on the cluster's next refresh, and a test that
+ * asks for every runner's profile must not race it. Small runs of the seed
+ * until one spreads over all runners (or 90 s pass).
+ */
+export const waitUntilServing = async (postgresUrl: string, runnerCount: number): Promise<void> => {
+  const { profileAll } = await import("../../../src/shell/pool/Pool.ts")
+  const { layerClient } = await import("../../../src/shell/cluster/Cluster.ts")
+  const seed = { moduleUrl: pathToFileURL(join(repoRoot, "examples", "power3.ts")).href, exportName: "child" }
+  const inputs = Array.from({ length: 64 }, (_, k) => k)
+  const deadline = Date.now() + 90_000
+  for (;;) {
+    const run = await Effect.runPromise(profileAll(seed, inputs, { chunkSize: 1 }).pipe(Effect.provide(layerClient({ postgresUrl }))))
+    if (run.workerProfiles.length >= runnerCount) return
+    if (Date.now() > deadline) throw new Error(`only ${run.workerProfiles.length} of ${runnerCount} runners served chunks after 90 s`)
   }
 }
