@@ -126,25 +126,30 @@ describe("profileAll on three runners", () => {
       assert.strictEqual(error.message, "lineprof pool: option timeout: not supported on a cluster (runners give no task a deadline)")
     }), 120_000)
 
-  it.effect("a module missing on the runners: one line naming the module and the runner", () =>
-    Effect.gen(function* () {
-      const moduleUrl = pathToFileURL(join(repoRoot, "test", "fixtures", "pool", "nowhere.ts")).href
-      const error = yield* onCluster(Pool.profileAll({ moduleUrl, exportName: "child" }, range(3))).pipe(Effect.flip)
-      assert.strictEqual(error._tag, "WorkerStartError", error.message)
-      assert.match(error.message, /^lineprof pool: a worker could not load file:\/\/\S+\/nowhere\.ts: runner 127\.0\.0\.1:\d+: no such file on this runner$/)
-      assert.isTrue(runners.some((runner) => error.message.includes(`runner ${runner.address}:`)))
-    }), 120_000)
-
-  it.effect("a module that throws on import: one line naming the module and the runner", () =>
-    Effect.gen(function* () {
-      const moduleUrl = pathToFileURL(join(repoRoot, "test", "fixtures", "cluster", "throwsOnImport.ts")).href
-      const error = yield* onCluster(Pool.profileAll({ moduleUrl, exportName: "child" }, range(3))).pipe(Effect.flip)
-      assert.strictEqual(error._tag, "WorkerStartError", error.message)
-      assert.match(
-        error.message,
-        /^lineprof pool: a worker could not load file:\/\/\S+\/throwsOnImport\.ts: runner 127\.0\.0\.1:\d+: its worker exited before it was ready \(the worker exited with code 86; see the runner's stderr\)$/
-      )
-    }), 120_000)
+  const unloadable = [
+    {
+      what: "a module missing on the runners",
+      path: ["pool", "nowhere.ts"],
+      detail: /^lineprof pool: a worker could not load file:\/\/\S+\/nowhere\.ts: runner (127\.0\.0\.1:\d+): no such file on this runner$/
+    },
+    {
+      what: "a module that throws on import",
+      path: ["cluster", "throwsOnImport.ts"],
+      detail:
+        /^lineprof pool: a worker could not load file:\/\/\S+\/throwsOnImport\.ts: runner (127\.0\.0\.1:\d+): its worker exited before it was ready \(the worker exited with code 86; see the runner's stderr\)$/
+    }
+  ]
+  for (const { what, path, detail } of unloadable) {
+    it.effect(`${what}: one line naming the module and the runner`, () =>
+      Effect.gen(function* () {
+        const moduleUrl = pathToFileURL(join(repoRoot, "test", "fixtures", ...path)).href
+        const error = yield* onCluster(Pool.profileAll({ moduleUrl, exportName: "child" }, range(3))).pipe(Effect.flip)
+        assert.strictEqual(error._tag, "WorkerStartError", error.message)
+        const match = detail.exec(error.message)
+        assert.isNotNull(match, error.message)
+        assert.isTrue(runners.some((runner) => runner.address === match![1]))
+      }), 120_000)
+  }
 })
 
 describe("a runner killed with SIGKILL mid-run", () => {
