@@ -39,3 +39,4 @@ export type {
 } from "./shell/pool/Pool.ts"
 export { profileCall, profileCallPromise, profileCallWith } from "./shell/pool/ProfileCall.ts"
 export type { CallOptions } from "./shell/pool/ProfileCall.ts"
+export * as Cluster from "./shell/cluster/Cluster.ts"

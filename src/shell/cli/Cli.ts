@@ -33,6 +33,7 @@ import { Verbose } from "./Flags.ts"
 import { isScript, writeLine } from "./Output.ts"
 import { makeMerge } from "./MergeCommand.ts"
 import { makeRun } from "./RunCommand.ts"
+import { makeRunner } from "./RunnerCommand.ts"
 import { makeShow } from "./ShowCommand.ts"
 import * as Terminal from "./Terminal.ts"
 
@@ -50,7 +51,7 @@ export const makeCommand = (environment: Environment, setExitCode: (code: number
         "across worker threads and child processes. Exit codes: 0 ok, 1 bad input, 2 usage, run: the program's."
     ),
     Command.withGlobalFlags([Verbose]),
-    Command.withSubcommands([makeRun(environment, setExitCode), makeShow(environment), makeMerge(environment)]),
+    Command.withSubcommands([makeRun(environment, setExitCode), makeShow(environment), makeMerge(environment), makeRunner(environment)]),
     Command.withExamples([
       { command: "lineprof run -- app.js", description: "profile a script, its workers and children" },
       { command: "lineprof show app.js.lineprof.json", description: "render a stats file again" },

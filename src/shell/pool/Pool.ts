@@ -35,6 +35,7 @@
  */
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -180,7 +181,7 @@ type CollectOptions = PoolOptions & { readonly failures: "collect" }
 const ownExtension = extname(fileURLToPath(import.meta.url))
 const workerEntry = new URL(`./PoolWorker${ownExtension}`, import.meta.url)
 
-interface Plan {
+export interface Plan {
   readonly config: WorkerConfig
   readonly concurrency: number
   readonly chunkSize: number | undefined
@@ -192,7 +193,7 @@ const isLocation = (child: unknown): child is FunctionLocation =>
   typeof child === "object" && child !== null && typeof (child as FunctionLocation).moduleUrl === "string" &&
   typeof (child as FunctionLocation).exportName === "string"
 
-const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<Plan, PoolError> =>
+export const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<Plan, PoolError> =>
   Effect.gen(function* () {
     const tooOld = NodeVersion.problem()
     if (tooOld !== undefined) return yield* new NodeVersionError({ problem: tooOld })
@@ -259,7 +260,7 @@ const makePlan = (child: Child<any, any>, options: PoolOptions): Effect.Effect<P
 // ---------------------------------------------------------------------------
 // Workers and slots
 
-type WorkerHandle = Worker | ChildProcess
+export type WorkerHandle = Worker | ChildProcess
 
 const isThread = (worker: WorkerHandle): worker is Worker => "terminate" in worker
 
@@ -274,7 +275,7 @@ const endWorker = (worker: WorkerHandle): void => {
 }
 
 /** Ends a worker and resolves once it has exited, so that "the run is over" means "no worker is left". */
-const endWorkerAndWait = (worker: WorkerHandle): Promise<void> =>
+export const endWorkerAndWait = (worker: WorkerHandle): Promise<void> =>
   new Promise((resolve) => {
     worker.once("exit", () => resolve())
     if (isThread(worker) ? worker.threadId < 0 : worker.exitCode !== null || worker.signalCode !== null) resolve()
@@ -337,13 +338,20 @@ const spawnWorker = (config: WorkerConfig): WorkerHandle => {
   })
 }
 
-interface ExitInfo {
+export interface ExitInfo {
   readonly code: number | null
   readonly signal: string | null
 }
 
+/** Where a run keeps the profile deltas of one worker slot (or one cluster runner). */
+export interface ProfileBucket {
+  /** Profile deltas not yet folded into `profile` (folded in batches: merging is linear in the profile's size). */
+  pending: Array<Profile.Profile>
+  profile: Profile.Profile
+}
+
 /** One worker position of the pool: its rpc client, its current worker, its profile. */
-interface Slot {
+export interface Slot extends ProfileBucket {
   readonly id: number
   run: (tasks: ReadonlyArray<Task>, stopOnFailure: boolean) => Effect.Effect<ChunkOutput, RpcClientFailure>
   /**
@@ -363,9 +371,6 @@ interface Slot {
   readonly ready: Latch.Latch
   /** Set when a worker exited before it was ready: it cannot start, and starting it again would loop. */
   startFailure: ExitInfo | undefined
-  /** Profile deltas not yet folded into `profile` (folded in batches: merging is linear in the profile's size). */
-  pending: Array<Profile.Profile>
-  profile: Profile.Profile
 }
 
 interface RpcClientFailure {
@@ -373,7 +378,7 @@ interface RpcClientFailure {
   readonly message: string
 }
 
-const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Effect.Effect<Slot, never, Scope.Scope> =>
+export const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Effect.Effect<Slot, never, Scope.Scope> =>
   Effect.gen(function* () {
     const slot: Slot = {
       id,
@@ -432,7 +437,7 @@ const makeSlot = (id: number, config: WorkerConfig, live: Set<WorkerHandle>): Ef
     return slot
   })
 
-const foldPending = (slot: Slot): Profile.Profile => {
+const foldPending = (slot: ProfileBucket): Profile.Profile => {
   if (slot.pending.length > 0) {
     slot.profile = Profile.ProfileReducer.combineAll([slot.profile, ...slot.pending])
     slot.pending = []
@@ -444,13 +449,13 @@ const foldPending = (slot: Slot): Profile.Profile => {
 // The run
 
 /** What a run has gathered so far; read on success, on failure and when a stream stops early. */
-interface RunState {
-  slots: Array<Slot>
+export interface RunState {
+  slots: Array<ProfileBucket>
   readonly failures: Array<TaskFailure>
   completed: number
 }
 
-const summarize = (state: RunState): PoolSummary => {
+export const summarize = (state: RunState): PoolSummary => {
   const workerProfiles = state.slots.map(foldPending)
   return {
     profile: Profile.ProfileReducer.combineAll(workerProfiles),
@@ -460,7 +465,7 @@ const summarize = (state: RunState): PoolSummary => {
   }
 }
 
-const failureOf = (
+export const failureOf = (
   index: number,
   kind: TaskFailureKind,
   errorName: string,
@@ -469,13 +474,13 @@ const failureOf = (
   taskProfile: Profile.Profile = Profile.empty
 ): TaskFailure => new TaskFailure({ index, kind, errorName, errorMessage, errorStack, taskProfile })
 
-const describeExit = (exit: ExitInfo | undefined): string => {
+export const describeExit = (exit: ExitInfo | undefined): string => {
   if (exit === undefined) return "the worker stopped"
   if (exit.signal !== null) return `the worker was killed by ${exit.signal}`
   return `the worker exited with code ${exit.code}`
 }
 
-const cloneCheck = (isolation: Isolation): ((value: unknown) => string | undefined) => (value) => {
+export const cloneCheck = (isolation: Isolation): ((value: unknown) => string | undefined) => (value) => {
   try {
     if (isolation === "process") serialize(value)
     else structuredClone(value)
@@ -491,7 +496,7 @@ const cloneCheck = (isolation: Isolation): ((value: unknown) => string | undefin
  * A failed task: listed when collecting, else the run fails with a
  * `TaskError` that carries everything completed so far.
  */
-const fail = (plan: Plan, state: RunState, failure: TaskFailure): Effect.Effect<void, TaskError> => {
+export const fail = (plan: Plan, state: RunState, failure: TaskFailure): Effect.Effect<void, TaskError> => {
   if (plan.collect) {
     state.failures.push(failure)
     return Effect.void
@@ -513,9 +518,9 @@ const fail = (plan: Plan, state: RunState, failure: TaskFailure): Effect.Effect<
 }
 
 /** A chunk's output: its profile delta into the slot (and `lineprof run`'s stats), then each outcome. */
-const record = (
+export const record = (
   run: RunContext,
-  slot: Slot,
+  slot: ProfileBucket,
   output: ChunkOutput
 ): Effect.Effect<void, TaskError> => {
   // The delta first: a failure below reports a profile that includes this chunk's successes.
@@ -542,7 +547,7 @@ const record = (
 // -- the run: slots drive chunks until the schedule is empty -----------------
 
 /** One run of the pool: its plan, inputs, schedule and what it recorded. */
-interface RunContext {
+export interface RunContext {
   readonly plan: Plan
   readonly inputs: ReadonlyArray<unknown>
   readonly state: RunState
@@ -552,7 +557,7 @@ interface RunContext {
 }
 
 /** The tasks of a chunk whose input can cross; the others fail (kind "notCloneable"). */
-const tasksOf = (run: RunContext, indices: ReadonlyArray<number>): Effect.Effect<Array<Task>, TaskError> =>
+export const tasksOf = (run: RunContext, indices: ReadonlyArray<number>): Effect.Effect<Array<Task>, TaskError> =>
   Effect.gen(function* () {
     const tasks = indices.map((index) => ({ index, input: run.inputs[index] }))
     // One check for the whole chunk; only a chunk that fails is checked input by input.
@@ -638,14 +643,17 @@ const runTasks = <I>(
   inputs: ReadonlyArray<I>,
   state: RunState,
   onResult: (index: number, result: unknown) => Effect.Effect<void>
-): Effect.Effect<void, TaskError | WorkerStartError, Scope.Scope> =>
+): Effect.Effect<void, TaskError | WorkerStartError | PoolOptionError, Scope.Scope> =>
   Effect.gen(function* () {
     if (inputs.length === 0) return
+    const remote = yield* RemoteRunners
+    if (remote !== undefined) return yield* remote.runTasks(plan, inputs, state, onResult)
     const live = new Set<WorkerHandle>()
     const size = Math.min(plan.concurrency, inputs.length)
-    state.slots = yield* Effect.forEach(Array.from({ length: size }, (_, id) => id), (id) => makeSlot(id, plan.config, live), {
+    const slots = yield* Effect.forEach(Array.from({ length: size }, (_, id) => id), (id) => makeSlot(id, plan.config, live), {
       concurrency: "unbounded"
     })
+    state.slots = slots
     // Added after the slots, so it runs before their own finalizers, which
     // would first ask each worker to close and wait up to 5 s for a busy one.
     yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([...live].map(endWorkerAndWait))))
@@ -658,12 +666,29 @@ const runTasks = <I>(
       checkInput: cloneCheck(plan.config.isolation),
       schedule: ChunkScheduler.make(inputs.length, chunkSize)
     }
-    yield* Effect.forEach(state.slots, (slot) => drive(run, slot), { concurrency: "unbounded", discard: true })
+    yield* Effect.forEach(slots, (slot) => drive(run, slot), { concurrency: "unbounded", discard: true })
   }).pipe(
     // Workers run in real time: the task timeout and effect/rpc's restart of a
     // dead worker must not wait on a test clock the caller may have installed.
     Effect.provideService(Clock.Clock, Clock.Clock.defaultValue())
   )
+
+/**
+ * Where `profileAll` / `profileStream` send their chunks instead of local
+ * workers (shell/cluster's client layer provides it); undefined: the local pool.
+ */
+export interface RemoteTarget {
+  readonly runTasks: (
+    plan: Plan,
+    inputs: ReadonlyArray<unknown>,
+    state: RunState,
+    onResult: (index: number, result: unknown) => Effect.Effect<void>
+  ) => Effect.Effect<void, TaskError | WorkerStartError | PoolOptionError, Scope.Scope>
+}
+
+export const RemoteRunners = Context.Reference<RemoteTarget | undefined>("lineprof/pool/RemoteRunners", {
+  defaultValue: () => undefined
+})
 
 const toArray = <I>(inputs: Iterable<I>): ReadonlyArray<I> => (Array.isArray(inputs) ? inputs : Array.from(inputs))
 
