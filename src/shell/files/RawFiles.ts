@@ -16,16 +16,17 @@
  *   untouched and the temporary file removed.
  * - `describeErrno` is the only place that turns an errno code into words.
  */
-import { randomBytes } from "node:crypto"
-import { closeSync, constants as fsConstants, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs"
+import { constants as fsConstants } from "node:fs"
 import { open, stat } from "node:fs/promises"
 import type { Stats } from "node:fs"
-import { basename, dirname, join } from "node:path"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as PlatformError from "effect/PlatformError"
 import * as Schema from "effect/Schema"
 import * as Pickle from "../../core/python/Pickle.ts"
+import { temporaryPathFor } from "./AtomicWrite.ts"
+
+export { temporaryPathFor, writeFileAtomicSync } from "./AtomicWrite.ts"
 
 /**
  * A raw file operation failed. `problem` is one line without the path
@@ -168,10 +169,6 @@ export const readRegularFile = (path: string, options: { readonly maxBytes: numb
 
 // -- writing ------------------------------------------------------------------------
 
-/** The temporary sibling an atomic write fills before renaming it over `path`. */
-export const temporaryPathFor = (path: string): string =>
-  join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`)
-
 /**
  * Writes `content` to `path` atomically through Effect's `FileSystem`: a
  * temporary sibling (created exclusively), fsynced, then renamed over `path`
@@ -195,28 +192,6 @@ export const writeFileAtomic = Effect.fn("RawFiles.writeFileAtomic")(function*(p
   )
 })
 
-/**
- * `writeFileAtomic` with synchronous calls, for code that runs where no
- * runtime does (exit handlers, the recorder's delivery). Throws the system
- * error as Node gives it (its `code` names the errno).
- */
-export const writeFileAtomicSync = (path: string, content: Uint8Array | string): void => {
-  const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content
-  const temporaryPath = temporaryPathFor(path)
-  try {
-    const fd = openSync(temporaryPath, "wx")
-    try {
-      for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(temporaryPath, path)
-  } catch (error) {
-    rmSync(temporaryPath, { force: true })
-    throw error
-  }
-}
 
 // -- formats ------------------------------------------------------------------------
 

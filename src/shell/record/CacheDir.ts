@@ -10,9 +10,10 @@
  * temporary sibling, then rename), so a reader sees a whole old file or a
  * whole new one, and two processes writing one entry never mix their bytes.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import * as path from "node:path"
+import { writeFileAtomicSync } from "../files/AtomicWrite.ts"
 import packageJson from "../../../package.json" with { type: "json" }
 
 /** The version of lineprof that writes the caches (part of every key). */
@@ -59,19 +60,11 @@ export const readText = (file: string): string | undefined => {
  * nothing left behind) when anything fails.
  */
 export const writeTextAtomic = (file: string, text: string): boolean => {
-  // pid and a random part: unique among the processes and threads writing now (node:crypto is not loaded for it).
-  const temporary = `${file}.${process.pid}-${Math.random().toString(36).slice(2, 10)}.tmp`
   try {
     mkdirSync(path.dirname(file), { recursive: true })
-    writeFileSync(temporary, text, { flag: "wx" })
-    renameSync(temporary, file)
+    writeFileAtomicSync(file, text)
     return true
   } catch {
-    try {
-      rmSync(temporary, { force: true })
-    } catch {
-      // nothing more to do
-    }
     return false
   }
 }

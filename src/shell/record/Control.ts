@@ -15,8 +15,9 @@
  *   created by a process; stats go only into a folder of this user that group
  *   and others cannot write.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs"
 import * as path from "node:path"
+import { writeFileAtomicSync } from "../files/AtomicWrite.ts"
 
 /** Set to "1" by `lineprof run` in the program's environment: LINEPROF_DIR is run's own folder, made for this run. */
 export const RUN_DIR_ENV = "LINEPROF_RUN_DIR"
@@ -44,14 +45,10 @@ let stopCount = 0
  * folder is gone.
  */
 export const requestStop = (statsDir: string, signal: StopSignal): boolean => {
-  const file = path.join(statsDir, STOP_FILE)
-  const temporary = `${file}.${process.pid}-${++stopCount}.tmp`
   try {
-    writeFileSync(temporary, `${signal} ${process.pid}-${stopCount}-${Date.now()}`, { flag: "wx", mode: 0o600 })
-    renameSync(temporary, file)
+    writeFileAtomicSync(path.join(statsDir, STOP_FILE), `${signal} ${process.pid}-${++stopCount}-${Date.now()}`, { mode: 0o600 })
     return true
   } catch {
-    rmSync(temporary, { force: true })
     return false
   }
 }

@@ -48,7 +48,7 @@
  */
 import { randomBytes } from "node:crypto"
 import * as diagnostics from "node:diagnostics_channel"
-import { renameSync, rmSync, writeFileSync, writeSync } from "node:fs"
+import { writeSync } from "node:fs"
 import * as path from "node:path"
 import { BroadcastChannel, isMainThread, threadId, Worker } from "node:worker_threads"
 import { createRequire } from "node:module"
@@ -57,6 +57,7 @@ import type * as StatsFile from "../../core/StatsFile.ts"
 import type * as Config from "./Config.ts"
 import * as Control from "./Control.ts"
 import * as Recorder from "./Recorder.ts"
+import { writeFileAtomicSync } from "../files/AtomicWrite.ts"
 
 /** ".ts" when running from src/, ".js" from a build: lazily loaded siblings take the same one. */
 const ownExtension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
@@ -187,17 +188,6 @@ const plus = (own: Profile.Profile, extra: Profile.Profile | undefined): Profile
 const makeStatsPath = (dir: string): string =>
   path.join(dir, `${process.pid}-${threadId}-${randomBytes(4).toString("hex")}.json`)
 
-/** Writes `text` to `file` atomically with synchronous calls: temporary sibling, then rename. */
-const writeFileAtomicSync = (file: string, text: string): void => {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${threadId}-${randomBytes(4).toString("hex")}.tmp`)
-  try {
-    writeFileSync(temporary, text, { flag: "wx", mode: 0o600 })
-    renameSync(temporary, file)
-  } catch (error) {
-    rmSync(temporary, { force: true })
-    throw error
-  }
-}
 
 /**
  * Writes one thread's file under its state cell. `final` marks it delivered.
@@ -232,7 +222,7 @@ const writeUnderState = (
       const problem = Control.checkFolder(folder.dir, folder.runDir)
       if (problem !== undefined) warnOnce(folder, problem)
       else {
-        writeFileAtomicSync(file, encode(value))
+        writeFileAtomicSync(file, encode(value), { mode: 0o600 })
         wrote = true
       }
     }

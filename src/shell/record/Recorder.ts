@@ -30,7 +30,8 @@
  * symbol, so two copies of this module loaded in one thread (say, the preload
  * and the application's own import) share one set of counters.
  */
-import { Globals, SINK_SLOT, type InstrumentedFunction } from "../../core/Probe.ts"
+import { Globals, SINK_SLOT } from "../../core/Probe.ts"
+import * as Counters from "../../core/Counters.ts"
 import * as Profile from "../../core/Profile.ts"
 import * as CalibrationCache from "./CalibrationCache.ts"
 import * as Clock from "./Clock.ts"
@@ -48,16 +49,8 @@ export {
 /** How line times are measured: a clock read at each line event, or a sampler thread. */
 export type TimingMode = "exact" | "sampled"
 
-/** What the loader registers for each instrumented file. */
-export interface FileRegistration {
-  /** Absolute path (or URL) of the file, as it goes into the profile. */
-  readonly file: string
-  /** Hash of the whole source text (part of each function's identity). */
-  readonly fileHash: string
-  /** The original (uninstrumented) source text: the report shows its lines. */
-  readonly sourceText: string
-  readonly functions: ReadonlyArray<InstrumentedFunction>
-}
+/** What the loader registers for each instrumented file (see core/Counters). */
+export type FileRegistration = Counters.FileRegistration
 
 /** Announced to subscribers; both carry only structured-cloneable values. */
 export type RecorderEvent =
@@ -579,71 +572,26 @@ export const registrations = (): ReadonlyArray<FileRegistration> => store.regist
 export const subscribe = (listener: (event: RecorderEvent) => void): (() => void) => store.subscribe(listener)
 
 // ---------------------------------------------------------------------------
-// Pure: counters + registrations → Profile
+// Counters + registrations → Profile (pure, in core/Counters)
 
-const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/
+/** A registration's source lines, split once: every flush rebuilds the profile. */
 const linesCache = new WeakMap<FileRegistration, ReadonlyArray<string>>()
-const sourceLines = (registration: FileRegistration): ReadonlyArray<string> => {
+const cachedLines = (registration: FileRegistration): ReadonlyArray<string> => {
   let lines = linesCache.get(registration)
   if (lines === undefined) {
-    lines = registration.sourceText.split(LINE_BREAK)
+    lines = Counters.sourceLines(registration)
     linesCache.set(registration, lines)
   }
   return lines
 }
 
-const toNs = (value: number | undefined): bigint =>
-  value === undefined || !(value > 0) ? 0n : BigInt(Math.round(value))
-
-/**
- * Builds the profile that the counters mean, given the registrations. Pure:
- * works on copies of another thread's buffers just as on the live ones.
- * A line is listed when it was hit; a function when one of its lines was
- * (or always, with `includeUncalled`).
- */
+/** `Counters.profileFrom` with this module's memo of source lines. */
 export const profileFrom = (
   files: ReadonlyArray<FileRegistration>,
   hitsArray: ArrayLike<number>,
   timeArray: ArrayLike<number>,
   waitArray: ArrayLike<number>,
   options: SnapshotOptions = {}
-): Profile.Profile => {
-  const functions: Array<Profile.FunctionProfile> = []
-  for (const registration of files) {
-    for (const fn of registration.functions) {
-      const lines: Array<Profile.LineStats> = []
-      for (let k = 0; k < fn.lines.length; k++) {
-        const slot = fn.slots[k]!
-        const hits = hitsArray[slot]
-        if (hits === undefined || !(hits > 0)) continue
-        lines.push(Profile.makeLine(fn.lines[k]!, { hits: BigInt(Math.round(hits)), timeNs: toNs(timeArray[slot]), waitNs: toNs(waitArray[slot]) }))
-      }
-      if (lines.length === 0 && options.includeUncalled !== true) continue
-      const all = sourceLines(registration)
-      const source: Array<string> = []
-      for (let lineNo = fn.firstLine; lineNo <= fn.lastLine; lineNo++) source.push(all[lineNo - 1] ?? "")
-      functions.push({
-        file: registration.file,
-        name: fn.name,
-        firstLine: fn.firstLine,
-        lastLine: fn.lastLine,
-        fileHash: registration.fileHash,
-        source,
-        lines
-      })
-    }
-  }
-  return Profile.make(functions, functions.length === 0 ? undefined : timingFrom(hitsArray, timeArray))
-}
+): Profile.Profile => Counters.profileFrom(files, hitsArray, timeArray, waitArray, { ...options, linesOf: cachedLines })
 
-/**
- * The timing the counters mean: the sampled-mode header in slot 0 (see the
- * module doc) when it is there, exact otherwise (exact probes never count a
- * hit in the sink).
- */
-export const timingFrom = (hitsArray: ArrayLike<number>, timeArray: ArrayLike<number>): Profile.Timing => {
-  const marker = hitsArray[SINK_SLOT] ?? 0
-  const intervalNs = timeArray[SINK_SLOT] ?? 0
-  if (!(marker >= 1) || !(intervalNs > 0)) return Profile.exactTiming
-  return { mode: "sampled", intervalNs, samples: BigInt(Math.round(marker) - 1) }
-}
+export const timingFrom = Counters.timingFrom
