@@ -6,7 +6,7 @@
 import { dirname, extname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import packageJson from "../../../package.json" with { type: "json" }
-import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import type * as Terminal from "./Terminal.ts"
 
 /** The version `--version` prints: the package's. */
@@ -21,10 +21,10 @@ export const ExitCode = {
 } as const
 
 /** The command line was wrong in a way effect/cli cannot see (exit 2). */
-export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 
 /** lineprof could not do what was asked with good arguments: a missing script, an unwritable output (exit 1). */
-export class CommandError extends Data.TaggedError("CommandError")<{ readonly message: string }> {}
+export class CommandError extends Schema.TaggedError<CommandError>()("CommandError", { message: Schema.String }) {}
 
 /** The world the command runs in; `nodeEnvironment` gives the real one, tests may give another. */
 export interface Environment {
