@@ -56,6 +56,17 @@ const stringsOf = (message: PprofFormat.Profile) => message.stringTable.strings
 const text = (message: PprofFormat.Profile, index: number | bigint): string => stringsOf(message)[Number(index)]!
 
 describe("Pprof.encode", () => {
+  it("a sampled profile states its mode, interval and sample count in the header comment, and its interval as the period", () => {
+    const sampled = Profile.make(sample.functions, { mode: "sampled", intervalNs: 1_000_000, samples: 12_345n })
+    const message = PprofFormat.Profile.decode(Pprof.encode(sampled))
+    assert.strictEqual(`${text(message, message.periodType!.type)}/${text(message, message.periodType!.unit)}`, "wall/nanoseconds")
+    assert.strictEqual(Number(message.period), 1_000_000)
+    assert.include(text(message, message.comment[0]!), `"timing":{"mode":"sampled","intervalNs":1000000,"samples":"12345"}`)
+    assert.deepStrictEqual(Result.getOrThrow(Pprof.decode(Pprof.encode(sampled), "s.pb")), sampled)
+    // An exact profile states nothing: its bytes are those of a profile without timing.
+    assert.deepStrictEqual(Pprof.encode(Profile.make(sample.functions, Profile.exactTiming)), Pprof.encode(sample))
+  })
+
   it("writes one Function a function, one Location and one Sample a line, values as exact int64", () => {
     const message = PprofFormat.Profile.decode(Pprof.encode(sample))
     assert.deepStrictEqual(
@@ -152,9 +163,18 @@ const functionProfile: fc.Arbitrary<Profile.FunctionProfile> = fc
   }))
 
 /** Canonical profiles whose counters add up to no more than 2^63 - 1 per line after merging duplicates. */
+/** Every timing a profile can state: implied, exact with probe figures, sampled, mixed. */
+const timing: fc.Arbitrary<Profile.Timing | undefined> = fc.oneof(
+  fc.constant(undefined),
+  fc.constant(Profile.exactTiming),
+  fc.record({ mode: fc.constant("exact" as const), probeNs: fc.bigInt({ min: 0n, max: 2n ** 70n }), wallNs: fc.bigInt({ min: 0n, max: 2n ** 70n }) }),
+  fc.record({ mode: fc.constant("sampled" as const), intervalNs: fc.integer({ min: 1, max: 10 ** 9 }), samples: fc.bigInt({ min: 0n, max: 2n ** 70n }) }),
+  fc.constant(Profile.mixedTiming)
+)
+
 const profile: fc.Arbitrary<Profile.Profile> = fc
-  .array(functionProfile, { maxLength: 5 })
-  .map(Profile.make)
+  .tuple(fc.array(functionProfile, { maxLength: 5 }), timing)
+  .map(([functions, stated]) => Profile.make(functions, stated))
   .filter((p) => p.functions.every((fn) => fn.lines.every((l) => l.hits <= Pprof.maxValue && l.timeNs <= Pprof.maxValue && l.waitNs <= Pprof.maxValue)))
 
 describe("Pprof round trip", () => {

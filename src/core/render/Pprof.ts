@@ -60,12 +60,57 @@ const Count = Schema.Number.check(
 
 const Versioned = Schema.Struct({ version: Schema.Number })
 
+/** A profile's timing in the header (counts as digit strings: exact at any size). */
+const TimingField = Schema.Union([
+  Schema.Struct({ mode: Schema.Literal("exact"), probeNs: Schema.optionalKey(Schema.String), wallNs: Schema.optionalKey(Schema.String) }),
+  Schema.Struct({ mode: Schema.Literal("sampled"), intervalNs: Schema.Number, samples: Schema.String }),
+  Schema.Struct({ mode: Schema.Literal("mixed") })
+])
+
 const Header = Schema.Struct({
   version: Schema.Literal(currentVersion),
   functions: Count,
   lines: Count,
-  extras: Count
+  extras: Count,
+  timing: Schema.optionalKey(TimingField)
 })
+
+const digits = /^\d+$/
+
+/** The header's form of a profile's stated timing (none when it is implied). */
+const timingField = (timing: Profile.Timing | undefined): typeof TimingField.Type | undefined => {
+  if (timing === undefined) return undefined
+  switch (timing.mode) {
+    case "exact":
+      return timing.probeNs === undefined
+        ? { mode: "exact" }
+        : { mode: "exact", probeNs: String(timing.probeNs), wallNs: String(timing.wallNs ?? 0n) }
+    case "sampled":
+      return { mode: "sampled", intervalNs: timing.intervalNs, samples: String(timing.samples) }
+    case "mixed":
+      return { mode: "mixed" }
+  }
+}
+
+/** The timing a header states; throws `Invalid` on counts that are not digit strings. */
+const timingOfField = (field: typeof TimingField.Type | undefined): Profile.Timing | undefined => {
+  if (field === undefined) return undefined
+  const count = (text: string | undefined, what: string): bigint | undefined => {
+    if (text === undefined) return undefined
+    if (!digits.test(text)) throw new Invalid(`lineprof header comment: timing.${what}: expected a count, got ${JSON.stringify(text)}`)
+    return BigInt(text)
+  }
+  switch (field.mode) {
+    case "exact": {
+      const probeNs = count(field.probeNs, "probeNs")
+      return probeNs === undefined ? Profile.exactTiming : { mode: "exact", probeNs, wallNs: count(field.wallNs, "wallNs") ?? 0n }
+    }
+    case "sampled":
+      return { mode: "sampled", intervalNs: field.intervalNs, samples: count(field.samples, "samples")! }
+    case "mixed":
+      return Profile.mixedTiming
+  }
+}
 
 const FunctionExtras = Schema.Struct({
   lastLine: StatsFile.LineNumber,
@@ -101,9 +146,9 @@ export const toMessage = (profile: Profile.Profile): PprofFormat.Profile => {
   if (problems.length > 0) throw new Error(`cannot encode an invalid profile: ${problems[0]}`)
   const strings = new PprofFormat.StringTable()
   const withWait = hasWait(profile)
-  // Sampled timing (stats that carry a timing mode and a sample count) adds its
-  // per-line sample count here as one more sample type, `samples/count`, and
-  // its mode to the header comment; the reader then accepts that fourth type.
+  // Sampled timing: the header comment carries the mode, the interval and the
+  // sample count (pprof tools print it atop their reports), and the interval is
+  // the profile's period.
   const types = withWait ? [sampleTypes.hits, sampleTypes.time, sampleTypes.wait] : [sampleTypes.hits, sampleTypes.time]
   const sampleType = types.map((valueType) => ({ type: strings.dedup(valueType.type), unit: strings.dedup(valueType.unit) }))
   const functions: Array<PprofFormat.FunctionInput> = []
@@ -124,8 +169,13 @@ export const toMessage = (profile: Profile.Profile): PprofFormat.Profile => {
   })
   // One string, so that the string table's de-duplication can never split it.
   const extras = strings.dedup(JSON.stringify(profile.functions.map(extrasOf)))
-  const header = { version: currentVersion, functions: functions.length, lines: samples.length, extras }
+  const timing = timingField(profile.timing)
+  const header = { version: currentVersion, functions: functions.length, lines: samples.length, extras, ...(timing === undefined ? {} : { timing }) }
+  const sampled = profile.timing?.mode === "sampled" ? profile.timing : undefined
   return new PprofFormat.Profile({
+    ...(sampled === undefined
+      ? {}
+      : { periodType: { type: strings.dedup("wall"), unit: strings.dedup("nanoseconds") }, period: Math.round(sampled.intervalNs) }),
     sampleType,
     sample: samples,
     mapping: [{ id: 1, filename: strings.dedup(mappingName), hasFunctions: true, hasFilenames: true, hasLineNumbers: true }],
@@ -287,7 +337,8 @@ const fromMessage = (message: PprofFormat.Profile): Profile.Profile => {
       `incomplete: the lineprof header promises ${header.functions} functions and ${header.lines} lines, found ${functions.size} and ${message.sample.length}`
     )
   }
-  return Profile.make([...functions.values()].map(({ fn, lines }) => ({ ...fn, lines })))
+  const made = [...functions.values()].map(({ fn, lines }) => ({ ...fn, lines }))
+  return Profile.make(made, timingOfField(header.timing))
 }
 
 /**
