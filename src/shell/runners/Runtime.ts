@@ -57,7 +57,7 @@ export const ensureRecording = (): void => {
     if (isMainThread) process.stderr.write(`lineprof: ${config.failure.message}; profiling is off\n`)
     return
   }
-  Recorder.install({ compensate: config.success.compensate })
+  Recorder.install({ compensate: config.success.compensate, timing: config.success.timing, sampleIntervalNs: config.success.sampleIntervalNs })
   Delivery.start(config.success)
 }
 
