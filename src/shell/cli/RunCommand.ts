@@ -441,9 +441,14 @@ export const runProgram = Effect.fn("RunCommand.runProgram")(function*(
             : Effect.andThen(nextLoopTurn, Effect.map(Effect.orElseSucceed(witness.value.isRunning, () => true), (running) => !running))
         )
       )
+  // The stop request goes out once the program has the signal (from the group, or passed on here): a
+  // keeper that saw the request before the signal would take an idle program for a busy one.
   const forward = (signal: NodeJS.Signals) => {
-    RunProcesses.requestStop(statsDir, signal)
-    Effect.runFork(Effect.flatMap(groupGot(signal), (got) => (got ? Effect.void : Effect.ignore(handle.kill({ killSignal: signal })))))
+    Effect.runFork(
+      Effect.flatMap(groupGot(signal), (got) => (got ? Effect.void : Effect.ignore(handle.kill({ killSignal: signal })))).pipe(
+        Effect.ensuring(Effect.sync(() => RunProcesses.requestStop(statsDir, signal)))
+      )
+    )
   }
   yield* Effect.acquireRelease(
     Effect.sync(() => forwardedSignals.forEach((signal) => process.on(signal, forward))),

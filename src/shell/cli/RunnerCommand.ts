@@ -12,6 +12,9 @@ import { Command, Flag } from "effect/cli"
 import { CommandError, UsageError, type Environment } from "./Environment.ts"
 import { writeLine } from "./Output.ts"
 
+/** The cluster runner module beside this one's folder, with this module's extension (src: .ts, dist: .js). */
+const runnerModuleUrl = new URL(`../cluster/Runner${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href
+
 /** `HOST:PORT` (`[::1]:PORT` for IPv6) as host and port, or undefined. */
 export const parseListen = (text: string): { readonly host: string; readonly port: number } | undefined => {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text)
@@ -63,7 +66,9 @@ export const makeRunner = (environment: Environment) =>
           return yield* new UsageError({ message: `--concurrency: expected a positive integer, got ${concurrency}` })
         }
         // Loaded here: the cluster and PostgreSQL modules would slow every other command's start.
-        const Runner = yield* Effect.promise(() => import("../cluster/Runner.ts"))
+        // By a computed URL, so that the command's bundle (scripts/bundle.ts) leaves it out: the
+        // module is tsc's, beside the pool it runs on, whose worker entry is found by relative URL.
+        const Runner: typeof import("../cluster/Runner.ts") = yield* Effect.promise(() => import(runnerModuleUrl))
         const layer = Runner.layer({ ...address, postgresUrl, concurrency, isolation: input.isolation })
         yield* Layer.build(layer).pipe(
           Effect.andThen(writeLine(environment.stderr, `lineprof runner: listening on ${input.listen}`)),

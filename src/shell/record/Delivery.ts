@@ -525,9 +525,6 @@ const startKeeper = (): void => {
     shared: folder.shared,
     messages: [ownRecord, ...workers.values()].flatMap(messagesOf)
   }
-  // Marked alive now, not when the keeper is up (a second or two on a loaded machine): a
-  // process that outlives the program is then counted by run even if it is still starting.
-  if (folder.runDir && Control.checkFolder(folder.dir, folder.runDir) === undefined) Control.markAlive(folder.dir)
   startingKeeper = true
   try {
     keeper = new Worker(`import(${JSON.stringify(keeperUrl)})`, {

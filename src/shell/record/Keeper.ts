@@ -23,7 +23,7 @@ import * as Control from "./Control.ts"
 import * as Delivery from "./Delivery.ts"
 
 /** How long the main thread's own listener gets to show it runs, before the keeper stops the process. */
-const GRACE_MS = 10
+const GRACE_MS = 50
 /** The stop request is also polled for, in case fs.watch misses it (network file systems). */
 const POLL_MS = 100
 
@@ -69,12 +69,14 @@ const run = (init: Delivery.KeeperInit): void => {
   // -- stop requests (written by lineprof run; watched in any folder lineprof accepts) --
   let seen: string | undefined
   let stopping = false
+  let handledAtRequest = 0
   const check = (): void => {
     const request = Control.readStop(init.dir)
     if (request === undefined || request.text === seen || stopping) return
     seen = request.text
     const k = Control.stopSignals.indexOf(request.signal)
     const handledBefore = Atomics.load(init.shared, Delivery.HANDLED + k)
+    handledAtRequest = handledBefore
     setTimeout(() => {
       // The main thread's listener ran (it writes and re-raises), or the program listens itself: leave it alone.
       if (Atomics.load(init.shared, Delivery.HANDLED + k) !== handledBefore) return
@@ -86,6 +88,9 @@ const run = (init: Delivery.KeeperInit): void => {
 
   const stop = (signal: Control.StopSignal): void => {
     writeAll(true)
+    // The main thread may have got to the signal meanwhile: then it raises it itself, and no session may be open then.
+    const k = Control.stopSignals.indexOf(signal)
+    if (Atomics.load(init.shared, Delivery.HANDLED + k) !== handledAtRequest) return
     Control.unmarkAlive(init.dir)
     const raise = () => {
       try {
