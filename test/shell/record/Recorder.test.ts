@@ -429,25 +429,6 @@ describe("snapshot, reset and profileFrom", () => {
     assert.strictEqual(line(functions(), "work", 3).hits, 7n)
   })
 
-  it("profileFrom rounds to integer ns and clamps negative compensated values to 0", () => {
-    const registration: Recorder.FileRegistration = {
-      file: "/app/a.js",
-      fileHash: "x",
-      sourceText: "function f() {\n  a()\n  b()\n}\n",
-      functions: [{ name: "f", firstLine: 1, lastLine: 4, lines: [2, 3], slots: [1, 2] }]
-    }
-    const profile = Recorder.profileFrom([registration], [0, 2, 1], [0, 10.6, -3.2], [0, 0.4, 7])
-    assert.deepStrictEqual(profile, Profile.make([{
-      file: "/app/a.js",
-      name: "f",
-      firstLine: 1,
-      lastLine: 4,
-      fileHash: "x",
-      source: ["function f() {", "  a()", "  b()", "}"],
-      lines: [Profile.makeLine(2, { hits: 2n, timeNs: 11n, waitNs: 0n }), Profile.makeLine(3, { hits: 1n, timeNs: 0n, waitNs: 7n })]
-    }]))
-  })
-
   it("allocateSlots rejects a bad count with a one-line message", () => {
     assert.throws(() => Recorder.allocateSlots(-1), /^allocateSlots: count must be a non-negative integer, got -1$/)
   })
