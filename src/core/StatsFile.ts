@@ -46,12 +46,13 @@ import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as Effect from "effect/Effect"
 import * as Profile from "./Profile.ts"
+import * as StatsEncode from "./StatsEncode.ts"
 
 /** The value of the `format` header field. */
-export const formatName = "lineprof"
+export const formatName = StatsEncode.formatName
 
 /** The version this module writes. */
-export const currentVersion = 2
+export const currentVersion = StatsEncode.currentVersion
 
 /** The versions it reads: version 1 has no `timing` (exact). */
 export const readableVersions: ReadonlyArray<number> = [1, 2]
@@ -218,12 +219,10 @@ const fromDocument = (document: StatsFileV1 | StatsFileV2): Profile.Profile =>
 const encodeDocument = Schema.encodeSync(StatsFileV2)
 
 /**
- * Writes a profile as stats-file text: the header, then one function a line,
- * so files diff well and stay small (lines are compact tuples). Ends with a
- * newline. Throws when `Profile.check(profile)` is not empty: such a profile
- * could not be read back, and writing it would replace a good file with a bad one.
+ * The stats file of `profile`, by Schema: the format's own encoder, which
+ * the tests hold the fast one (core/StatsEncode, what `encode` is) against.
  */
-export const encode = (profile: Profile.Profile): string => {
+export const encodeBySchema = (profile: Profile.Profile): string => {
   const problems = Profile.check(profile)
   if (problems.length > 0) throw new Error(`cannot encode an invalid profile: ${problems[0]}`)
   const document = encodeDocument(toDocument(profile))
@@ -231,6 +230,9 @@ export const encode = (profile: Profile.Profile): string => {
   const body = functions.length === 0 ? "[]" : `[\n${functions.join(",\n")}\n  ]`
   return `{\n  "format": ${JSON.stringify(document.format)},\n  "version": ${document.version},\n  "timing": ${JSON.stringify(document.timing)},\n  "functions": ${body}\n}\n`
 }
+
+/** The stats file of `profile` (see core/StatsEncode); throws on a profile that fails `Profile.check`. */
+export const encode = StatsEncode.encode
 
 // -- decoding -----------------------------------------------------------------
 

@@ -377,4 +377,12 @@ describe("stats file round trip", () => {
       { numRuns }
     )
   })
+  it("the fast encoder (core/StatsEncode) writes the bytes of the format's Schema encoder", () => {
+    fc.assert(
+      fc.property(profile, (value) => {
+        assert.strictEqual(StatsFile.encode(value), StatsFile.encodeBySchema(value))
+      }),
+      { numRuns }
+    )
+  })
 })

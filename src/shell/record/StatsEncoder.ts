@@ -1,8 +1,7 @@
 /**
  * The stats-file encoder that Delivery requires lazily at a thread's first
- * write: core/StatsFile's `encode`, re-exported from a module of its own so
- * that the build can ship it as one bundle (scripts/bundle.ts). Required
- * from dist/core/StatsFile.js, it loaded effect's Schema as some hundred
- * separate files in every profiled process that wrote stats.
+ * write: core/StatsEncode's `encode`, from a module of its own so that the
+ * build can ship it as one small bundle (scripts/bundle.ts). It needs no
+ * Schema: every profiled process and thread that delivers stats loads it.
  */
-export { encode } from "../../core/StatsFile.ts"
+export { encode } from "../../core/StatsEncode.ts"
