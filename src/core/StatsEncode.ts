@@ -18,7 +18,8 @@ const maxSafe = BigInt(Number.MAX_SAFE_INTEGER)
 /** A counter as JSON: a number up to 2^53 - 1, a digit string above (JSON numbers lose precision there). */
 const count = (value: bigint): number | string => (value <= maxSafe ? Number(value) : String(value))
 
-const timingDocument = (timing: Profile.Timing | undefined): unknown => {
+/** A profile's timing as the stats file writes it (counters as JSON numbers, or digit strings above 2^53 - 1); null for none. */
+export const timingDocument = (timing: Profile.Timing | undefined): unknown => {
   if (timing === undefined) return null
   switch (timing.mode) {
     case "exact":

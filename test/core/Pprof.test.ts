@@ -61,7 +61,7 @@ describe("Pprof.encode", () => {
     const message = PprofFormat.Profile.decode(Pprof.encode(sampled))
     assert.strictEqual(`${text(message, message.periodType!.type)}/${text(message, message.periodType!.unit)}`, "wall/nanoseconds")
     assert.strictEqual(Number(message.period), 1_000_000)
-    assert.include(text(message, message.comment[0]!), `"timing":{"mode":"sampled","intervalNs":1000000,"samples":"12345"}`)
+    assert.include(text(message, message.comment[0]!), `"timing":{"mode":"sampled","intervalNs":1000000,"samples":12345}`)
     assert.deepStrictEqual(Result.getOrThrow(Pprof.decode(Pprof.encode(sampled), "s.pb")), sampled)
     // An exact profile states nothing: its bytes are those of a profile without timing.
     assert.deepStrictEqual(Pprof.encode(Profile.make(sample.functions, Profile.exactTiming)), Pprof.encode(sample))

@@ -33,6 +33,7 @@ import * as PprofFormat from "pprof-format"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Profile from "../Profile.ts"
+import * as StatsEncode from "../StatsEncode.ts"
 import * as StatsFile from "../StatsFile.ts"
 
 /** The version of the layout this module writes, and the only one it reads. */
@@ -60,57 +61,14 @@ const Count = Schema.Number.check(
 
 const Versioned = Schema.Struct({ version: Schema.Number })
 
-/** A profile's timing in the header (counts as digit strings: exact at any size). */
-const TimingField = Schema.Union([
-  Schema.Struct({ mode: Schema.Literal("exact"), probeNs: Schema.optionalKey(Schema.String), wallNs: Schema.optionalKey(Schema.String) }),
-  Schema.Struct({ mode: Schema.Literal("sampled"), intervalNs: Schema.Number, samples: Schema.String }),
-  Schema.Struct({ mode: Schema.Literal("mixed") })
-])
-
 const Header = Schema.Struct({
   version: Schema.Literal(currentVersion),
   functions: Count,
   lines: Count,
   extras: Count,
-  timing: Schema.optionalKey(TimingField)
+  // The timing as the stats file writes it (StatsEncode.timingDocument), read by the stats file's own schema.
+  timing: Schema.optionalKey(StatsFile.TimingEntry)
 })
-
-const digits = /^\d+$/
-
-/** The header's form of a profile's stated timing (none when it is implied). */
-const timingField = (timing: Profile.Timing | undefined): typeof TimingField.Type | undefined => {
-  if (timing === undefined) return undefined
-  switch (timing.mode) {
-    case "exact":
-      return timing.probeNs === undefined
-        ? { mode: "exact" }
-        : { mode: "exact", probeNs: String(timing.probeNs), wallNs: String(timing.wallNs ?? 0n) }
-    case "sampled":
-      return { mode: "sampled", intervalNs: timing.intervalNs, samples: String(timing.samples) }
-    case "mixed":
-      return { mode: "mixed" }
-  }
-}
-
-/** The timing a header states; throws `Invalid` on counts that are not digit strings. */
-const timingOfField = (field: typeof TimingField.Type | undefined): Profile.Timing | undefined => {
-  if (field === undefined) return undefined
-  const count = (text: string | undefined, what: string): bigint | undefined => {
-    if (text === undefined) return undefined
-    if (!digits.test(text)) throw new Invalid(`lineprof header comment: timing.${what}: expected a count, got ${JSON.stringify(text)}`)
-    return BigInt(text)
-  }
-  switch (field.mode) {
-    case "exact": {
-      const probeNs = count(field.probeNs, "probeNs")
-      return probeNs === undefined ? Profile.exactTiming : { mode: "exact", probeNs, wallNs: count(field.wallNs, "wallNs") ?? 0n }
-    }
-    case "sampled":
-      return { mode: "sampled", intervalNs: field.intervalNs, samples: count(field.samples, "samples")! }
-    case "mixed":
-      return Profile.mixedTiming
-  }
-}
 
 const FunctionExtras = Schema.Struct({
   lastLine: StatsFile.LineNumber,
@@ -169,7 +127,7 @@ export const toMessage = (profile: Profile.Profile): PprofFormat.Profile => {
   })
   // One string, so that the string table's de-duplication can never split it.
   const extras = strings.dedup(JSON.stringify(profile.functions.map(extrasOf)))
-  const timing = timingField(profile.timing)
+  const timing = profile.timing === undefined ? undefined : StatsEncode.timingDocument(profile.timing)
   const header = { version: currentVersion, functions: functions.length, lines: samples.length, extras, ...(timing === undefined ? {} : { timing }) }
   const sampled = profile.timing?.mode === "sampled" ? profile.timing : undefined
   return new PprofFormat.Profile({
@@ -338,7 +296,7 @@ const fromMessage = (message: PprofFormat.Profile): Profile.Profile => {
     )
   }
   const made = [...functions.values()].map(({ fn, lines }) => ({ ...fn, lines }))
-  return Profile.make(made, timingOfField(header.timing))
+  return Profile.make(made, header.timing)
 }
 
 /**
