@@ -263,6 +263,15 @@ const makeStore = () => {
     return value
   }
 
+  /** The disposer probe over a mode's resume and suspend (see Globals.disposer). */
+  const disposerOf = (
+    resumeProbe: (frame: Frame, value: undefined) => unknown,
+    suspendProbe: (frame: Frame, value: undefined) => unknown
+  ) =>
+  (frame: Frame, resumes: number): Disposable => ({
+    [Symbol.dispose]: resumes === 1 ? () => void resumeProbe(frame, undefined) : () => void suspendProbe(frame, undefined)
+  })
+
   const exactProbes: Record<(typeof Globals)[keyof typeof Globals], Function> = {
     [Globals.hit]: hit,
     [Globals.move]: move,
@@ -274,9 +283,7 @@ const makeStore = () => {
     [Globals.suspend]: suspend,
     [Globals.resume]: resume,
     [Globals.suspendAt]: suspendAt,
-    [Globals.disposer]: (frame: Frame, resumes: number): Disposable => ({
-      [Symbol.dispose]: resumes === 1 ? () => void resume(frame, undefined) : () => void suspend(frame, undefined)
-    })
+    [Globals.disposer]: disposerOf(resume, suspend)
   }
 
   // -- sampled probes (hot: no clock read, no allocation) -------------------
@@ -371,9 +378,7 @@ const makeStore = () => {
     [Globals.suspend]: sampledSuspend,
     [Globals.resume]: sampledResume,
     [Globals.suspendAt]: sampledSuspendAt,
-    [Globals.disposer]: (frame: Frame, resumes: number): Disposable => ({
-      [Symbol.dispose]: resumes === 1 ? () => void sampledResume(frame, undefined) : () => void sampledSuspend(frame, undefined)
-    })
+    [Globals.disposer]: disposerOf(sampledResume, sampledSuspend)
   }
 
   const defineProbes = (probes: Record<string, Function>): void => {
