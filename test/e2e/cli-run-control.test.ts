@@ -84,7 +84,7 @@ describe("lineprof run: signals sent to lineprof", () => {
         terminal.stdin.write("\x03")
       }
     })
-    expect(await exited).toBe(0)
+    expect(await exited, `the terminal showed ${JSON.stringify(typed)}`).toBe(0)
     expect(typed).toContain("sigints 1")
     expect(typed).not.toContain("sigints 2")
     expect(callsOfWork(decodeFile(out))).toBe(20n)

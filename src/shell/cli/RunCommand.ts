@@ -391,8 +391,11 @@ const spawnError = (error: PlatformError.PlatformError, shownName: string): Comm
  */
 const startWitness = ChildProcess.make("cat", [], { detached: false, stdout: "ignore", stderr: "ignore" })
 
-/** How long a signal handler waits for the witness to die before it takes the signal as lineprof's alone. */
+/** Without /proc: how long a signal handler waits for the witness to die before it takes the signal as lineprof's alone. */
 const witnessWaitMs = 100
+/** With /proc: how often the witness's state is read, and for how long a dead witness's exit is awaited. */
+const witnessPollMs = 5
+const witnessDeadMs = 2000
 
 /** Resumes after the event loop's next check phase, so that I/O already pending (a child's exit) has been read. */
 const nextLoopTurn = Effect.callback<void>((resume) => void setImmediate(() => resume(Effect.void)))
@@ -428,18 +431,39 @@ export const runProgram = Effect.fn("RunCommand.runProgram")(function*(
     stdout: "inherit",
     stderr: "inherit"
   }).pipe(Effect.mapError((error) => spawnError(error, plan.program)))
-  // After the wait, one more turn of the event loop: a lineprof descheduled past the
-  // timeout meets the timer before it reads the witness's exit (timers run before I/O).
-  const groupGot = (signal: NodeJS.Signals) =>
+  // Linux: /proc says at once whether the witness was sent the signal (see RunProcesses.signalStateOf),
+  // however late lineprof or the witness are scheduled on a loaded machine.
+  const groupGotByProc = (witnessPid: number, signal: NodeJS.Signals) =>
+    Effect.gen(function*() {
+      const deadline = Date.now() + witnessDeadMs
+      for (;;) {
+        if (Deferred.isDoneUnsafe(witnessExit)) return (yield* Deferred.await(witnessExit)).signal === signal
+        const state = RunProcesses.signalState(witnessPid, signal)
+        if (state === "got") return true
+        if (state === "clean") return false
+        if (state === "unknown") return undefined
+        // Dead (its exit says of which signal once read) or between states: look again soon.
+        if (Date.now() >= deadline) return state === "dead"
+        yield* Effect.sleep(witnessPollMs)
+      }
+    })
+  // Elsewhere: wait for the witness's exit; after the wait, one more turn of the event loop: a lineprof
+  // descheduled past the timeout meets the timer before it reads the witness's exit (timers run before I/O).
+  const groupGotByExit = (witnessHandle: ChildProcessSpawner.ChildProcessHandle, signal: NodeJS.Signals) =>
+    Deferred.await(witnessExit).pipe(
+      Effect.timeoutOption(witnessWaitMs),
+      Effect.flatMap((exit) =>
+        Option.isSome(exit)
+          ? Effect.succeed(exit.value.signal === signal)
+          : Effect.andThen(nextLoopTurn, Effect.map(Effect.orElseSucceed(witnessHandle.isRunning, () => true), (running) => !running))
+      )
+    )
+  const groupGot = (signal: NodeJS.Signals): Effect.Effect<boolean> =>
     Option.isNone(witness)
       ? Effect.succeed(false)
-      : Deferred.await(witnessExit).pipe(
-        Effect.timeoutOption(witnessWaitMs),
-        Effect.flatMap((exit) =>
-          Option.isSome(exit)
-            ? Effect.succeed(exit.value.signal === signal)
-            : Effect.andThen(nextLoopTurn, Effect.map(Effect.orElseSucceed(witness.value.isRunning, () => true), (running) => !running))
-        )
+      : Effect.flatMap(
+        groupGotByProc(witness.value.pid, signal),
+        (got) => got === undefined ? groupGotByExit(witness.value, signal) : Effect.succeed(got)
       )
   // The stop request goes out once the program has the signal (from the group, or passed on here): a
   // keeper that saw the request before the signal would take an idle program for a busy one.

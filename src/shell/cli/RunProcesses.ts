@@ -7,7 +7,8 @@
  * is found by its environment, which names the run's folder (Linux's /proc).
  * `requestStop` is synchronous: signal handlers call it.
  */
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { constants as osConstants } from "node:os"
 import * as Effect from "effect/Effect"
 import * as Config from "../record/Config.ts"
 import * as Control from "../record/Control.ts"
@@ -66,4 +67,47 @@ const pidsWithEnvironment = (statsDir: string): ReadonlyArray<number> => {
     }
   }
   return pids
+}
+
+/**
+ * What Linux's /proc says of a process and `signal` (see `witnessSaw`):
+ * "got" when the signal is pending (a sleeping process that was sent a
+ * signal is woken at once, so this is seen until it acts on it), "dead" for
+ * a zombie or an exiting process, "clean" for a process asleep with nothing
+ * pending and not exiting (it was not sent a signal), "busy" otherwise, and
+ * "unknown" without /proc.
+ */
+export type SignalState = "got" | "dead" | "clean" | "busy" | "unknown"
+
+/** PF_EXITING of /proc/<pid>/stat's flags: the process has begun to exit. */
+const PF_EXITING = 0x4
+
+/**
+ * The pure reading of /proc/<pid>/stat and /proc/<pid>/status for `signalNo`.
+ * stat's fields after the command name (which may hold spaces and
+ * parentheses, hence the last ")") start with the state; flags is the 9th
+ * field. status's SigPnd (the thread's) and ShdPnd (the process's) are hex
+ * masks whose bit n - 1 stands for signal n.
+ */
+export const signalStateOf = (stat: string, status: string, signalNo: number): SignalState => {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  const state = fields[0]
+  const flags = Number(fields[6])
+  const pending = ["SigPnd", "ShdPnd"].map((name) => new RegExp(`^${name}:\\s*([0-9a-f]+)$`, "m").exec(status)?.[1])
+  if (state === undefined || Number.isNaN(flags) || pending.some((mask) => mask === undefined)) return "unknown"
+  const masks = pending.map((mask) => BigInt(`0x${mask}`))
+  if (masks.some((mask) => (mask >> BigInt(signalNo - 1)) & 1n)) return "got"
+  if (state === "Z" || state === "X" || (flags & PF_EXITING) !== 0) return "dead"
+  if (state === "S" && masks.every((mask) => mask === 0n)) return "clean"
+  return "busy"
+}
+
+/** `signalStateOf` for a live pid ("unknown" when /proc cannot be read, "dead" when the pid is gone). */
+export const signalState = (pid: number, signal: NodeJS.Signals): SignalState => {
+  const signalNo = osConstants.signals[signal]
+  try {
+    return signalStateOf(readFileSync(`/proc/${pid}/stat`, "utf8"), readFileSync(`/proc/${pid}/status`, "utf8"), signalNo)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT" && existsSync("/proc/self/stat") ? "dead" : "unknown"
+  }
 }
