@@ -34,7 +34,7 @@
 import { parseSync, rawTransferSupported, visitorKeys, type ParserOptions } from "oxc-parser"
 import { decode, encode } from "@jridgewell/sourcemap-codec"
 import * as Data from "effect/Data"
-import { Globals, Locals, type InstrumentedFunction } from "./Probe.ts"
+import { Globals, InlineGlobals, Locals, type InstrumentedFunction, type ProbeStyle } from "./Probe.ts"
 
 /** Node's load format of a file (what `module.registerHooks` reports). */
 export type LoadFormat = "module" | "commonjs" | "module-typescript" | "commonjs-typescript"
@@ -58,6 +58,12 @@ export interface InstrumentOptions {
    * functions are asked on their own). Default: every function.
    */
   readonly selectFunction?: ((name: string, start: number) => boolean) | undefined
+  /**
+   * "calls" (default): every probe calls a probe global, which serves both
+   * timing modes. "inline": sync functions count hits and keep the shadow
+   * line stack with plain stores, for sampled timing only (see core/Probe).
+   */
+  readonly probes?: ProbeStyle | undefined
 }
 
 export interface InstrumentResult {
@@ -89,8 +95,11 @@ type AstNode = { readonly type: string; readonly start: number; readonly end: nu
 
 const G = Globals
 const L = Locals
+const I = InlineGlobals
 const SYNC_INIT = `let ${L.line}=0,${L.startNs}=0;try{`
 const SYNC_CLOSE = `}finally{${G.exit}(${L.line},${L.startNs})}`
+const INLINE_INIT = `const ${L.depth}=++${I.stack}[0];try{`
+const INLINE_CLOSE = `}finally{${I.stack}[0]=${L.depth}-1}`
 const FRAME_INIT = `const ${L.frame}=${G.frame}();try{`
 const FRAME_CLOSE = `}finally{${G.frameExit}(${L.frame})}`
 
@@ -280,17 +289,20 @@ class Instrumenter {
 
   readonly lineKeyOf: ((offset: number) => number) | undefined
   readonly selectFunction: ((name: string, start: number) => boolean) | undefined
+  /** Sync functions get inline probes (see core/Probe). */
+  readonly inline: boolean
 
   constructor(
     source: string,
     slotBase: number,
     comments: ReadonlyArray<{ start: number; end: number }>,
-    options: Pick<InstrumentOptions, "lineKeyOf" | "selectFunction"> = {}
+    options: Pick<InstrumentOptions, "lineKeyOf" | "selectFunction" | "probes"> = {}
   ) {
     this.source = source
     this.slotBase = slotBase
     this.lineKeyOf = options.lineKeyOf
     this.selectFunction = options.selectFunction
+    this.inline = options.probes === "inline"
     this.lineStarts = lineStartsOf(source)
     for (const comment of comments) {
       this.commentStartByEnd.set(comment.end, comment.start)
@@ -348,7 +360,17 @@ class Instrumenter {
 
   probeExpr(fn: FnCtx, line: number): string {
     const slot = this.slotOf(fn, line)
-    return fn.frame ? `${G.frameHit}(${L.frame},${slot})` : `${L.startNs}=${G.hit}(${L.line},${L.line}=${slot},${L.startNs})`
+    if (fn.frame) return `${G.frameHit}(${L.frame},${slot})`
+    return this.inline
+      ? `(${I.counts}[${slot}]++,${I.stack}[${L.depth}]=${slot})`
+      : `${L.startNs}=${G.hit}(${L.line},${L.line}=${slot},${L.startNs})`
+  }
+
+  /** Makes `line` the current line without a hit (before a `for` init). */
+  moveExpr(fn: FnCtx, line: number): string {
+    const slot = this.slotOf(fn, line)
+    if (fn.frame) return `${G.frameMove}(${L.frame},${slot})`
+    return this.inline ? `${I.stack}[${L.depth}]=${slot}` : `${L.startNs}=${G.move}(${L.line},${L.line}=${slot},${L.startNs})`
   }
 
   /** A `;` keeps an inserted statement from joining the previous one (ASI, `x = {}` …). */
@@ -461,8 +483,8 @@ class Instrumenter {
       this.depth--
       return
     }
-    const init = fn.frame ? FRAME_INIT : SYNC_INIT
-    const close = fn.frame ? FRAME_CLOSE : SYNC_CLOSE
+    const init = fn.frame ? FRAME_INIT : this.inline ? INLINE_INIT : SYNC_INIT
+    const close = fn.frame ? FRAME_CLOSE : this.inline ? INLINE_CLOSE : SYNC_CLOSE
     if (body.type !== "BlockStatement" && !isStaticBlock) {
       // Expression body: `=> x` becomes `=> {init; probe; return (x)} finally {…}}` on the same lines.
       const pos = this.gapStart(body.start)
@@ -748,10 +770,7 @@ class Instrumenter {
         break
       case "ForStatement": {
         if (node.init && !labeled) {
-          const slot = this.slotOf(fn, line)
-          const move = fn.frame
-            ? `${G.frameMove}(${L.frame},${slot})`
-            : `${L.startNs}=${G.move}(${L.line},${L.line}=${slot},${L.startNs})`
+          const move = this.moveExpr(fn, line)
           const pos = this.gapStart(node.start)
           this.insert(pos, OPEN, `${this.separatorAt(pos)}${move};`)
         }

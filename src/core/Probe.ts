@@ -38,6 +38,20 @@
  * without timing anything; the returned `lineStartNs` is then meaningless and
  * only threaded through.
  *
+ * Inline probes (`ProbeStyle` "inline", for sampled timing only): a sync
+ * function's line events are then no calls at all, but two stores into
+ * typed arrays that the recorder puts on `globalThis`: the line's hit
+ * counter (`__lp$c`, a Uint32Array on shared memory, which the recorder folds
+ * into its hit totals; a 32-bit increment is a third of the cost of a 64-bit
+ * float one) and the shadow line stack (`__lp$s`, whose cell 0 is the depth):
+ *
+ *   function f(a) { const __lp$d = ++__lp$s[0]; try { (__lp$c[7]++, __lp$s[__lp$d] = 7); stmt; ... } finally { __lp$s[0] = __lp$d - 1 } }
+ *
+ * A move is the stack store alone. Async functions and generators keep the
+ * frame calls in both styles. Inline code reads no clock, so it has no exact
+ * times: a file instrumented inline, run under exact timing, reports its hits
+ * only.
+ *
  * Loop headers: `while`/`for`/`do … while` get the probe inside the test
  * (`while (__lp$t = __lp$h(…), test)`), `for-in`/`for-of` one probe before the
  * loop and one at the start of each iteration, so a body run n times gives its
@@ -86,12 +100,25 @@ export const Globals = {
   disposer: "__lp$D"
 } as const
 
+/** Inline probes' globals (see the module comment): the hot hit counters and the shadow line stack. */
+export const InlineGlobals = {
+  /** `__lp$c[slot]++`: a Uint32Array of hit counts by slot, folded by the recorder into its totals. */
+  counts: "__lp$c",
+  /** `__lp$s[depth] = slot`: the thread's shadow line stack; cell 0 holds the depth. */
+  stack: "__lp$s"
+} as const
+
+/** How the instrumenter writes sync functions' line events: calls of the probe globals, or inline stores. */
+export type ProbeStyle = "calls" | "inline"
+
 /** Local variable names the instrumenter declares inside each instrumented function. */
 export const Locals = {
   /** Current line slot of a sync call. */
   line: "__lp$l",
   /** Virtual time at which the current line of a sync call started. */
   startNs: "__lp$t",
+  /** Inline probes: the sync call's own cell of the shadow line stack. */
+  depth: "__lp$d",
   /** The frame of an async function or generator call. */
   frame: "__lp$f",
   /** Prefix of the `using` declarations around `await using` (see `Globals.disposer`), numbered in the file. */

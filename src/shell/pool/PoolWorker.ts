@@ -30,6 +30,7 @@ import * as RpcServer from "effect/rpc/RpcServer"
 import { serialize } from "node:v8"
 import * as Delta from "../../core/Delta.ts"
 import * as Profile from "../../core/Profile.ts"
+import * as HotCounts from "../record/HotCounts.ts"
 import { nativeImport, resolveExport } from "./Locate.ts"
 import {
   PoolRpcs,
@@ -47,7 +48,7 @@ const config = JSON.parse(process.argv[2] ?? "null") as WorkerConfig
 /** The recorder, loaded only when profiling: an unprofiled pool loads none of lineprof's instrumentation. */
 let Recorder: typeof import("../record/Recorder.ts") | undefined
 /** The recorder's live counter arrays (replaced when they grow). */
-let counters: { hits: Float64Array; timeNs: Float64Array; waitNs: Float64Array } | undefined
+let counters: { hits: Float64Array; timeNs: Float64Array; waitNs: Float64Array; hot: HotCounts.HotCounts } | undefined
 
 const loadChild = async (): Promise<Child> => {
   if (config.profile) {
@@ -56,7 +57,7 @@ const loadChild = async (): Promise<Child> => {
     Recorder.install({ timing: config.timing, sampleIntervalNs: config.sampleIntervalNs })
     Hooks.install({ include: config.include, exclude: config.exclude, cwd: config.cwd, functions: config.functions, sourceMaps: config.sourceMaps })
     Recorder.subscribe((event) => {
-      if (event._tag === "Buffers") counters = { hits: event.hits, timeNs: event.timeNs, waitNs: event.waitNs }
+      if (event._tag === "Buffers") counters = { hits: event.hits, timeNs: event.timeNs, waitNs: event.waitNs, hot: event.hot }
     })
   }
   const namespace = await nativeImport(config.moduleUrl)
@@ -81,6 +82,7 @@ interface Mark {
 const takeMark = (): Mark | undefined => {
   if (Recorder === undefined || counters === undefined) return undefined
   const used = Recorder.nextSlot()
+  HotCounts.fold(counters.hot, counters.hits)
   return { hits: counters.hits.slice(0, used), timeNs: counters.timeNs.slice(0, used), waitNs: counters.waitNs.slice(0, used) }
 }
 

@@ -56,6 +56,7 @@ import * as Profile from "../../core/Profile.ts"
 import type * as StatsFile from "../../core/StatsFile.ts"
 import type * as Config from "./Config.ts"
 import * as Control from "./Control.ts"
+import * as HotCounts from "./HotCounts.ts"
 import * as Recorder from "./Recorder.ts"
 import { writeFileAtomicSync } from "../files/AtomicWrite.ts"
 
@@ -243,6 +244,8 @@ const writeUnderState = (
  */
 export const writeRecord = (folder: Folder, record: ThreadRecord, final: boolean): void => {
   const counters = record.counters
+  // Sampled mode's hot counters (HotCounts) go into the totals before anything reads them.
+  if (counters !== undefined) HotCounts.fold(counters.hot, counters.hits)
   const ownRan = counters !== undefined && record.files.some((file) => file.functions.length > 0)
   if (!ownRan && record.contributed === undefined) return
   const totals = totalsOf(counters)

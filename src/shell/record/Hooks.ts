@@ -162,13 +162,15 @@ export const instrumentLoaded = (url: string, format: string, source: unknown, c
     const text = sourceText(source, file)
     if (text === undefined) return undefined
     const slotBase = Recorder.nextSlot()
+    // Sampled timing gets inline probes (core/Probe): a line event is then two stores, not a call.
+    const probes = Recorder.timing() === "sampled" ? "inline" : "calls"
     const sourceMap = choice.sourceMaps ? SourceMaps.readSourceMap(text, url) : undefined
     const mapped = sourceMap === undefined
       ? undefined
       : SourceMaps.instrumentMapped(
         loadInstrumenter(),
         text,
-        { url, format: format as Instrument.LoadFormat, slotBase, selectFunction: choice.functions },
+        { url, format: format as Instrument.LoadFormat, slotBase, selectFunction: choice.functions, probes },
         sourceMap
       )
     if (mapped !== undefined) {
@@ -187,11 +189,12 @@ export const instrumentLoaded = (url: string, format: string, source: unknown, c
         file,
         format: format as Instrument.LoadFormat,
         slotBase: base,
+        probes,
         selectFunction: choice.functions === undefined ? undefined : (name) => choice.functions!(name)
       })
     // The cache holds whole-file instrumentation only: a selection of functions is instrumented afresh.
     const result = choice.functions === undefined
-      ? InstrumentCache.instrument({ sourceHash: fileHash, file, format, slotBase }, instrumentAt)
+      ? InstrumentCache.instrument({ sourceHash: fileHash, file, format, slotBase, options: { probes } }, instrumentAt)
       : instrumentAt(slotBase)
     Recorder.allocateSlots(result.slotCount)
     state.loaded.push({ slotBase, code: result.code, source: text, insertions: result.insertions, functions: result.functions })

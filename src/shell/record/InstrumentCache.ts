@@ -61,10 +61,11 @@ const ENTRY_SUFFIX = ".json"
 
 /**
  * A slot literal in inserted text: `__lp$h(__lp$l,__lp$l=<slot>` and the same
- * with `__lp$m` (sync), or `__lp$H(__lp$f,<slot>` and its M/W siblings (frames).
- * Not the prologue's `let __lp$l=0`, which is no slot.
+ * with `__lp$m` (sync), `__lp$H(__lp$f,<slot>` and its M/W siblings (frames),
+ * or inline probes' `__lp$c[<slot>]` and `__lp$s[__lp$d]=<slot>`. Not the
+ * prologue's `let __lp$l=0` nor the stack's depth cell `__lp$s[0]`, which are no slots.
  */
-const SLOT_LITERAL = /(__lp\$[hm]\(__lp\$l,__lp\$l=|__lp\$[HMW]\(__lp\$f,)(\d+)/g
+const SLOT_LITERAL = /(__lp\$[hm]\(__lp\$l,__lp\$l=|__lp\$[HMW]\(__lp\$f,|__lp\$c\[|__lp\$s\[__lp\$d\]=)(\d+)/g
 
 /**
  * The result of instrumenting at `fromBase`, as instrumenting the same source

@@ -30,11 +30,12 @@
  * symbol, so two copies of this module loaded in one thread (say, the preload
  * and the application's own import) share one set of counters.
  */
-import { Globals, SINK_SLOT } from "../../core/Probe.ts"
+import { Globals, InlineGlobals, SINK_SLOT } from "../../core/Probe.ts"
 import * as Counters from "../../core/Counters.ts"
 import * as Profile from "../../core/Profile.ts"
 import * as CalibrationCache from "./CalibrationCache.ts"
 import * as Clock from "./Clock.ts"
+import * as HotCounts from "./HotCounts.ts"
 import * as Sampler from "./Sampler.ts"
 
 export {
@@ -60,6 +61,8 @@ export type RecorderEvent =
     readonly hits: Float64Array
     readonly timeNs: Float64Array
     readonly waitNs: Float64Array
+    /** Sampled mode's line events count here: fold them into `hits` (HotCounts.fold) before reading it. */
+    readonly hot: HotCounts.HotCounts
   }
   | { readonly _tag: "File"; readonly file: FileRegistration }
 
@@ -115,6 +118,9 @@ const makeStore = () => {
   let hits: Float64Array = new Float64Array(0)
   let timeNs: Float64Array = new Float64Array(0)
   let waitNs: Float64Array = new Float64Array(0)
+  /** Sampled mode's hit counters (see HotCounts), folded into `hits`; `counts` is `hot.counts`. */
+  let hot: HotCounts.HotCounts = HotCounts.make(0)
+  let counts: Uint32Array = hot.counts
   /** Exact mode: how many instances of each line are current (recursion); a line's time is added when its count drops to 0. */
   let active: Int32Array = new Int32Array(0)
   /** Sampled mode: the shadow line stack the sampler reads (see Sampler.STACK_SLOTS). */
@@ -140,7 +146,13 @@ const makeStore = () => {
   const emit = (event: RecorderEvent): void => {
     for (const listener of listeners) listener(event)
   }
-  const buffersEvent = (): RecorderEvent => ({ _tag: "Buffers", hits, timeNs, waitNs })
+  const buffersEvent = (): RecorderEvent => ({ _tag: "Buffers", hits, timeNs, waitNs, hot })
+
+  /** The inline probes' globals (core/Probe): defined in both modes, so that inline code never meets an undefined name. */
+  const defineInlineGlobals = (): void => {
+    Object.defineProperty(globalThis, InlineGlobals.counts, { value: counts, writable: false, enumerable: false, configurable: true })
+    Object.defineProperty(globalThis, InlineGlobals.stack, { value: stack, writable: false, enumerable: false, configurable: true })
+  }
 
   /** Sampled mode's timing header in slot 0 (see the module doc); the sampler keeps counting into hits[0]. */
   const writeHeader = (): void => {
@@ -157,14 +169,18 @@ const makeStore = () => {
       array.set(old)
       return array
     }
+    // Folded into the old totals first, then copied with them.
+    hot = HotCounts.make(size, capacity === 0 ? undefined : { hot, hits })
+    counts = hot.counts
+    if (installed) defineInlineGlobals()
     hits = fresh(hits)
     timeNs = fresh(timeNs)
     waitNs = fresh(waitNs)
-    const counts = new Int32Array(size)
-    counts.set(active)
-    active = counts
+    const instances = new Int32Array(size)
+    instances.set(active)
+    active = instances
     capacity = size
-    if (attached) Sampler.update(hits, timeNs)
+    if (attached) Sampler.update(hits, timeNs, hot)
     emit(buffersEvent())
   }
 
@@ -290,31 +306,27 @@ const makeStore = () => {
   // A sync call pushes at its first line event (prevSlot is the sink) and pops
   // at its exit when it got that far; a frame pushes when it starts or
   // resumes and pops when it suspends or exits. A write past the end of the
-  // stack is dropped by the typed array: the depth still counts.
+  // stack is dropped by the typed array: the depth still counts. The depth
+  // is the stack's cell 0, which inline probes (core/Probe) move too. Hits
+  // go to the hot counters (HotCounts), as inline probes' do.
 
-  // `depth` mirrors stack[0] in a closure variable (a small integer): a line event then reads no shared memory.
-  let depth = 0
   const sampledHit = (prevSlot: number, slot: number, _lineStartNs: number): number => {
-    hits[slot]!++
-    if (prevSlot === SINK_SLOT) {
-      stack[++depth] = slot
-      stack[0] = depth
-    } else stack[depth] = slot
+    counts[slot]!++
+    if (prevSlot === SINK_SLOT) stack[++stack[0]!] = slot
+    else stack[stack[0]!] = slot
     return 0
   }
   const sampledMove = (prevSlot: number, slot: number, _lineStartNs: number): number => {
-    if (prevSlot === SINK_SLOT) {
-      stack[++depth] = slot
-      stack[0] = depth
-    } else stack[depth] = slot
+    if (prevSlot === SINK_SLOT) stack[++stack[0]!] = slot
+    else stack[stack[0]!] = slot
     return 0
   }
   const sampledExit = (prevSlot: number, _lineStartNs: number): void => {
-    if (prevSlot !== SINK_SLOT) stack[0] = --depth
+    if (prevSlot !== SINK_SLOT) stack[0]!--
   }
   const push = (frame: Frame): void => {
-    stack[++depth] = frame.slot
-    stack[0] = depth
+    const depth = ++stack[0]!
+    stack[depth] = frame.slot
     frame.index = depth
   }
   /** A frame found suspended runs again: its wait ends now, and it is back on the stack. */
@@ -326,7 +338,7 @@ const makeStore = () => {
   const sleep = (frame: Frame): void => {
     frame.suspended = true
     frame.suspendedNs = readNs()
-    stack[0] = depth = frame.index - 1
+    stack[0] = frame.index - 1
   }
   const sampledFrameNew = (): Frame => {
     const frame = new Frame(0)
@@ -337,7 +349,7 @@ const makeStore = () => {
     if (frame.suspended) wake(frame)
     frame.slot = slot
     stack[frame.index] = slot
-    hits[slot]!++
+    counts[slot]!++
   }
   const sampledFrameMove = (frame: Frame, slot: number): void => {
     if (frame.suspended) wake(frame)
@@ -348,7 +360,7 @@ const makeStore = () => {
     if (frame.suspended) {
       waitNs[frame.slot]! += readNs() - frame.suspendedNs
       frame.suspended = false
-    } else stack[0] = depth = frame.index - 1
+    } else stack[0] = frame.index - 1
   }
   const sampledSuspend = <A>(frame: Frame, value: A): A => {
     if (frame.suspended) wake(frame)
@@ -425,6 +437,7 @@ const makeStore = () => {
         mode = wanted
         if (capacity === 0) grow(mode === "sampled" ? INITIAL_SAMPLED_SLOTS : INITIAL_SLOTS)
         installed = true
+        defineInlineGlobals()
       } else if (wanted !== mode) {
         // Counters stay; the next snapshot reports the new mode. Calls in flight across the switch are not measured right.
         mode = wanted
@@ -439,7 +452,7 @@ const makeStore = () => {
         if (!attached) {
           attached = true
           try {
-            Sampler.attach({ stack, hits, timeNs }, intervalNs)
+            Sampler.attach({ stack, hits, timeNs, hot }, intervalNs)
           } catch (error) {
             // Hits stay exact without a sampler; say once why the times are 0.
             const reason = String((error as Error)?.message ?? error).split("\n")[0]
@@ -473,6 +486,7 @@ const makeStore = () => {
       const base = nextSlot
       nextSlot += count
       if (nextSlot > capacity) grow(nextSlot)
+      HotCounts.setUsed(hot, nextSlot)
       return base
     },
     nextSlot: (): number => nextSlot,
@@ -481,6 +495,7 @@ const makeStore = () => {
       emit({ _tag: "File", file: registration })
     },
     snapshot(options: SnapshotOptions = {}): Profile.Profile {
+      HotCounts.fold(hot, hits)
       const profile = profileFrom(files, hits, timeNs, waitNs, options)
       if (mode !== "exact" || profile.functions.length === 0 || !(clockState[COST]! > 0) || !Number.isFinite(clockState[DEBT]!)) return profile
       // The probes' share of this thread's time, for the report's hint (only the live thread knows it).
@@ -489,6 +504,8 @@ const makeStore = () => {
       return Profile.make(profile.functions, { mode: "exact", probeNs, wallNs })
     },
     reset(): void {
+      // Whatever the hot counters gained goes to `hits` first, and is zeroed with it.
+      HotCounts.fold(hot, hits)
       hits.fill(0)
       timeNs.fill(0)
       waitNs.fill(0)
@@ -498,7 +515,7 @@ const makeStore = () => {
     clockName: (): Clock.ClockCandidate["name"] => clockName ?? Clock.clockCandidates[0]!.name,
     timing: (): TimingMode => mode,
     timingNow: (): Profile.Timing => (mode === "sampled" ? sampledTiming() : Profile.exactTiming),
-    stackDepth: (): number => depth,
+    stackDepth: (): number => stack[0]!,
     subscribe(listener: (event: RecorderEvent) => void): () => void {
       listeners.add(listener)
       if (capacity > 0) listener(buffersEvent())

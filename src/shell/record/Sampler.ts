@@ -18,6 +18,7 @@
  * thread's stack. A thread that cannot reach it (started earlier, another
  * environment, its starter gone) starts its own.
  */
+import * as HotCounts from "./HotCounts.ts"
 import { MessageChannel, postMessageToThread, threadId, Worker, type MessagePort } from "node:worker_threads"
 import { samplerMain } from "./SamplerWorker.ts"
 
@@ -38,6 +39,8 @@ export interface Target {
   readonly stack: Int32Array
   readonly hits: Float64Array
   readonly timeNs: Float64Array
+  /** Folded into `hits` every HotCounts.FOLD_EVERY_MS, so that no counter wraps twice between folds. */
+  readonly hot: HotCounts.HotCounts
 }
 
 /** Messages to the sampler thread (over its `workerData` port, or `postMessageToThread`). */
@@ -48,9 +51,10 @@ export type SamplerMessage =
     readonly stack: Int32Array
     readonly hits: Float64Array
     readonly timeNs: Float64Array
+    readonly hot: HotCounts.HotCounts
   }
   /** Sent on the thread's own port when its counters were reallocated. */
-  | { readonly _tag: "Buffers"; readonly hits: Float64Array; readonly timeNs: Float64Array }
+  | { readonly _tag: "Buffers"; readonly hits: Float64Array; readonly timeNs: Float64Array; readonly hot: HotCounts.HotCounts }
 
 /** The sampler's own figures, written at the end of each of its rounds: [samples taken, thread CPU µs, wall ns since start, mean interval ns]. */
 export type SamplerStats = Float64Array
@@ -67,10 +71,10 @@ const startSampler = (intervalNs: number): { readonly worker: Worker; readonly s
   const stats = new Float64Array(new SharedArrayBuffer(4 * Float64Array.BYTES_PER_ELEMENT))
   // An eval worker with no execArgv: lineprof's preload (`--import`, also from NODE_OPTIONS) does not run in it,
   // and it starts without loading a module.
-  const worker = new Worker(`(${samplerMain.toString()})(require("node:worker_threads"))`, {
+  const worker = new Worker(`(${samplerMain.toString()})(require("node:worker_threads"), ${HotCounts.fold.toString()})`, {
     eval: true,
     execArgv: [],
-    workerData: { intervalNs, stats, stackSlots: STACK_SLOTS },
+    workerData: { intervalNs, stats, stackSlots: STACK_SLOTS, foldEveryMs: HotCounts.FOLD_EVERY_MS },
     stdout: false,
     stderr: false
   })
@@ -116,8 +120,8 @@ export const attach = (target: Target, intervalNs: number = DEFAULT_INTERVAL_NS)
 }
 
 /** Tells the sampler that this thread's counters were reallocated (the stack never is). */
-export const update = (hits: Float64Array, timeNs: Float64Array): void => {
-  const message: SamplerMessage = { _tag: "Buffers", hits, timeNs }
+export const update = (hits: Float64Array, timeNs: Float64Array, hot: HotCounts.HotCounts): void => {
+  const message: SamplerMessage = { _tag: "Buffers", hits, timeNs, hot }
   state.port?.postMessage(message)
 }
 

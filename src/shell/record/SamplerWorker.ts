@@ -14,12 +14,14 @@
  * threads) arrive.
  */
 import type * as WorkerThreads from "node:worker_threads"
+import type * as HotCounts from "./HotCounts.ts"
 
-export const samplerMain = (threads: typeof WorkerThreads): void => {
-  const { intervalNs, stats, stackSlots } = threads.workerData as {
+export const samplerMain = (threads: typeof WorkerThreads, fold: typeof HotCounts.fold): void => {
+  const { intervalNs, stats, stackSlots, foldEveryMs } = threads.workerData as {
     readonly intervalNs: number
     readonly stats: Float64Array
     readonly stackSlots: number
+    readonly foldEveryMs: number
   }
   /** Time spent sampling before the loop returns to the event loop. */
   const roundNs = 5e6
@@ -28,6 +30,7 @@ export const samplerMain = (threads: typeof WorkerThreads): void => {
     readonly stack: Int32Array
     hits: Float64Array
     timeNs: Float64Array
+    hot: HotCounts.HotCounts
     /** The sample in which each slot was last credited. */
     seen: Uint32Array
     /**
@@ -42,6 +45,7 @@ export const samplerMain = (threads: typeof WorkerThreads): void => {
     readonly stack: Int32Array
     readonly hits: Float64Array
     readonly timeNs: Float64Array
+    readonly hot: HotCounts.HotCounts
   }
 
   const attached = new Set<Thread>()
@@ -54,14 +58,22 @@ export const samplerMain = (threads: typeof WorkerThreads): void => {
 
   const attach = (message: Attach): void => {
     if (message._tag !== "Attach") return
-    const thread: Thread = { stack: message.stack, hits: message.hits, timeNs: message.timeNs, seen: new Uint32Array(message.timeNs.length), lastNs: nowNs() }
+    const thread: Thread = {
+      stack: message.stack,
+      hits: message.hits,
+      timeNs: message.timeNs,
+      hot: message.hot,
+      seen: new Uint32Array(message.timeNs.length),
+      lastNs: nowNs()
+    }
     header(thread.hits, thread.timeNs)
     attached.add(thread)
-    message.port.on("message", (update: { readonly _tag: string; readonly hits: Float64Array; readonly timeNs: Float64Array }) => {
+    message.port.on("message", (update: Omit<Attach, "port" | "stack">) => {
       if (update._tag !== "Buffers") return
       header(update.hits, update.timeNs)
       thread.hits = update.hits
       thread.timeNs = update.timeNs
+      thread.hot = update.hot
       thread.seen = new Uint32Array(update.timeNs.length)
     })
     message.port.on("close", () => attached.delete(thread))
@@ -73,6 +85,7 @@ export const samplerMain = (threads: typeof WorkerThreads): void => {
 
   let sample = 0
   let samples = 0
+  let nextFoldNs = 0
   const startNs = nowNs()
   /** CPU the thread used before its first sample (starting up): not the sampler's running cost. */
   const startCpu = process.threadCpuUsage()
@@ -108,6 +121,10 @@ export const samplerMain = (threads: typeof WorkerThreads): void => {
       for (const thread of attached) sampleThread(thread, now)
     } while (now < endNs)
     const cpu = process.threadCpuUsage()
+    if (now >= nextFoldNs) {
+      nextFoldNs = now + foldEveryMs * 1e6
+      for (const thread of attached) fold(thread.hot, thread.hits)
+    }
     stats[0] = samples
     stats[1] = cpu.user + cpu.system - startCpu.user - startCpu.system
     stats[2] = now - startNs

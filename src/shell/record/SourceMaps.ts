@@ -123,6 +123,7 @@ export const instrumentMapped = (
     readonly format: Instrument.LoadFormat
     readonly slotBase: number
     readonly selectFunction?: ((name: string) => boolean) | undefined
+    readonly probes?: Instrument.InstrumentOptions["probes"]
   },
   raw: RawSourceMap
 ): MappedResult | undefined => {
@@ -209,6 +210,7 @@ export const instrumentMapped = (
     file: fileURLToPath(options.url),
     format: options.format,
     slotBase: options.slotBase,
+    probes: options.probes,
     lineKeyOf,
     selectFunction: selectFunction === undefined
       ? undefined

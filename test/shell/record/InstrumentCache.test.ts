@@ -35,15 +35,15 @@ const corpus = [
 const sha1 = (text: string) => createHash("sha1").update(text).digest("hex")
 
 describe("InstrumentCache.rebase", () => {
-  it("an instrumentation moved to another slot base equals instrumenting at that base (code, runs, functions)", () => {
+  it.each(["calls", "inline"] as const)("%s probes: an instrumentation moved to another slot base equals instrumenting at that base (code, runs, functions)", (probes) => {
     let checked = 0
     for (const file of corpus) {
       const source = readFileSync(file, "utf8")
       const format = formatOf(file)
-      const at1 = instrumentSource(source, { file, format, slotBase: 1 })
+      const at1 = instrumentSource(source, { file, format, slotBase: 1, probes })
       if (at1.slotCount === 0) continue
       for (const base of [2, 9, 10, 99, 100, 1000, 123_456]) {
-        const direct = instrumentSource(source, { file, format, slotBase: base })
+        const direct = instrumentSource(source, { file, format, slotBase: base, probes })
         const moved = InstrumentCache.rebase(at1, 1, base)
         assert.strictEqual(moved.code, direct.code, `${file} at ${base}`)
         assert.deepStrictEqual(Array.from(moved.insertions), Array.from(direct.insertions), `${file} at ${base}`)
@@ -58,13 +58,13 @@ describe("InstrumentCache.rebase", () => {
     assert.isAbove(checked, 50)
   })
 
-  it("leaves the program's own text alone, even where it looks like a probe", () => {
-    const source = "function f() {\n  const s = '__lp$l=5, __lp$H(__lp$f,7'\n  return s\n}\n"
+  it.each(["calls", "inline"] as const)("%s probes: leaves the program's own text alone, even where it looks like a probe", (probes) => {
+    const source = "function f() {\n  const s = '__lp$l=5, __lp$H(__lp$f,7, __lp$c[3]++, __lp$s[__lp$d]=4'\n  return s\n}\n"
     const file = "/virtual/lookalike.mjs"
-    const at1 = instrumentSource(source, { file, format: "module", slotBase: 1 })
+    const at1 = instrumentSource(source, { file, format: "module", slotBase: 1, probes })
     const moved = InstrumentCache.rebase(at1, 1, 500)
-    assert.strictEqual(moved.code, instrumentSource(source, { file, format: "module", slotBase: 500 }).code)
-    assert.include(moved.code, "'__lp$l=5, __lp$H(__lp$f,7'")
+    assert.strictEqual(moved.code, instrumentSource(source, { file, format: "module", slotBase: 500, probes }).code)
+    assert.include(moved.code, "'__lp$l=5, __lp$H(__lp$f,7, __lp$c[3]++, __lp$s[__lp$d]=4'")
   })
 })
 

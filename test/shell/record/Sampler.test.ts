@@ -23,6 +23,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as vm from "node:vm"
 import { type LoadFormat, instrumentSource } from "../../../src/core/Instrument.ts"
+import type { ProbeStyle } from "../../../src/core/Probe.ts"
 import * as Profile from "../../../src/core/Profile.ts"
 import * as Recorder from "../../../src/shell/record/Recorder.ts"
 import * as Sampler from "../../../src/shell/record/Sampler.ts"
@@ -80,53 +81,59 @@ interface CorpusRun {
   readonly timing: string
 }
 
-describe("the corpus under sampled timing", () => {
+describe("the corpus under sampled timing, with probe calls and with inline probes", () => {
   let exact: CorpusRun
   let sampled: CorpusRun
+  let inline: CorpusRun
 
   beforeAll(() => {
-    let slotBase = 1
-    const entries = corpusFiles.map((name) => {
-      const source = fs.readFileSync(path.join(corpusDir, name), "utf8")
-      const format = formatOf(name)
-      const result = instrumentSource(source, { file: name, format, slotBase })
-      slotBase += result.slotCount
-      return { name, format, source, code: result.code, functions: result.functions }
-    })
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "lineprof-sampled-corpus-"))
     try {
-      const dir = path.join(work, "instrumented")
-      fs.mkdirSync(dir)
-      for (const entry of entries) fs.writeFileSync(path.join(dir, entry.name), entry.code)
-      fs.writeFileSync(path.join(work, "manifest.json"), JSON.stringify({ dir, slotCount: slotBase - 1, entries }))
       fs.writeFileSync(path.join(work, "runner.mjs"), RUNNER)
-      const runIn = (mode: string): CorpusRun => {
-        const child = spawnSync(process.execPath, [path.join(work, "runner.mjs"), path.join(work, "manifest.json"), mode], {
+      /** The corpus instrumented with `probes`, run in a fresh Node under timing `mode`. */
+      const runIn = (mode: string, probes: ProbeStyle): CorpusRun => {
+        let slotBase = 1
+        const entries = corpusFiles.map((name) => {
+          const source = fs.readFileSync(path.join(corpusDir, name), "utf8")
+          const format = formatOf(name)
+          const result = instrumentSource(source, { file: name, format, slotBase, probes })
+          slotBase += result.slotCount
+          return { name, format, source, code: result.code, functions: result.functions }
+        })
+        const dir = path.join(work, `${mode}-${probes}`)
+        fs.mkdirSync(dir)
+        for (const entry of entries) fs.writeFileSync(path.join(dir, entry.name), entry.code)
+        const manifest = path.join(work, `${mode}-${probes}.json`)
+        fs.writeFileSync(manifest, JSON.stringify({ dir, slotCount: slotBase - 1, entries }))
+        const child = spawnSync(process.execPath, [path.join(work, "runner.mjs"), manifest, mode], {
           encoding: "utf8",
           env: { ...process.env, NODE_OPTIONS: "", [Sampler.SAMPLER_ENV]: "" }
         })
-        if (child.status !== 0) throw new Error(`corpus runner (${mode}) failed (${child.status}): ${child.stderr}`)
+        if (child.status !== 0) throw new Error(`corpus runner (${mode}, ${probes}) failed (${child.status}): ${child.stderr}`)
         return JSON.parse(child.stdout)
       }
-      exact = runIn("exact")
-      sampled = runIn("sampled")
+      exact = runIn("exact", "calls")
+      sampled = runIn("sampled", "calls")
+      inline = runIn("sampled", "inline")
     } finally {
       fs.rmSync(work, { recursive: true, force: true })
     }
   }, 120_000)
 
   it("each mode says which it is", () => {
-    assert.deepStrictEqual([exact.timing, sampled.timing], ["exact", "sampled"])
+    assert.deepStrictEqual([exact.timing, sampled.timing, inline.timing], ["exact", "sampled", "sampled"])
   })
 
   it("the same results and exactly the same hits on every line of every corpus file", () => {
     assert.deepStrictEqual(sampled.results, exact.results)
     assert.deepStrictEqual(sampled.hits, exact.hits)
+    assert.deepStrictEqual(inline.results, exact.results)
+    assert.deepStrictEqual(inline.hits, exact.hits)
     assert.isAbove(Object.keys(exact.hits).length, 20)
   })
 
-  it.each(corpusFiles)("%s leaves the shadow stack empty (every push popped)", (name) => {
-    assert.strictEqual(sampled.depths[name], 0)
+  it.each(corpusFiles)("%s leaves the shadow stack empty (every push popped), with calls and inline", (name) => {
+    assert.deepStrictEqual([sampled.depths[name], inline.depths[name]], [0, 0])
   })
 })
 
@@ -134,9 +141,9 @@ describe("the corpus under sampled timing", () => {
 // In this thread: instrumented code through vm, as in Recorder.test.ts
 
 let fileCounter = 0
-const load = (source: string, globals: Record<string, unknown> = {}) => {
+const load = (source: string, globals: Record<string, unknown> = {}, probes: ProbeStyle = "calls") => {
   const file = `/virtual/sampler-${++fileCounter}.cjs`
-  const result = instrumentSource(source, { file, format: "commonjs", slotBase: Recorder.nextSlot() })
+  const result = instrumentSource(source, { file, format: "commonjs", slotBase: Recorder.nextSlot(), probes })
   Recorder.allocateSlots(result.slotCount)
   Recorder.registerFile({ file, fileHash: "h", sourceText: source, functions: result.functions })
   const module = { exports: {} as Record<string, any> }
@@ -412,9 +419,9 @@ const expectedHits = (generated: Program, firstLines: ReadonlyArray<number>): Ma
  * Time may exceed the wall time since `sinceNs()` (the call's start, or for
  * sampled timing the start of the last sample before it).
  */
-const checkProgram = (generated: Program, sinceNs: () => number): void => {
+const checkProgram = (generated: Program, sinceNs: () => number, probes: ProbeStyle = "calls"): void => {
   const { source, firstLines } = sourceOf(generated)
-  const { exports, functions } = load(source, { spin })
+  const { exports, functions } = load(source, { spin }, probes)
   const fromNs = sinceNs()
   exports.main(generated.depth)
   const wallNs = Number(process.hrtime.bigint()) - fromNs
@@ -441,5 +448,11 @@ describe("recursion counted once (random recursive programs)", () => {
   it("sampled: hits equal the model's and no line's Time exceeds the wall time since the last sample before the call", () => {
     Recorder.install({ timing: "sampled" })
     fc.assert(fc.property(program, (generated) => checkProgram(generated, sampledSince)), { numRuns: 25 })
+  })
+
+  it("sampled, inline probes: hits equal the model's and no line's Time exceeds the wall time since the last sample before the call", () => {
+    Recorder.install({ timing: "sampled" })
+    fc.assert(fc.property(program, (generated) => checkProgram(generated, sampledSince, "inline")), { numRuns: 25 })
+    assert.strictEqual(Recorder.stackDepth(), 0)
   })
 })
