@@ -5,13 +5,17 @@
  * runs in a fresh Node process per mode (plain: not instrumented; exact; sampled), so that no JIT
  * state or recorder state crosses between them:
  *
+ * Each figure is the median of samples of at least 200 ms of CPU (MIN_SAMPLE_NS): CPU time comes in
+ * ticks of a few ms, coarser than one run of most cases.
+ *
  * 1. tight loop, two line events per iteration (workloads/tight.mjs): ns per iteration.
  * 2. the seed's `child` over 10^6 calls (examples/power3.ts): ns per call.
  * 3. two npm libraries with the whole package instrumented: acorn parsing its own dist/acorn.js,
  *    marked rendering a fixed corpus of READMEs from node_modules: wall ms per round.
- * 4. accuracy (workloads/accuracy.mjs): `mix` runs for >= 2 s; each line's share of mix's Time
- *    against its share measured unprofiled in the same child (the three operations timed alone),
- *    and mix's Time against the wall time measured around the calls.
+ * 4. accuracy (workloads/accuracy.mjs): `mix` runs for ACCURACY_SECONDS; each line's share of mix's
+ *    Time against its share measured unprofiled in the same child (the three operations timed alone,
+ *    in interleaved rounds), with the standard error that the number of samples allows, and mix's
+ *    Time against the wall time measured around the calls.
  * 5. the sampler's cost: its thread's CPU time (process.threadCpuUsage in the sampler) over its
  *    wall time, at several intervals, with the samples it took a second.
  * 6. hits: identical between exact and sampled on every case (checked, the bench fails otherwise).
@@ -43,16 +47,39 @@ const cpuNs = (): number => {
   return (usage.user + usage.system) * 1000
 }
 
-/** Median CPU ns of `run()` over `rounds` rounds after one warm-up. */
+/**
+ * CPU time is counted in the kernel's ticks (4 ms on these machines), so a sample times enough runs to
+ * take at least this long: a tick is then at most 2% of it.
+ */
+const MIN_SAMPLE_NS = 200e6
+
+/**
+ * Median CPU ns of one `run()` over `rounds` samples, after warm-up runs that also find how many runs a
+ * sample needs to last MIN_SAMPLE_NS.
+ */
 const medianNs = (run: () => unknown, rounds: number): number => {
-  const samples: Array<number> = []
-  for (let round = 0; round <= rounds; round++) {
+  let runs = 1
+  for (;;) {
     const startNs = cpuNs()
-    run()
-    if (round > 0) samples.push(cpuNs() - startNs)
+    for (let k = 0; k < runs; k++) run()
+    if (cpuNs() - startNs >= MIN_SAMPLE_NS) break
+    runs *= 2
+  }
+  const samples: Array<number> = []
+  for (let round = 0; round < rounds; round++) {
+    const startNs = cpuNs()
+    for (let k = 0; k < runs; k++) run()
+    samples.push((cpuNs() - startNs) / runs)
   }
   return median(samples)
 }
+
+/**
+ * How long the accuracy case calls mix(). A share p estimated from N samples has a relative standard
+ * error of sqrt((1 - p) / (p N)): for the smallest line (p about 3%) within 10% at two standard errors
+ * that takes about 14,000 samples, 14 s at the default 1 ms.
+ */
+const ACCURACY_SECONDS = 15
 
 // ---------------------------------------------------------------------------
 // The child: one case in one mode
@@ -114,7 +141,7 @@ const child = async (caseName: string, mode: Mode, intervalUs: number): Promise<
       const text = readFileSync(join(pkg, "dist", "acorn.js"), "utf8")
       const parse = () => acorn.parse(text, { ecmaVersion: "latest", sourceType: "script" })
       waitForSampler(() => acorn.parse("let x = 1", { ecmaVersion: "latest" }))
-      const ns = medianNs(parse, 5)
+      const ns = medianNs(parse, 9)
       return { value: ns / 1e6, hits: {}, extra: samplerCost() }
     }
     case "marked": {
@@ -135,12 +162,25 @@ const child = async (caseName: string, mode: Mode, intervalUs: number): Promise<
       // The unprofiled shares, measured in this child with the plain module before any hook exists.
       const plain = await load(join(workloads, "accuracy.mjs"))
       const text = JSON.stringify(Array.from({ length: 200 }, (_, k) => ({ k, name: `item ${k}`, tags: ["a", "b"], value: k * 1.5 })))
-      const opsNs = [() => plain.loop(1000), () => plain.loop(3000), () => JSON.parse(text)].map((op) => {
-        for (let k = 0; k < 2000; k++) op()
-        return medianNs(() => {
-          for (let k = 0; k < 2000; k++) op()
-        }, 9)
-      })
+      // Interleaved rounds (A B C A B C …), so that a drift of the machine's speed weighs on all three alike,
+      // timed on the wall clock (CPU time's ticks are longer than a batch); the median drops preempted rounds.
+      const ops = [() => plain.loop(1000), () => plain.loop(3000), () => JSON.parse(text).length]
+      // The results are used, so that V8 cannot drop the calls.
+      let sink = 0
+      const batch = (op: () => number) => {
+        for (let k = 0; k < 200; k++) sink += op()
+      }
+      for (let k = 0; k < 20; k++) ops.forEach(batch)
+      const opSamples: Array<Array<number>> = ops.map(() => [])
+      for (let round = 0; round < 201; round++) {
+        ops.forEach((op, k) => {
+          const startNs = process.hrtime.bigint()
+          batch(op)
+          opSamples[k]!.push(Number(process.hrtime.bigint() - startNs))
+        })
+      }
+      const opsNs = opSamples.map(median)
+      if (sink === 0) throw new Error("the unprofiled operations returned nothing")
       const opsTotal = opsNs.reduce((a, b) => a + b, 0)
       profile([file])
       const { mix } = await load(file, "?profiled")
@@ -149,7 +189,7 @@ const child = async (caseName: string, mode: Mode, intervalUs: number): Promise<
       Recorder.reset()
       const startNs = process.hrtime.bigint()
       let calls = 0
-      while (process.hrtime.bigint() - startNs < 2_000_000_000n) {
+      while (process.hrtime.bigint() - startNs < BigInt(ACCURACY_SECONDS) * 1_000_000_000n) {
         for (let k = 0; k < 50; k++) mix(text)
         calls += 50
       }
@@ -165,6 +205,7 @@ const child = async (caseName: string, mode: Mode, intervalUs: number): Promise<
           calls,
           ...Object.fromEntries(shares.map((share, k) => [`share${k}`, share])),
           ...Object.fromEntries(opsNs.map((ns, k) => [`plainShare${k}`, ns / opsTotal])),
+          samples: mode === "sampled" ? Number((Recorder.timingNow() as { samples: bigint }).samples) : 0,
           ...samplerCost()
         }
       }
@@ -220,20 +261,27 @@ const parent = (): void => {
   const exact = runChild("accuracy", "exact")
   const sampled = runChild("accuracy", "sampled")
   console.log("")
-  console.log("| accuracy: line of mix() (>= 2 s of calls) | unprofiled share | exact share | sampled share | sampled error (target within 10%) |")
-  console.log("|---|---:|---:|---:|---:|")
+  const samples = sampled.extra["samples"]!
+  console.log(
+    `| accuracy: line of mix() (${ACCURACY_SECONDS} s of calls; ${samples} samples) | unprofiled share | exact share | exact error | sampled share | sampled error (target within 10%) | sampling's standard error |`
+  )
+  console.log("|---|---:|---:|---:|---:|---:|---:|")
   const labels = ["loop(1000) (profiled callee)", "loop(3000) (profiled callee)", "JSON.parse (not profiled)"]
+  const percent = (value: number) => `${(value * 100).toFixed(1)}%`
   labels.forEach((label, k) => {
-    const truth = exact.extra[`plainShare${k}`]!
-    const error = (sampled.extra[`share${k}`]! - truth) / truth
+    const truth = sampled.extra[`plainShare${k}`]!
+    const exactShare = exact.extra[`share${k}`]!
+    const sampledShare = sampled.extra[`share${k}`]!
+    const standardError = Math.sqrt((1 - sampledShare) / (sampledShare * samples))
     console.log(
-      `| ${label} | ${(truth * 100).toFixed(1)}% | ${(exact.extra[`share${k}`]! * 100).toFixed(1)}% | ${(sampled.extra[`share${k}`]! * 100).toFixed(1)}% | ${(error * 100).toFixed(1)}% |`
+      `| ${label} | ${percent(truth)} | ${percent(exactShare)} | ${percent((exactShare - exact.extra[`plainShare${k}`]!) / exact.extra[`plainShare${k}`]!)} | ` +
+        `${percent(sampledShare)} | ${percent((sampledShare - truth) / truth)} | ${percent(standardError)} |`
     )
   })
   console.log(
-    `| mix()'s Time / wall time around the calls (target within 20%) | | ${(exact.value * 100).toFixed(1)}% | ${(sampled.value * 100).toFixed(1)}% | ${((sampled.value - 1) * 100).toFixed(1)}% |`
+    `| mix()'s Time / wall time around the calls (target within 20%) | | ${percent(exact.value)} | ${percent(exact.value - 1)} | ${percent(sampled.value)} | ${percent(sampled.value - 1)} | |`
   )
-  console.log(`| hits identical, exact vs sampled (${sampled.extra["calls"]} vs ${exact.extra["calls"]} calls: compared per call) | | | | ${sameHitsPerCall(exact, sampled) ? "yes" : "NO"} |`)
+  console.log(`| hits identical, exact vs sampled (${sampled.extra["calls"]} vs ${exact.extra["calls"]} calls: compared per call) | | | | | ${sameHitsPerCall(exact, sampled) ? "yes" : "NO"} | |`)
   if (!sameHitsPerCall(exact, sampled)) process.exitCode = 1
 
   // The sampler's cost at several intervals.
