@@ -23,7 +23,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as vm from "node:vm"
 import { type LoadFormat, instrumentSource } from "../../../src/core/Instrument.ts"
-import type { ProbeStyle } from "../../../src/core/Probe.ts"
+import { InlineGlobals, type ProbeStyle } from "../../../src/core/Probe.ts"
 import * as Profile from "../../../src/core/Profile.ts"
 import * as Recorder from "../../../src/shell/record/Recorder.ts"
 import * as Sampler from "../../../src/shell/record/Sampler.ts"
@@ -201,6 +201,28 @@ const sampledSince = (): number => {
     assert.isBelow(performance.now(), deadline, "the sampler samples")
   }
 }
+
+describe("inline probes' 32-bit hit counters", () => {
+  it("a line whose counter passes 2^32 keeps its exact total (the fold sees the wrap)", () => {
+    Recorder.install({ timing: "sampled" })
+    const { exports, functions } = load("exports.tick = function tick(n) {\n  for (let i = 0; i < n; i++) {}\n  return n\n}", {}, "inline")
+    exports.tick(3)
+    const header = lineOf(functions(), "tick", 2)
+    assert.strictEqual(header.hits, 4n)
+    // Move the hot counter of that line to 6 below 2^32, as 2^32 - 10 more line events would (a fold in between).
+    const counts = (globalThis as unknown as Record<string, Uint32Array>)[InlineGlobals.counts]!
+    const tick = Recorder.registrations().at(-1)!.functions.find((fn) => fn.name === "tick")!
+    const slot = tick.slots[tick.lines.indexOf(2)]!
+    assert.strictEqual(counts[slot], 4)
+    counts[slot] = 2 ** 32 - 6
+    assert.strictEqual(lineOf(functions(), "tick", 2).hits, BigInt(2 ** 32 - 6))
+    exports.tick(10)
+    // 11 more events: the counter wrapped to 5, the total did not.
+    assert.strictEqual(counts[slot], 5)
+    assert.strictEqual(lineOf(functions(), "tick", 2).hits, BigInt(2 ** 32 + 5))
+    assert.strictEqual(lineOf(functions(), "tick", 3).hits, 2n)
+  })
+})
 
 describe("the sampler thread", () => {
   beforeAll(() => {
