@@ -104,16 +104,18 @@ describe("InstrumentCache.instrument", () => {
     assert.strictEqual(readdirSync(path.join(dir, "instrument")).length, 1)
   })
 
-  it("the key separates formats, TypeScript files, extra options and sources", () => {
+  it("the key separates formats, TypeScript files, extra options (the probe style among them) and sources", () => {
     const base = request(source, 1)
     const keys = new Set([
       InstrumentCache.keyOf(base),
       InstrumentCache.keyOf({ ...base, format: "commonjs" }),
       InstrumentCache.keyOf({ ...base, file: "/virtual/app.ts" }),
       InstrumentCache.keyOf({ ...base, options: { sourceMaps: true } }),
+      InstrumentCache.keyOf({ ...base, options: { probes: "calls" } }),
+      InstrumentCache.keyOf({ ...base, options: { probes: "inline" } }),
       InstrumentCache.keyOf({ ...base, sourceHash: sha1(source + " ") })
     ])
-    assert.strictEqual(keys.size, 5)
+    assert.strictEqual(keys.size, 7)
     // The base and the folder are not part of the key.
     assert.strictEqual(InstrumentCache.keyOf({ ...base, slotBase: 7, file: "/elsewhere/app.mjs" }), InstrumentCache.keyOf(base))
   })

@@ -20,11 +20,12 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import * as vm from "node:vm"
 import { type LoadFormat, instrumentSource } from "../../../src/core/Instrument.ts"
 import { InlineGlobals, type ProbeStyle } from "../../../src/core/Probe.ts"
 import * as Profile from "../../../src/core/Profile.ts"
+import * as Hooks from "../../../src/shell/record/Hooks.ts"
 import * as Recorder from "../../../src/shell/record/Recorder.ts"
 import * as Sampler from "../../../src/shell/record/Sampler.ts"
 
@@ -203,6 +204,21 @@ const sampledSince = (): number => {
 }
 
 describe("inline probes' 32-bit hit counters", () => {
+  it("the load hooks give a file inline probes when it loads under sampled timing, probe calls under exact", () => {
+    const source = "export function f(x) {\n  return x + 1\n}\n"
+    const url = pathToFileURL(path.join(os.tmpdir(), "lineprof-probe-style.mjs")).href
+    // A selection of functions bypasses the instrument cache: the code is made here and now.
+    const choice = { functions: () => true, sourceMaps: false }
+    Recorder.install({ timing: "exact" })
+    const exactCode = Hooks.instrumentLoaded(url, "module", source, choice)
+    Recorder.install({ timing: "sampled" })
+    const sampledCode = Hooks.instrumentLoaded(url, "module", source, choice)
+    assert.include(exactCode, "__lp$h(")
+    assert.notInclude(exactCode, "__lp$c[")
+    assert.include(sampledCode, "__lp$c[")
+    assert.notInclude(sampledCode, "__lp$h(")
+  })
+
   it("a line whose counter passes 2^32 keeps its exact total (the fold sees the wrap)", () => {
     Recorder.install({ timing: "sampled" })
     const { exports, functions } = load("exports.tick = function tick(n) {\n  for (let i = 0; i < n; i++) {}\n  return n\n}", {}, "inline")
