@@ -12,7 +12,10 @@
  * - sampled: a line event counts its hit and writes its slot into the
  *   thread's shadow line stack, no clock read; the process's sampler thread
  *   (Sampler) credits time to the lines on the stack. Wait stays exact: the
- *   clock is read at suspension and resumption only.
+ *   clock is read at suspension and resumption only. Sampled hits count into
+ *   32-bit hot counters (HotCounts), which inline probes (core/Probe) reach
+ *   through `globalThis` as they reach the stack; `snapshot` and every other
+ *   reader fold them into `hits` first.
  *
  * In both modes a line's Time counts each moment once however deeply it
  * recurses: exact mode keeps a count of the active instances of each line

@@ -11,7 +11,8 @@
  * recursive line counts once a sample) and counts the sample in `hits[0]`
  * (the timing header, see Recorder). Every few ms it returns to its event
  * loop, where attachments, reallocated counters and closed ports (ended
- * threads) arrive.
+ * threads) arrive; every 100 ms it folds each thread's hot hit counters into
+ * its totals (HotCounts.fold, passed in as its source text).
  */
 import type * as WorkerThreads from "node:worker_threads"
 import type * as HotCounts from "./HotCounts.ts"
