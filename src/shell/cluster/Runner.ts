@@ -113,21 +113,24 @@ const makeRunPool = (config: WorkerConfig, size: number): Effect.Effect<RunPool,
 const unfinished = (task: Task, kind: "workerDied" | "timeout", errorName: string, errorMessage: string): TaskOutcome =>
   ({ index: task.index, ok: false, kind, errorName, errorMessage, errorStack: "", taskProfile: Profile.empty }) as unknown as TaskOutcome
 
+/** How a chunk runs on a runner: its slot, its failure mode and deadline, and the error when the child cannot load. */
+interface ChunkRun {
+  readonly slot: Slot
+  readonly stopOnFailure: boolean
+  readonly timeoutMs: number | undefined
+  readonly loadError: (detail: string) => RunnerLoadError
+}
+
 /**
  * Runs a chunk on one slot. A dead worker is replaced and the chunk's tasks
  * run again one at a time. With a deadline (`timeoutMs`), every task runs
  * alone under it, counted from when the worker is ready; a task past it fails
  * (kind "timeout") and its worker is ended and replaced, as in the local pool.
  */
-const runOnSlot = (
-  slot: Slot,
-  tasks: ReadonlyArray<Task>,
-  stopOnFailure: boolean,
-  timeoutMs: number | undefined,
-  loadError: (detail: string) => RunnerLoadError
-): Effect.Effect<ChunkOutput, RunnerLoadError> =>
+const runOnSlot = (chunk: ChunkRun, tasks: ReadonlyArray<Task>): Effect.Effect<ChunkOutput, RunnerLoadError> =>
   Effect.gen(function* () {
-    if (timeoutMs !== undefined && tasks.length > 1) return yield* runEach(slot, tasks, stopOnFailure, timeoutMs, loadError)
+    const { slot, stopOnFailure, timeoutMs, loadError } = chunk
+    if (timeoutMs !== undefined && tasks.length > 1) return yield* runEach(chunk, tasks)
     yield* slot.ready.await
     if (slot.startFailure !== undefined) {
       return yield* loadError(`its worker exited before it was ready (${describeExit(slot.startFailure)}; see the runner's stderr)`)
@@ -152,27 +155,22 @@ const runOnSlot = (
     }
     yield* slot.replace
     if (tasks.length === 1) {
-      return { outcomes: [unfinished(tasks[0]!, "workerDied", "WorkerDied", `${describeExit(exit)} while running this task; it was replaced`)], profile: undefined }
+      const message = `${describeExit(exit)} while running this task; it was replaced`
+      return { outcomes: [unfinished(tasks[0]!, "workerDied", "WorkerDied", message)], profile: undefined }
     }
-    return yield* runEach(slot, tasks, stopOnFailure, timeoutMs, loadError)
+    return yield* runEach(chunk, tasks)
   })
 
 /** The tasks of a chunk one at a time (stopping at the first failure with `stopOnFailure`), their outputs as one. */
-const runEach = (
-  slot: Slot,
-  tasks: ReadonlyArray<Task>,
-  stopOnFailure: boolean,
-  timeoutMs: number | undefined,
-  loadError: (detail: string) => RunnerLoadError
-): Effect.Effect<ChunkOutput, RunnerLoadError> =>
+const runEach = (chunk: ChunkRun, tasks: ReadonlyArray<Task>): Effect.Effect<ChunkOutput, RunnerLoadError> =>
   Effect.gen(function* () {
     const outcomes: Array<TaskOutcome> = []
     const profiles: Array<Profile.Profile> = []
     for (const task of tasks) {
-      const single = yield* runOnSlot(slot, [task], stopOnFailure, timeoutMs, loadError)
+      const single = yield* runOnSlot(chunk, [task])
       outcomes.push(...single.outcomes)
       if (single.profile !== undefined) profiles.push(single.profile)
-      if (stopOnFailure && single.outcomes.some((each) => !each.ok)) break
+      if (chunk.stopOnFailure && single.outcomes.some((each) => !each.ok)) break
     }
     return { outcomes, profile: profiles.length > 0 ? Profile.ProfileReducer.combineAll(profiles) : undefined }
   })
@@ -209,7 +207,10 @@ export const layerEntity = (options: RunnerPoolOptions = {}) =>
                   if (missing !== undefined) return yield* loadError(missing)
                   const pool = yield* RcMap.get(pools, JSON.stringify({ runId: payload.runId, config }))
                   const slot = yield* Effect.acquireRelease(Queue.take(pool.free), (taken) => Queue.offer(pool.free, taken))
-                  const output = yield* runOnSlot(slot, payload.tasks as ReadonlyArray<Task>, payload.stopOnFailure, payload.timeoutMs, loadError)
+                  const output = yield* runOnSlot(
+                    { slot, stopOnFailure: payload.stopOnFailure, timeoutMs: payload.timeoutMs, loadError },
+                    payload.tasks as ReadonlyArray<Task>
+                  )
                   return {
                     runner,
                     outcomes: output.outcomes.map(encodeOutcome),

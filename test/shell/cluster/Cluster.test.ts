@@ -6,13 +6,17 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as Duration from "effect/Duration"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import { existsSync, readFileSync } from "node:fs"
 import { pathToFileURL } from "node:url"
 import { join } from "node:path"
 import * as Profile from "../../../src/core/Profile.ts"
 import * as Cluster from "../../../src/shell/cluster/Cluster.ts"
+import { entityIdOf, LineprofRunner } from "../../../src/shell/cluster/Protocol.ts"
+import { layerRealClock } from "../../../src/shell/cluster/Runner.ts"
 import * as Locate from "../../../src/shell/pool/Locate.ts"
 import * as Pool from "../../../src/shell/pool/Pool.ts"
 import type { Nap, Napped } from "../../fixtures/cluster/sleepers.ts"
@@ -52,6 +56,13 @@ afterAll(async () => {
   await Promise.all(runners.map((runner) => runner.kill()))
   await database?.drop()
 }, 60_000)
+
+/** Sharding as a client only, for sending the entity's message directly (in real time, as profileAll does). */
+const clusterClient = () =>
+  NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig: Cluster.fastSharding }).pipe(
+    Layer.provide(Cluster.layerPostgres(database.url)),
+    Layer.provideMerge(layerRealClock)
+  )
 
 const onCluster = <A, E>(effect: Effect.Effect<A, E>, inFlight?: number) =>
   effect.pipe(Effect.provide(Cluster.layerClient({ postgresUrl: database.url, inFlight })))
@@ -176,6 +187,33 @@ describe("profileAll on three runners", () => {
         const fn = remote.profile.functions.find((candidate) => candidate.name === "sleepThenSquare")
         assert.strictEqual(fn === undefined ? 0n : fn.lines.find((line) => line.lineNo === fn.firstLine + 2)!.hits, BigInt(remote.completed))
       }), 120_000)
+
+    it.effect("a RunChunk message of several tasks with a deadline: the runner gives each task the deadline", () =>
+      Effect.gen(function* () {
+        const plan = yield* Pool.makePlan(sleeper, {})
+        const tasks = naps(4, [1], makeTempDir("cltimeout-message")).map((input, index) => ({ index, input }))
+        const clientFor = yield* LineprofRunner.client
+        const runId = crypto.randomUUID()
+        const reply = yield* clientFor(entityIdOf(runId, 0)).RunChunk({
+          runId,
+          chunkId: 0,
+          config: plan.config,
+          tasks,
+          stopOnFailure: false,
+          timeoutMs: 300
+        })
+        const outcomes = reply.outcomes as ReadonlyArray<Record<string, unknown>>
+        assert.deepStrictEqual(outcomes.map((outcome) => [outcome["index"], outcome["ok"], outcome["kind"], outcome["errorMessage"]]), [
+          [0, true, undefined, undefined],
+          [1, false, "timeout", "the task ran longer than 300 ms; its worker was ended"],
+          [2, true, undefined, undefined],
+          [3, true, undefined, undefined]
+        ])
+        // The tasks after the timeout ran on the worker that replaced the ended one.
+        const workers = outcomes.map((outcome) => (outcome["ok"] === true ? (outcome["result"] as Napped).worker : undefined))
+        assert.notStrictEqual(workers[2], workers[0])
+        assert.strictEqual(workers[3], workers[2])
+      }).pipe(Effect.provide(clusterClient())), 120_000)
 
     it.effect("a bad timeout, or a chunkSize over 1 with one, is the local pool's PoolOptionError", () =>
       Effect.gen(function* () {
