@@ -19,7 +19,9 @@
  *   again from the start;
  * - a chunk's outcomes and profile delta are recorded once, when its reply is
  *   first accepted (a set of accepted chunk ids), so a chunk that ran twice
- *   counts once and a killed runner's partial work never counts.
+ *   counts once and a killed runner's partial work never counts;
+ * - `timeout` travels with each chunk: the runner that runs it (the first, or
+ *   the one it is sent to again) gives each task that deadline.
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
@@ -41,7 +43,7 @@ import {
   type RunContext,
   type RunState
 } from "../pool/Pool.ts"
-import { PoolOptionError, WorkerStartError, type ChunkOutput, type TaskOutcome } from "../pool/PoolProtocol.ts"
+import { WorkerStartError, type ChunkOutput, type TaskOutcome } from "../pool/PoolProtocol.ts"
 import { entityIdOf, LineprofRunner } from "./Protocol.ts"
 import { fastSharding, layerPostgres, layerRealClock } from "./Runner.ts"
 
@@ -78,11 +80,9 @@ const makeTarget = (inFlight: number) =>
     const clientFor = yield* LineprofRunner.client
     const runTasks: RemoteTarget["runTasks"] = (plan: Plan, inputs: ReadonlyArray<unknown>, state: RunState, onResult) =>
       Effect.gen(function* () {
-        if (plan.timeoutMs !== undefined) {
-          return yield* new PoolOptionError({ option: "timeout", problem: "not supported on a cluster (runners give no task a deadline)" })
-        }
         const runId = crypto.randomUUID()
-        const chunkSize = plan.chunkSize ?? autoChunkSize(inputs.length, inFlight)
+        // Timed tasks go one a chunk, as on the local pool (makePlan refuses a larger chunkSize with a timeout).
+        const chunkSize = plan.chunkSize ?? (plan.timeoutMs === undefined ? autoChunkSize(inputs.length, inFlight) : 1)
         const chunks: Array<ReadonlyArray<number>> = []
         for (let schedule = ChunkScheduler.make(inputs.length, chunkSize); ;) {
           const step = ChunkScheduler.next(schedule)
@@ -114,7 +114,7 @@ const makeTarget = (inFlight: number) =>
             const tasks = yield* tasksOf(run, chunks[chunkId]!)
             if (tasks.length === 0) return
             const reply = yield* clientFor(entityIdOf(runId, chunkId))
-              .RunChunk({ runId, chunkId, config: plan.config, tasks, stopOnFailure: !plan.collect })
+              .RunChunk({ runId, chunkId, config: plan.config, tasks, stopOnFailure: !plan.collect, timeoutMs: plan.timeoutMs })
               .pipe(
                 Effect.retry({
                   while: (error) => error._tag !== "RunnerLoadError",

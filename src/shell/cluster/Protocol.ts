@@ -27,7 +27,10 @@ export class RunnerLoadError extends Schema.TaggedError<RunnerLoadError>()("Runn
 /**
  * One chunk of one run. `runId` keeps the runs of different callers apart
  * (each run gets fresh workers on every runner, see RunnerPool); `config` is
- * the pool's `WorkerConfig` (module URL, export, include / exclude globs).
+ * the pool's `WorkerConfig` (module URL, export, include / exclude globs);
+ * `timeoutMs` is the longest each task may run on the runner (absent: no
+ * deadline). The deadline is part of the message, so a chunk sent again to
+ * another runner keeps it.
  */
 export const RunChunk = Rpc.make("RunChunk", {
   payload: {
@@ -35,7 +38,8 @@ export const RunChunk = Rpc.make("RunChunk", {
     chunkId: Schema.Number,
     config: Schema.Any,
     tasks: Schema.Any,
-    stopOnFailure: Schema.Boolean
+    stopOnFailure: Schema.Boolean,
+    timeoutMs: Schema.optional(Schema.Number)
   },
   success: Schema.Struct({
     /** host:port of the runner that ran the chunk. */

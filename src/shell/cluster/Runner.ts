@@ -16,7 +16,9 @@
  * source once, with its first delta, so workers must not outlive the run whose
  * profile holds that delta. A worker that dies under a chunk is replaced and
  * the chunk's tasks run again one at a time, so the task that kills it fails
- * alone (kind "workerDied"), as in the local pool.
+ * alone (kind "workerDied"), as in the local pool. A chunk sent with a
+ * deadline (`timeout` on the client) runs each task under it: a task past it
+ * fails (kind "timeout") and its worker is ended and replaced, as locally.
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -37,7 +39,7 @@ import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import * as Profile from "../../core/Profile.ts"
 import * as StatsFile from "../../core/StatsFile.ts"
-import { describeExit, endWorkerAndWait, makeSlot, type Slot, type WorkerHandle } from "../pool/Pool.ts"
+import { describeExit, endWorkerAndWait, makeSlot, timedOutMessage, type Slot, type WorkerHandle } from "../pool/Pool.ts"
 import type { ChunkOutput, Isolation, Task, TaskOutcome, WorkerConfig } from "../pool/PoolProtocol.ts"
 import { LineprofRunner, RunnerLoadError } from "./Protocol.ts"
 
@@ -107,44 +109,68 @@ const makeRunPool = (config: WorkerConfig, size: number): Effect.Effect<RunPool,
     return { slots, free }
   })
 
-const workerDied = (task: Task, detail: string): TaskOutcome =>
-  ({
-    index: task.index,
-    ok: false,
-    kind: "workerDied",
-    errorName: "WorkerDied",
-    errorMessage: `${detail} while running this task; it was replaced`,
-    errorStack: "",
-    taskProfile: Profile.empty
-  }) as unknown as TaskOutcome
+/** A task that did not finish: its worker died or ran past the deadline (and was ended); as the local pool reports it. */
+const unfinished = (task: Task, kind: "workerDied" | "timeout", errorName: string, errorMessage: string): TaskOutcome =>
+  ({ index: task.index, ok: false, kind, errorName, errorMessage, errorStack: "", taskProfile: Profile.empty }) as unknown as TaskOutcome
 
-/** Runs a chunk on one slot; a dead worker is replaced and the chunk's tasks run again one at a time. */
-const runOnSlot = (
-  slot: Slot,
-  tasks: ReadonlyArray<Task>,
-  stopOnFailure: boolean,
-  loadError: (detail: string) => RunnerLoadError
-): Effect.Effect<ChunkOutput, RunnerLoadError> =>
+/** How a chunk runs on a runner: its slot, its failure mode and deadline, and the error when the child cannot load. */
+interface ChunkRun {
+  readonly slot: Slot
+  readonly stopOnFailure: boolean
+  readonly timeoutMs: number | undefined
+  readonly loadError: (detail: string) => RunnerLoadError
+}
+
+/**
+ * Runs a chunk on one slot. A dead worker is replaced and the chunk's tasks
+ * run again one at a time. With a deadline (`timeoutMs`), every task runs
+ * alone under it, counted from when the worker is ready; a task past it fails
+ * (kind "timeout") and its worker is ended and replaced, as in the local pool.
+ */
+const runOnSlot = (chunk: ChunkRun, tasks: ReadonlyArray<Task>): Effect.Effect<ChunkOutput, RunnerLoadError> =>
   Effect.gen(function* () {
+    const { slot, stopOnFailure, timeoutMs, loadError } = chunk
+    if (timeoutMs !== undefined && tasks.length > 1) return yield* runEach(chunk, tasks)
     yield* slot.ready.await
     if (slot.startFailure !== undefined) {
       return yield* loadError(`its worker exited before it was ready (${describeExit(slot.startFailure)}; see the runner's stderr)`)
     }
-    const outcome = yield* Effect.result(slot.run(tasks, stopOnFailure))
-    if (outcome._tag === "Success") return outcome.success
+    const call = slot.run(tasks, stopOnFailure)
+    const outcome = yield* Effect.result(
+      timeoutMs === undefined
+        ? Effect.map(call, Option.some)
+        // Real time, whatever clock the runner app provides.
+        : Effect.provideService(Effect.timeoutOption(call, timeoutMs), Clock.Clock, Clock.Clock.defaultValue())
+    )
+    if (outcome._tag === "Success") {
+      if (Option.isSome(outcome.success)) return outcome.success.value
+      // A sync loop never yields to an interrupt: only ending the worker stops it.
+      slot.ready.closeUnsafe()
+      yield* slot.replace
+      return { outcomes: [unfinished(tasks[0]!, "timeout", "TimeoutError", timedOutMessage(timeoutMs!))], profile: undefined }
+    }
     const exit = slot.lastExit
     if (slot.startFailure !== undefined) {
       return yield* loadError(`its worker exited before it was ready (${describeExit(slot.startFailure)}; see the runner's stderr)`)
     }
     yield* slot.replace
-    if (tasks.length === 1) return { outcomes: [workerDied(tasks[0]!, describeExit(exit))], profile: undefined }
+    if (tasks.length === 1) {
+      const message = `${describeExit(exit)} while running this task; it was replaced`
+      return { outcomes: [unfinished(tasks[0]!, "workerDied", "WorkerDied", message)], profile: undefined }
+    }
+    return yield* runEach(chunk, tasks)
+  })
+
+/** The tasks of a chunk one at a time (stopping at the first failure with `stopOnFailure`), their outputs as one. */
+const runEach = (chunk: ChunkRun, tasks: ReadonlyArray<Task>): Effect.Effect<ChunkOutput, RunnerLoadError> =>
+  Effect.gen(function* () {
     const outcomes: Array<TaskOutcome> = []
     const profiles: Array<Profile.Profile> = []
     for (const task of tasks) {
-      const single = yield* runOnSlot(slot, [task], stopOnFailure, loadError)
+      const single = yield* runOnSlot(chunk, [task])
       outcomes.push(...single.outcomes)
       if (single.profile !== undefined) profiles.push(single.profile)
-      if (stopOnFailure && single.outcomes.some((each) => !each.ok)) break
+      if (chunk.stopOnFailure && single.outcomes.some((each) => !each.ok)) break
     }
     return { outcomes, profile: profiles.length > 0 ? Profile.ProfileReducer.combineAll(profiles) : undefined }
   })
@@ -181,7 +207,10 @@ export const layerEntity = (options: RunnerPoolOptions = {}) =>
                   if (missing !== undefined) return yield* loadError(missing)
                   const pool = yield* RcMap.get(pools, JSON.stringify({ runId: payload.runId, config }))
                   const slot = yield* Effect.acquireRelease(Queue.take(pool.free), (taken) => Queue.offer(pool.free, taken))
-                  const output = yield* runOnSlot(slot, payload.tasks as ReadonlyArray<Task>, payload.stopOnFailure, loadError)
+                  const output = yield* runOnSlot(
+                    { slot, stopOnFailure: payload.stopOnFailure, timeoutMs: payload.timeoutMs, loadError },
+                    payload.tasks as ReadonlyArray<Task>
+                  )
                   return {
                     runner,
                     outcomes: output.outcomes.map(encodeOutcome),

@@ -474,6 +474,9 @@ export const failureOf = (
   taskProfile: Profile.Profile = Profile.empty
 ): TaskFailure => new TaskFailure({ index, kind, errorName, errorMessage, errorStack, taskProfile })
 
+/** The message of a task over the timeout: the same from the local pool and from a cluster runner. */
+export const timedOutMessage = (timeoutMs: number): string => `the task ran longer than ${timeoutMs} ms; its worker was ended`
+
 export const describeExit = (exit: ExitInfo | undefined): string => {
   if (exit === undefined) return "the worker stopped"
   if (exit.signal !== null) return `the worker was killed by ${exit.signal}`
@@ -607,7 +610,7 @@ const runChunk = (run: RunContext, slot: Slot, indices: ReadonlyArray<number>): 
       return yield* fail(
         plan,
         run.state,
-        failureOf(tasks[0]!.index, "timeout", "TimeoutError", `the task ran longer than ${plan.timeoutMs} ms; its worker was ended`)
+        failureOf(tasks[0]!.index, "timeout", "TimeoutError", timedOutMessage(plan.timeoutMs!))
       )
     }
     // The worker died. Which task of a chunk killed it is unknown: run each again alone.

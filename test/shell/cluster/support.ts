@@ -111,3 +111,14 @@ export const waitUntilServing = async (postgresUrl: string, runnerCount: number)
     if (Date.now() > deadline) throw new Error(`only ${run.workerProfiles.length} of ${runnerCount} runners served chunks after 90 s`)
   }
 }
+
+/** Polls `probe` every 10 ms until it gives a value (or 60 s pass). */
+export const waitFor = async <A>(probe: () => A | undefined): Promise<A> => {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const value = probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error("waitFor: nothing after 60 s")
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
