@@ -23,6 +23,7 @@ import * as CacheDir from "../../../src/shell/record/CacheDir.ts"
 import * as InstrumentCache from "../../../src/shell/record/InstrumentCache.ts"
 import * as SourceMaps from "../../../src/shell/record/SourceMaps.ts"
 import { hitsOf, runFixture } from "../../fixtures/engine/run.ts"
+import { hitsOf100Rounds } from "../../fixtures/sourcemaps/expected.ts"
 import { makeTempDir } from "../../support/TempDir.ts"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
@@ -494,16 +495,13 @@ describe("InstrumentCache.instrumentMapped", () => {
 })
 
 describe("InstrumentCache: programs with source maps", () => {
-  /** What 100 rounds of test/fixtures/sourcemaps run, on the original lines. */
-  const expected = {
-    "main.ts main": { 6: 1, 7: 1, 8: 101, 9: 100, 11: 1 },
-    "math.ts square": { 2: 200, 3: 200 },
-    "math.ts sumTo": { 7: 1, 8: 101, 9: 100, 11: 1 },
-    "shapes.ts Circle.constructor": { 6: 100 },
-    "shapes.ts Circle.area": { 9: 100, 10: 100 }
-  }
+  const expected = hitsOf100Rounds
+  /** `{ "src/<file>.ts <function>": { line: hits } }`, the files relative to their sourcemaps folder. */
   const hitsByFunction = (profile: Awaited<ReturnType<typeof runFixture>>["merged"]) =>
-    Object.fromEntries(profile.functions.map((fn) => [`${path.basename(fn.file)} ${fn.name}`, Object.fromEntries(fn.lines.map((line) => [line.lineNo, Number(line.hits)]))]))
+    Object.fromEntries(profile.functions.map((fn) => [
+      `src/${path.basename(fn.file)} ${fn.name}`,
+      Object.fromEntries(fn.lines.map((line) => [line.lineNo, Number(line.hits)]))
+    ]))
   const hitRate = /^lineprof: pid \d+: (\d+) of (\d+) files? from the instrument cache \(\d+%\), [\d.]+ ms instrumenting\n$/
 
   it.each([["tsc with maps", "mapped/tsc/main.js", 3], ["an esbuild bundle", "mapped/bundle/main.js", 1]] as const)(
