@@ -443,7 +443,12 @@ interface Kind<A> {
   readonly encode: (slotBase: number, result: A) => string
 }
 
-/** The lookup both kinds share: counted and timed; a miss calls `instrumentAt` and stores what it returns (nothing for undefined). */
+/**
+ * The lookup both kinds share, timed: a hit is counted; a miss calls
+ * `instrumentAt`, stores and counts what it returns. Undefined (a source map
+ * that cannot be used) is neither stored nor counted: the caller then
+ * instruments the file as it is, through `instrument`, which counts it.
+ */
 const lookup = <A>(slotBase: number, kind: () => Kind<A>, instrumentAt: (slotBase: number) => A, env: NodeJS.ProcessEnv): A => {
   const dir = CacheDir.cacheDir(env)
   if (dir === undefined) return instrumentAt(slotBase)
@@ -457,9 +462,10 @@ const lookup = <A>(slotBase: number, kind: () => Kind<A>, instrumentAt: (slotBas
       counts.hits++
       return rebase(cached.result, cached.slotBase, slotBase)
     }
-    counts.misses++
     const result = instrumentAt(slotBase)
-    if (result !== undefined) store(dir, key, encode(slotBase, result), env)
+    if (result === undefined) return result
+    counts.misses++
+    store(dir, key, encode(slotBase, result), env)
     return result
   } finally {
     counts.timeNs += Number(process.hrtime.bigint() - startNs)

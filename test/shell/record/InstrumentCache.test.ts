@@ -477,6 +477,19 @@ describe("InstrumentCache.instrumentMapped", () => {
     assert.deepStrictEqual(remapped.result.files.map((file) => path.basename(file.file)), ["copy.ts"])
   })
 
+  it("a map that cannot be used (a section that names another file) is neither stored nor counted", () => {
+    const dir = makeTempDir("icache")
+    const text = `export function f(n) {\n  return n + 1\n}\n//# sourceMappingURL=data:application/json,${encodeURIComponent(JSON.stringify({ version: 3, sections: [{ offset: { line: 0, column: 0 }, url: "x.map" }] }))}\n`
+    writeFileSync(path.join(dir, "out.js"), text)
+    const mapped = mappedFile(path.join(dir, "out.js"))
+    const before = InstrumentCache.stats()
+    const result = InstrumentCache.instrumentMapped(mappedRequest(mapped, 1), (base) => SourceMaps.instrumentMapped(Instrument, text, { url: mapped.url, format: "module", slotBase: base }, mapped.raw), { LINEPROF_CACHE_DIR: path.join(dir, "cache") })
+    assert.isUndefined(result)
+    const after = InstrumentCache.stats()
+    assert.deepStrictEqual([after.hits - before.hits, after.misses - before.misses, after.stored - before.stored], [0, 0, 0])
+    assert.deepStrictEqual(readdirSync(dir), ["out.js"])
+  })
+
   it("a corrupt entry (garbage, truncated, a changed byte, a plain entry's text) is ignored and rewritten", () => {
     const dir = makeTempDir("icache")
     writeBuild(dir, original)
