@@ -537,6 +537,30 @@ describe("InstrumentCache: programs with source maps", () => {
     }
   )
 
+  it("a warm run of a mapped program loads neither the instrumenter (nor its parser) nor trace-mapping", async () => {
+    const dir = makeTempDir("icache")
+    // A preload that notes every require of either's code (Hooks and SourceMaps load them lazily through
+    // createRequire; the cache key reads trace-mapping's package.json for its version, which is no load of its code).
+    const spy = path.join(dir, "spy.cjs")
+    writeFileSync(spy, [
+      "const Module = require('node:module')",
+      "const load = Module._load",
+      "const seen = new Set()",
+      "Module._load = function (request, ...rest) {",
+      "  if (/core[\\/]Instrument|trace-mapping$/.test(request)) seen.add(request.includes('trace-mapping') ? 'trace-mapping' : 'Instrument')",
+      "  return load.call(this, request, ...rest)",
+      "}",
+      "process.on('exit', () => process.stderr.write(`loaded: ${[...seen].sort().join(' ')}\\n`))",
+      ""
+    ].join("\n"))
+    const env = { LINEPROF_CACHE_DIR: path.join(dir, "cache"), NODE_OPTIONS: `--require ${spy}` }
+    const cold = await runFixture("mapped/tsc/main.js", ["100"], { env })
+    const warm = await runFixture("mapped/tsc/main.js", ["100"], { env })
+    assert.include(cold.stderr, "loaded: Instrument trace-mapping\n")
+    assert.include(warm.stderr, "loaded: \n")
+    assert.deepStrictEqual(hitsByFunction(warm.merged), expected)
+  })
+
   it("an original .ts edited after the build (generated files unchanged): its file misses, the report shows its new text", async () => {
     const dir = makeTempDir("icache")
     // The fixture's layout, so the maps' relative sources resolve to the copies.
