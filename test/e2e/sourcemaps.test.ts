@@ -22,6 +22,7 @@ import * as StatsFile from "../../src/core/StatsFile.ts"
 import * as Locate from "../../src/shell/pool/Locate.ts"
 import * as Pool from "../../src/shell/pool/Pool.ts"
 import * as ProfileCall from "../../src/shell/pool/ProfileCall.ts"
+import { hitsOf100Rounds } from "../fixtures/sourcemaps/expected.ts"
 import { makeScratch, readText, repoRoot, runBin } from "./bin.ts"
 
 const bin = (name: string): string => join(repoRoot, "node_modules", ".bin", name)
@@ -62,13 +63,7 @@ const profileOf = (name: string, args: ReadonlyArray<string>) => {
 }
 
 /** What 100 rounds run, on the original lines. */
-const expected = {
-  "src/main.ts main": { 6: 1, 7: 1, 8: 101, 9: 100, 11: 1 },
-  "src/math.ts square": { 2: 200, 3: 200 },
-  "src/math.ts sumTo": { 7: 1, 8: 101, 9: 100, 11: 1 },
-  "src/shapes.ts Circle.constructor": { 6: 100 },
-  "src/shapes.ts Circle.area": { 9: 100, 10: 100 }
-}
+const expected = hitsOf100Rounds
 
 describe("source maps", () => {
   it("tsc with sourceMap: the report is in the .ts files, with their lines, text and names", () => {

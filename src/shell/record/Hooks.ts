@@ -165,14 +165,23 @@ export const instrumentLoaded = (url: string, format: string, source: unknown, c
     // Sampled timing gets inline probes (core/Probe): a line event is then two stores, not a call.
     const probes = Recorder.timing() === "sampled" ? "inline" : "calls"
     const sourceMap = choice.sourceMaps ? SourceMaps.readSourceMap(text, url) : undefined
-    const mapped = sourceMap === undefined
-      ? undefined
-      : SourceMaps.instrumentMapped(
+    const fileHash = sha1(text)
+    const instrumentMappedAt = (base: number) =>
+      SourceMaps.instrumentMapped(
         loadInstrumenter(),
         text,
-        { url, format: format as Instrument.LoadFormat, slotBase, selectFunction: choice.functions, probes },
-        sourceMap
+        { url, format: format as Instrument.LoadFormat, slotBase: base, selectFunction: choice.functions, probes },
+        sourceMap!
       )
+    // As below: a selection of functions is instrumented afresh.
+    const mapped = sourceMap === undefined
+      ? undefined
+      : choice.functions === undefined
+      ? InstrumentCache.instrumentMapped(
+        { sourceHash: fileHash, mapHash: SourceMaps.mapHash(sourceMap), mapUrl: sourceMap.mapUrl, file, format, slotBase, options: { probes } },
+        instrumentMappedAt
+      )
+      : instrumentMappedAt(slotBase)
     if (mapped !== undefined) {
       Recorder.allocateSlots(mapped.slotCount)
       // No slot → generated line table: Function.prototype.toString searches the code instead.
@@ -183,7 +192,6 @@ export const instrumentLoaded = (url: string, format: string, source: unknown, c
       state.stats.instrumented++
       return process.sourceMapsEnabled === true && sourceMap!.fromComment ? withShiftedSourceMap(mapped.code, text, sourceMap!, mapped.insertions) : mapped.code
     }
-    const fileHash = sha1(text)
     const instrumentAt = (base: number) =>
       loadInstrumenter().instrumentSource(text, {
         file,

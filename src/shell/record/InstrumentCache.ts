@@ -23,15 +23,24 @@
  *    cache that always misses. `LINEPROF_CACHE=off` turns it off.
  * 6. With `LINEPROF_VERBOSE=1` (`lineprof run --verbose`) each process that
  *    looked anything up prints its hit rate on stderr when it exits.
+ * 7. `instrumentMapped` does the same for a file reported through its source
+ *    map (SourceMaps.instrumentMapped): its key adds the map's text, where
+ *    the map resolves its sources from, and a fingerprint of SourceMaps and
+ *    trace-mapping; the entry lists the originals read from disk with a hash
+ *    of their text, and a lookup reads them again (as instrumenting would):
+ *    one that changed, appeared or vanished makes a miss. Hits and misses
+ *    count with the others.
  */
 import { createHash } from "node:crypto"
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { isMainThread, threadId } from "node:worker_threads"
 import type * as Instrument from "../../core/Instrument.ts"
 import type { InstrumentedFunction } from "../../core/Probe.ts"
 import * as CacheDir from "./CacheDir.ts"
+import * as SourceMaps from "./SourceMaps.ts"
 
 /** What identifies one instrumentation of one source text. */
 export interface Request {
@@ -44,6 +53,14 @@ export interface Request {
   readonly slotBase: number
   /** Anything else that changes the instrumented code (JSON-serialisable). */
   readonly options?: Readonly<Record<string, unknown>>
+}
+
+/** A file reported through its source map: what identifies its instrumentation beyond `Request`. */
+export interface MappedRequest extends Request {
+  /** `SourceMaps.mapHash` of its map (an inline map is inside the source as well). */
+  readonly mapHash: string
+  /** The URL the map's sources resolve against (the result names original files by it). */
+  readonly mapUrl: string
 }
 
 export const Variables = {
@@ -77,7 +94,22 @@ const SLOT_LITERAL = /(__lp\$[hm]\(__lp\$l,__lp\$l=|__lp\$[HMW]\(__lp\$f,|__lp\$
 export const rebase = (result: Instrument.InstrumentResult, fromBase: number, toBase: number): Instrument.InstrumentResult => {
   const delta = toBase - fromBase
   if (delta === 0) return result
-  const { code, insertions } = result
+  const functions = result.functions.map((fn) => moveSlots(fn, delta))
+  return { ...moveSlotLiterals(result.code, result.insertions, delta), functions, functionStarts: result.functionStarts, slotCount: result.slotCount }
+}
+
+/** `rebase` for a file reported through its source map: the code as `rebase` moves it, and every original file's functions' slots. */
+export const rebaseMapped = (result: SourceMaps.MappedResult, fromBase: number, toBase: number): SourceMaps.MappedResult => {
+  const delta = toBase - fromBase
+  if (delta === 0) return result
+  const files = result.files.map((file): SourceMaps.MappedFile => ({ ...file, functions: file.functions.map((fn) => moveSlots(fn, delta)) }))
+  return { ...moveSlotLiterals(result.code, result.insertions, delta), slotCount: result.slotCount, files, diskReads: result.diskReads }
+}
+
+const moveSlots = (fn: InstrumentedFunction, delta: number): InstrumentedFunction => ({ ...fn, slots: fn.slots.map((slot) => slot + delta) })
+
+/** The slot literals of the inserted runs moved by `delta`, and the runs' new positions. */
+const moveSlotLiterals = (code: string, insertions: Uint32Array, delta: number): { readonly code: string; readonly insertions: Uint32Array } => {
   const parts: Array<string> = []
   const runs = new Uint32Array(insertions.length)
   let at = 0
@@ -96,8 +128,7 @@ export const rebase = (result: Instrument.InstrumentResult, fromBase: number, to
     at = end
   }
   parts.push(code.slice(at))
-  const functions = result.functions.map((fn): InstrumentedFunction => ({ ...fn, slots: fn.slots.map((slot) => slot + delta) }))
-  return { code: parts.join(""), functions, functionStarts: result.functionStarts, slotCount: result.slotCount, insertions: runs }
+  return { code: parts.join(""), insertions: runs }
 }
 
 // ---------------------------------------------------------------------------
@@ -119,6 +150,25 @@ const fingerprint = (): string => {
   return (instrumenterFingerprint = hash.digest("hex"))
 }
 
+/** A fingerprint of what maps a file to its original sources: SourceMaps' code beside this module and trace-mapping's version. */
+let mapperFingerprint: string | undefined
+const mapper = (): string => {
+  if (mapperFingerprint !== undefined) return mapperFingerprint
+  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+  const hash = createHash("sha1").update(fingerprint())
+  try {
+    hash.update(readFileSync(fileURLToPath(new URL(`./SourceMaps${extension}`, import.meta.url))))
+  } catch {
+    hash.update("no SourceMaps")
+  }
+  try {
+    hash.update(String(createRequire(import.meta.url)("@jridgewell/trace-mapping/package.json").version))
+  } catch {
+    hash.update("no trace-mapping")
+  }
+  return (mapperFingerprint = hash.digest("hex"))
+}
+
 /** The entry's key: a hex hash of everything that decides the instrumented code except the slot base. */
 export const keyOf = (request: Request): string =>
   createHash("sha1")
@@ -126,6 +176,27 @@ export const keyOf = (request: Request): string =>
       lineprof: CacheDir.lineprofVersion,
       instrumenter: fingerprint(),
       source: request.sourceHash,
+      format: request.format,
+      typeScript: /\.[cm]?tsx?$/.test(request.file),
+      options: request.options ?? {}
+    }))
+    .digest("hex")
+
+/**
+ * The key of a file reported through its source map: `keyOf`'s fields and the
+ * map's text, where its sources resolve from, and the mapper's fingerprint.
+ * The originals read from disk are checked against the entry, not keyed:
+ * which ones are read follows from the source and the map.
+ */
+export const mappedKeyOf = (request: MappedRequest): string =>
+  createHash("sha1")
+    .update(JSON.stringify({
+      kind: "mapped",
+      lineprof: CacheDir.lineprofVersion,
+      mapper: mapper(),
+      source: request.sourceHash,
+      map: request.mapHash,
+      mapUrl: request.mapUrl,
       format: request.format,
       typeScript: /\.[cm]?tsx?$/.test(request.file),
       options: request.options ?? {}
@@ -148,6 +219,25 @@ interface Payload {
 const checksum = (text: string): string => createHash("sha1").update(text).digest("hex")
 
 /** An entry's text: the payload's checksum on the first line, then the payload. */
+const frame = (payload: unknown): string => {
+  const json = JSON.stringify(payload)
+  return `${checksum(json)}\n${json}`
+}
+
+/** The payload of an entry's text whose checksum holds, else undefined. */
+const unframe = (text: string): unknown => {
+  const newline = text.indexOf("\n")
+  if (newline !== 40) return undefined
+  const json = text.slice(newline + 1)
+  if (checksum(json) !== text.slice(0, newline)) return undefined
+  try {
+    return JSON.parse(json)
+  } catch {
+    return undefined
+  }
+}
+
+/** An entry's text: the payload's checksum on the first line, then the payload. */
 export const encodeEntry = (key: string, slotBase: number, result: Instrument.InstrumentResult): string => {
   const payload: Payload = {
     format: FORMAT,
@@ -159,36 +249,85 @@ export const encodeEntry = (key: string, slotBase: number, result: Instrument.In
     insertions: Array.from(result.insertions),
     code: result.code
   }
-  const json = JSON.stringify(payload)
-  return `${checksum(json)}\n${json}`
+  return frame(payload)
 }
 
 /** The entry's result at the base it was stored with; undefined when the text is not a good entry for `key`. */
 export const decodeEntry = (key: string, text: string): { readonly slotBase: number; readonly result: Instrument.InstrumentResult } | undefined => {
-  const newline = text.indexOf("\n")
-  if (newline !== 40) return undefined
-  const json = text.slice(newline + 1)
-  if (checksum(json) !== text.slice(0, newline)) return undefined
-  try {
-    const payload = JSON.parse(json) as Payload
-    if (payload.format !== FORMAT || payload.key !== key || typeof payload.code !== "string") return undefined
-    if (!Number.isSafeInteger(payload.slotBase) || !Number.isSafeInteger(payload.slotCount)) return undefined
-    if (!Array.isArray(payload.functions) || !Array.isArray(payload.insertions) || payload.insertions.length % 3 !== 0) return undefined
-    if (!Array.isArray(payload.functionStarts) || payload.functionStarts.length !== payload.functions.length) return undefined
-    return {
-      slotBase: payload.slotBase,
-      result: {
-        code: payload.code,
-        functions: payload.functions,
-        functionStarts: payload.functionStarts,
-        slotCount: payload.slotCount,
-        insertions: Uint32Array.from(payload.insertions)
-      }
+  const payload = unframe(text) as Payload | undefined
+  if (typeof payload !== "object" || payload === null) return undefined
+  if (payload.format !== FORMAT || payload.key !== key || typeof payload.code !== "string") return undefined
+  if (!Number.isSafeInteger(payload.slotBase) || !Number.isSafeInteger(payload.slotCount)) return undefined
+  if (!Array.isArray(payload.functions) || !Array.isArray(payload.insertions) || payload.insertions.length % 3 !== 0) return undefined
+  if (!Array.isArray(payload.functionStarts) || payload.functionStarts.length !== payload.functions.length) return undefined
+  return {
+    slotBase: payload.slotBase,
+    result: {
+      code: payload.code,
+      functions: payload.functions,
+      functionStarts: payload.functionStarts,
+      slotCount: payload.slotCount,
+      insertions: Uint32Array.from(payload.insertions)
     }
-  } catch {
-    return undefined
   }
 }
+
+interface MappedPayload {
+  readonly format: number
+  readonly kind: "mapped"
+  readonly key: string
+  readonly slotBase: number
+  readonly slotCount: number
+  readonly files: ReadonlyArray<SourceMaps.MappedFile>
+  /** `textSha1` null for an original that could not be read (JSON has no undefined). */
+  readonly diskReads: ReadonlyArray<{ readonly file: string; readonly textSha1: string | null }>
+  readonly insertions: ReadonlyArray<number>
+  readonly code: string
+}
+
+/** A mapped entry's text (framed as `encodeEntry`'s). */
+export const encodeMappedEntry = (key: string, slotBase: number, result: SourceMaps.MappedResult): string => {
+  const payload: MappedPayload = {
+    format: FORMAT,
+    kind: "mapped",
+    key,
+    slotBase,
+    slotCount: result.slotCount,
+    files: result.files,
+    diskReads: result.diskReads.map((read) => ({ file: read.file, textSha1: read.textSha1 ?? null })),
+    insertions: Array.from(result.insertions),
+    code: result.code
+  }
+  return frame(payload)
+}
+
+/** A mapped entry's result at the base it was stored with; undefined when the text is not a good mapped entry for `key`. */
+export const decodeMappedEntry = (key: string, text: string): { readonly slotBase: number; readonly result: SourceMaps.MappedResult } | undefined => {
+  const payload = unframe(text) as MappedPayload | undefined
+  if (typeof payload !== "object" || payload === null) return undefined
+  if (payload.format !== FORMAT || payload.kind !== "mapped" || payload.key !== key || typeof payload.code !== "string") return undefined
+  if (!Number.isSafeInteger(payload.slotBase) || !Number.isSafeInteger(payload.slotCount)) return undefined
+  if (!Array.isArray(payload.insertions) || payload.insertions.length % 3 !== 0) return undefined
+  if (!Array.isArray(payload.files) || !payload.files.every((file) => typeof file?.file === "string" && typeof file.sourceText === "string" && Array.isArray(file.functions))) return undefined
+  if (!Array.isArray(payload.diskReads) || !payload.diskReads.every((read) => typeof read?.file === "string" && (read.textSha1 === null || typeof read.textSha1 === "string"))) return undefined
+  return {
+    slotBase: payload.slotBase,
+    result: {
+      code: payload.code,
+      slotCount: payload.slotCount,
+      insertions: Uint32Array.from(payload.insertions),
+      files: payload.files,
+      diskReads: payload.diskReads.map((read) => ({ file: read.file, textSha1: read.textSha1 ?? undefined }))
+    }
+  }
+}
+
+/** Whether every original the entry read from disk still reads the same (a missing one still missing). */
+const sameOnDisk = (diskReads: ReadonlyArray<SourceMaps.DiskRead>): boolean =>
+  diskReads.every((read) => {
+    const text = SourceMaps.readOriginal(read.file)
+    return (text === undefined ? undefined : SourceMaps.sha1(text)) === read.textSha1
+  })
 
 // ---------------------------------------------------------------------------
 // Eviction
@@ -286,13 +425,51 @@ const installReport = (env: NodeJS.ProcessEnv): void => {
   })
 }
 
-const store = (dir: string, key: string, slotBase: number, result: Instrument.InstrumentResult, env: NodeJS.ProcessEnv): void => {
-  const text = encodeEntry(key, slotBase, result)
+/** Writes an entry's text; evicts when this thread's writes take the folder past the cap. */
+const store = (dir: string, key: string, text: string, env: NodeJS.ProcessEnv): void => {
   if (!CacheDir.writeTextAtomic(entryPath(dir, key), text)) return
   counts.stored++
   const capBytes = maxBytes(env)
   knownBytes = (knownBytes ?? evict(dir, capBytes)) + text.length
   if (knownBytes > capBytes) knownBytes = evict(dir, Math.floor(capBytes * 0.8))
+}
+
+/** How one kind of entry is keyed, read, renumbered and written. */
+interface Kind<A> {
+  readonly key: string
+  /** The entry's result and the base it was made at, when `text` is a good entry that still holds. */
+  readonly decode: (text: string) => { readonly slotBase: number; readonly result: A } | undefined
+  readonly rebase: (result: A, fromBase: number, toBase: number) => A
+  readonly encode: (slotBase: number, result: A) => string
+}
+
+/**
+ * The lookup both kinds share, timed: a hit is counted; a miss calls
+ * `instrumentAt`, stores and counts what it returns. Undefined (a source map
+ * that cannot be used) is neither stored nor counted: the caller then
+ * instruments the file as it is, through `instrument`, which counts it.
+ */
+const lookup = <A>(slotBase: number, kind: () => Kind<A>, instrumentAt: (slotBase: number) => A, env: NodeJS.ProcessEnv): A => {
+  const dir = CacheDir.cacheDir(env)
+  if (dir === undefined) return instrumentAt(slotBase)
+  installReport(env)
+  const startNs = process.hrtime.bigint()
+  try {
+    const { key, decode, rebase, encode } = kind()
+    const text = CacheDir.readText(entryPath(dir, key))
+    const cached = text === undefined ? undefined : decode(text)
+    if (cached !== undefined) {
+      counts.hits++
+      return rebase(cached.result, cached.slotBase, slotBase)
+    }
+    const result = instrumentAt(slotBase)
+    if (result === undefined) return result
+    counts.misses++
+    store(dir, key, encode(slotBase, result), env)
+    return result
+  } finally {
+    counts.timeNs += Number(process.hrtime.bigint() - startNs)
+  }
 }
 
 /**
@@ -305,24 +482,37 @@ export const instrument = (
   request: Request,
   instrumentAt: (slotBase: number) => Instrument.InstrumentResult,
   env: NodeJS.ProcessEnv = process.env
-): Instrument.InstrumentResult => {
-  const dir = CacheDir.cacheDir(env)
-  if (dir === undefined) return instrumentAt(request.slotBase)
-  installReport(env)
-  const startNs = process.hrtime.bigint()
-  try {
+): Instrument.InstrumentResult =>
+  lookup(request.slotBase, () => {
     const key = keyOf(request)
-    const text = CacheDir.readText(entryPath(dir, key))
-    const cached = text === undefined ? undefined : decodeEntry(key, text)
-    if (cached !== undefined) {
-      counts.hits++
-      return rebase(cached.result, cached.slotBase, request.slotBase)
+    return {
+      key,
+      decode: (text) => decodeEntry(key, text),
+      rebase,
+      encode: (slotBase, result) => encodeEntry(key, slotBase, result)
     }
-    counts.misses++
-    const result = instrumentAt(request.slotBase)
-    store(dir, key, request.slotBase, result, env)
-    return result
-  } finally {
-    counts.timeNs += Number(process.hrtime.bigint() - startNs)
-  }
-}
+  }, instrumentAt, env)
+
+/**
+ * `instrument` for a file reported through its source map: the cached result
+ * when the entry is good and every original it read from disk reads the same
+ * today, else `instrumentAt(request.slotBase)` (SourceMaps.instrumentMapped),
+ * stored unless it is undefined (a map that cannot be used).
+ */
+export const instrumentMapped = (
+  request: MappedRequest,
+  instrumentAt: (slotBase: number) => SourceMaps.MappedResult | undefined,
+  env: NodeJS.ProcessEnv = process.env
+): SourceMaps.MappedResult | undefined =>
+  lookup(request.slotBase, () => {
+    const key = mappedKeyOf(request)
+    return {
+      key,
+      decode: (text) => {
+        const cached = decodeMappedEntry(key, text)
+        return cached !== undefined && sameOnDisk(cached.result.diskReads) ? cached : undefined
+      },
+      rebase: (result, fromBase, toBase) => (result === undefined ? result : rebaseMapped(result, fromBase, toBase)),
+      encode: (slotBase, result) => encodeMappedEntry(key, slotBase, result!)
+    }
+  }, instrumentAt, env)

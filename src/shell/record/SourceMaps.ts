@@ -17,13 +17,18 @@
  *    Probes on original top-level code are dropped, as top-level code is not
  *    profiled. A source without text or that does not parse keeps one
  *    function per generated function, named by the map's `names`.
- * 4. The result is one registration per original file (a bundle holds many).
+ * 4. The result is one registration per original file (a bundle holds many),
+ *    and names the originals it read from disk with a hash of what it read
+ *    (`diskReads`): with the generated text, the map's text and the options,
+ *    everything the result depends on (which sources are read is decided by
+ *    the generated text and the map alone), so InstrumentCache can key it.
  *
  * Lines never move in the generated file (the instrumenter only inserts), so
  * stack traces under `--enable-source-maps` stay right (see Hooks).
  */
 import type * as TraceMapping from "@jridgewell/trace-mapping"
 import type { TraceMap } from "@jridgewell/trace-mapping"
+import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { basename } from "node:path"
@@ -42,7 +47,15 @@ export interface RawSourceMap {
   readonly mapUrl: string
   /** The generated file names it in a `sourceMappingURL` comment (Node's `--enable-source-maps` reads those only). */
   readonly fromComment: boolean
+  /** The map's text as read (from its file or its `data:` URL); absent when the map was made otherwise. */
+  readonly text?: string
 }
+
+/** Hex SHA-1 of a text (the caches' hash). */
+export const sha1 = (text: string): string => createHash("sha1").update(text).digest("hex")
+
+/** A hash of the map's text (of its JSON when its text is not known). */
+export const mapHash = (raw: RawSourceMap): string => sha1(raw.text ?? JSON.stringify(raw.json))
 
 /** `//# sourceMappingURL=…` (anything but blanks and quotes) or `/*# sourceMappingURL=… *\/` (no `*` either). */
 const MAP_COMMENT = /\/\/[#@]\s+sourceMappingURL=([^\s'"]+)|\/\*[#@]\s+sourceMappingURL=([^\s'"*]+)/g
@@ -64,17 +77,19 @@ export const readSourceMap = (source: string, url: string): RawSourceMap | undef
         const payload = mapUrl.href.slice(comma + 1)
         const text = mapUrl.href.slice(0, comma).endsWith(";base64") ? Buffer.from(payload, "base64").toString("utf8") : decodeURIComponent(payload)
         const json = readJson(text)
-        return json === undefined ? undefined : { json, mapUrl: url, fromComment: true }
+        return json === undefined ? undefined : { json, mapUrl: url, fromComment: true, text }
       }
       if (mapUrl.protocol !== "file:") return undefined
-      const json = readJson(readFileSync(fileURLToPath(mapUrl), "utf8"))
-      return json === undefined ? undefined : { json, mapUrl: mapUrl.href, fromComment: true }
+      const text = readFileSync(fileURLToPath(mapUrl), "utf8")
+      const json = readJson(text)
+      return json === undefined ? undefined : { json, mapUrl: mapUrl.href, fromComment: true, text }
     }
     const beside = `${fileURLToPath(url)}.map`
     if (!existsSync(beside)) return undefined
-    const json = readJson(readFileSync(beside, "utf8"))
+    const text = readFileSync(beside, "utf8")
+    const json = readJson(text)
     if (json === undefined || (typeof json.file === "string" && basename(json.file) !== basename(fileURLToPath(url)))) return undefined
-    return { json, mapUrl: `${url}.map`, fromComment: false }
+    return { json, mapUrl: `${url}.map`, fromComment: false, text }
   } catch {
     return undefined
   }
@@ -89,11 +104,29 @@ export interface MappedFile {
   readonly functions: ReadonlyArray<InstrumentedFunction>
 }
 
+/** An original source read from disk (the map has no `sourcesContent` for it). */
+export interface DiskRead {
+  readonly file: string
+  /** `sha1` of its text; undefined when it could not be read (a missing original counts too). */
+  readonly textSha1: string | undefined
+}
+
 export interface MappedResult {
   readonly code: string
   readonly slotCount: number
   readonly insertions: Uint32Array
   readonly files: ReadonlyArray<MappedFile>
+  /** Every original read from disk to make this result (files with probes or not), in the order read. */
+  readonly diskReads: ReadonlyArray<DiskRead>
+}
+
+/** The text of an original source on disk, or undefined when it cannot be read. */
+export const readOriginal = (file: string): string | undefined => {
+  try {
+    return readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
 }
 
 /** An original source, read when a probe or a function head first maps into it. */
@@ -137,6 +170,7 @@ export const instrumentMapped = (
   const { lineStartsOf, lineIndexAt: lineIndexOf } = instrument
   const generatedStarts = lineStartsOf(text)
   const originals = new Map<number, Original>()
+  const diskReads: Array<DiskRead> = []
   const originalOf = (index: number): Original => {
     let original = originals.get(index)
     if (original !== undefined) return original
@@ -144,11 +178,8 @@ export const instrumentMapped = (
     const file = resolved.startsWith("file:") ? fileURLToPath(resolved) : resolved
     let sourceText = map.sourcesContent?.[index] ?? undefined
     if (typeof sourceText !== "string" && resolved.startsWith("file:")) {
-      try {
-        sourceText = readFileSync(file, "utf8")
-      } catch {
-        sourceText = undefined
-      }
+      sourceText = readOriginal(file)
+      diskReads.push({ file, textSha1: sourceText === undefined ? undefined : sha1(sourceText) })
     }
     let functions: ReadonlyArray<Instrument.SourceFunction> | undefined
     if (typeof sourceText === "string") {
@@ -273,5 +304,5 @@ export const instrumentMapped = (
     const original = originalOf(source)
     return { file: original.file, sourceText: original.text ?? "", functions }
   })
-  return { code: result.code, slotCount: result.slotCount, insertions: result.insertions, files }
+  return { code: result.code, slotCount: result.slotCount, insertions: result.insertions, files, diskReads }
 }
