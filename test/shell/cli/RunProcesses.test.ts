@@ -5,6 +5,7 @@
  * texts of the shapes Linux writes.
  */
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import * as RunProcesses from "../../../src/shell/cli/RunProcesses.ts"
 
@@ -25,6 +26,16 @@ const settled = async (pid: number, signal: NodeJS.Signals, from: ReadonlyArray<
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   return RunProcesses.signalState(pid, signal)
+}
+
+/** Resolves once /proc says the process is stopped (state T). */
+const stopped = async (pid: number) => {
+  for (let k = 0; k < 400; k++) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error(`process ${pid} did not stop`)
 }
 
 describe("RunProcesses.signalStateOf (texts)", () => {
@@ -71,6 +82,8 @@ describe("RunProcesses.signalState (real processes, Linux)", () => {
     const { cat, exited } = startCat()
     expect(await settled(cat.pid!, "SIGINT", ["busy"])).toBe("clean")
     process.kill(cat.pid!, "SIGSTOP")
+    // SIGSTOP takes effect when cat next runs: wait for it, else a SIGINT sent now (a lower number) is taken first.
+    await stopped(cat.pid!)
     process.kill(cat.pid!, "SIGINT")
     expect(RunProcesses.signalState(cat.pid!, "SIGINT")).toBe("got")
     expect(RunProcesses.signalState(cat.pid!, "SIGTERM")).not.toBe("clean")
