@@ -2,7 +2,7 @@
  * Instrumented sources kept on disk, so that a second run of a program spends
  * close to no time instrumenting (and never loads the parser). An entry is
  * keyed by the hash of the source text, lineprof's version, a fingerprint of
- * the instrumenter's own code, and the options that change instrumentation
+ * the instrumenter's own code and of the parser's version, and the options that change instrumentation
  * (load format, TypeScript or not, and whatever the caller adds); it lives in
  * `<cache folder>/instrument/<key>.json`. Contract:
  *
@@ -134,7 +134,20 @@ const moveSlotLiterals = (code: string, insertions: Uint32Array, delta: number):
 // ---------------------------------------------------------------------------
 // Entries
 
-/** A fingerprint of the instrumenter's code beside this module (src or build), so that a changed instrumenter never reads old entries. */
+/** A package's version as installed beside this module, or a marker when it cannot be read. */
+const versionOf = (name: string): string => {
+  try {
+    return String(createRequire(import.meta.url)(`${name}/package.json`).version)
+  } catch {
+    return `no ${name}`
+  }
+}
+
+/**
+ * A fingerprint of the instrumenter: its code beside this module (src or
+ * build) and the parser's version (a parser update may place nodes
+ * differently), so that a changed instrumenter never reads old entries.
+ */
 let instrumenterFingerprint: string | undefined
 const fingerprint = (): string => {
   if (instrumenterFingerprint !== undefined) return instrumenterFingerprint
@@ -147,6 +160,7 @@ const fingerprint = (): string => {
       hash.update(`no ${name}`)
     }
   }
+  hash.update(versionOf("oxc-parser"))
   return (instrumenterFingerprint = hash.digest("hex"))
 }
 
@@ -161,11 +175,7 @@ const mapper = (): string => {
   } catch {
     hash.update("no SourceMaps")
   }
-  try {
-    hash.update(String(createRequire(import.meta.url)("@jridgewell/trace-mapping/package.json").version))
-  } catch {
-    hash.update("no trace-mapping")
-  }
+  hash.update(versionOf("@jridgewell/trace-mapping"))
   return (mapperFingerprint = hash.digest("hex"))
 }
 
