@@ -60,7 +60,8 @@ describe("lineprof run with caches", () => {
   it("takes the cached calibration; --recalibrate measures again and rewrites it", () => {
     const cacheDir = makeTempDir("startup-cache")
     const key = CalibrationCache.currentKey()
-    const known = { clock: "performance.now", costNs: 1234.5 }
+    // Recognisable, and plausible: a cost far above a clock read would be taken as calibrated under load and measured again.
+    const known = { clock: "performance.now", costNs: 1.2345 }
     CalibrationCache.write(cacheDir, key, known)
     const runOnce = (flags: ReadonlyArray<string>) =>
       runBin(["run", ...flags, "--no-report", "-o", "out.json", "--", "threads.mjs"], { cwd: scratch.dir, env: { LINEPROF_CACHE_DIR: cacheDir } })

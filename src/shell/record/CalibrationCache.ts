@@ -8,8 +8,10 @@
  *   or the thread already has a calibration in `LINEPROF_CALIBRATION` (from
  *   the process that started it), a cached calibration whose key matches is
  *   put into `LINEPROF_CALIBRATION`, where the recorder takes it from, as from
- *   a parent. A missing, corrupt or foreign file changes nothing: the
- *   recorder calibrates as without a cache.
+ *   a parent, unless its cost is implausible against a read of its clock
+ *   measured now (`isPlausible`: it was calibrated under load). A missing,
+ *   corrupt, foreign or implausible file changes nothing: the recorder
+ *   calibrates as without a cache, and `save` replaces it.
  * - `save(calibration)` (after the recorder calibrated): writes the file
  *   atomically and, when `LINEPROF_RECALIBRATE` asked for this calibration,
  *   removes that variable, so that the processes this one starts take the
@@ -19,6 +21,7 @@
 import { cpus } from "node:os"
 import * as path from "node:path"
 import * as CacheDir from "./CacheDir.ts"
+import * as Clock from "./Clock.ts"
 
 /** What the recorder measures: the clock it reads and the cost of one line probe. */
 export interface Calibration {
@@ -86,7 +89,10 @@ export const write = (dir: string, key: Key, calibration: Calibration): boolean 
  * Before the recorder installs: hands it the cached calibration through
  * `LINEPROF_CALIBRATION` (see the module comment). Returns what it adopted.
  */
-export const adopt = (env: NodeJS.ProcessEnv = process.env): Calibration | undefined => {
+export const adopt = (
+  env: NodeJS.ProcessEnv = process.env,
+  clockReadNs: (clock: string) => number | undefined = measureClockRead
+): Calibration | undefined => {
   if (isRecalibrateRequested(env)) {
     // An inherited calibration must not stand in for the one asked for.
     delete env[Variables.calibration]
@@ -96,8 +102,28 @@ export const adopt = (env: NodeJS.ProcessEnv = process.env): Calibration | undef
   const dir = CacheDir.cacheDir(env)
   if (dir === undefined) return undefined
   const cached = read(dir, currentKey())
-  if (cached !== undefined) env[Variables.calibration] = `${process.version} ${cached.clock} ${cached.costNs}`
+  if (cached === undefined || !isPlausible(cached, clockReadNs(cached.clock))) return undefined
+  env[Variables.calibration] = `${process.version} ${cached.clock} ${cached.costNs}`
   return cached
+}
+
+/**
+ * A probe costs a clock read and a few ns more (bench: 41.2 ns against a
+ * 39.4 ns read). A cached cost far above a read of its clock measured now was
+ * calibrated while the machine was loaded: compensating with it would take
+ * too much off every line, so it is measured again (and `save` replaces it).
+ * A read measured now under load only raises the bar: no needless calibration.
+ */
+export const isPlausible = (calibration: Calibration, clockReadNs: number | undefined): boolean =>
+  clockReadNs !== undefined && calibration.costNs <= PLAUSIBLE_FACTOR * clockReadNs + PLAUSIBLE_SLACK_NS
+
+const PLAUSIBLE_FACTOR = 1.5
+const PLAUSIBLE_SLACK_NS = 10
+
+/** ns per read of the named clock, from a short measurement (about 0.1 ms); undefined for a clock lineprof does not know. */
+const measureClockRead = (name: string): number | undefined => {
+  const clock = Clock.clockCandidates.find((candidate) => candidate.name === name)
+  return clock === undefined ? undefined : Clock.measureClockNs(clock, 500, 5)
 }
 
 /** After the recorder calibrated: caches the result (see the module comment). */

@@ -40,6 +40,7 @@ describe("CalibrationCache", () => {
     const dir = makeTempDir("calib")
     CalibrationCache.write(dir, key, { clock: "performance.now", costNs: 7 })
     const env: NodeJS.ProcessEnv = { LINEPROF_CACHE_DIR: dir }
+    // The real measurement of a performance.now() read: a cost of 7 ns is below any bar it sets.
     assert.deepStrictEqual(CalibrationCache.adopt(env), { clock: "performance.now", costNs: 7 })
     assert.strictEqual(env["LINEPROF_CALIBRATION"], `${process.version} performance.now 7`)
 
@@ -50,6 +51,22 @@ describe("CalibrationCache", () => {
     const forced: NodeJS.ProcessEnv = { LINEPROF_CACHE_DIR: dir, LINEPROF_CALIBRATION: `${process.version} process.hrtime 3`, LINEPROF_RECALIBRATE: "1" }
     assert.isUndefined(CalibrationCache.adopt(forced))
     assert.isUndefined(forced["LINEPROF_CALIBRATION"])
+  })
+
+  it("a cached cost far above a read of its clock now (calibrated under load) is not adopted; a plausible one is", () => {
+    const dir = makeTempDir("calib")
+    const readNs = (clock: string) => (clock === "performance.now" ? 40 : undefined)
+    // The bar: 1.5 reads + 10 ns = 70 ns.
+    CalibrationCache.write(dir, key, { clock: "performance.now", costNs: 70 })
+    const plausible: NodeJS.ProcessEnv = { LINEPROF_CACHE_DIR: dir }
+    assert.deepStrictEqual(CalibrationCache.adopt(plausible, readNs), { clock: "performance.now", costNs: 70 })
+    CalibrationCache.write(dir, key, { clock: "performance.now", costNs: 71 })
+    const loaded: NodeJS.ProcessEnv = { LINEPROF_CACHE_DIR: dir }
+    assert.isUndefined(CalibrationCache.adopt(loaded, readNs))
+    assert.isUndefined(loaded["LINEPROF_CALIBRATION"])
+    // A clock lineprof does not know is not trusted either.
+    CalibrationCache.write(dir, key, { clock: "sundial", costNs: 1 })
+    assert.isUndefined(CalibrationCache.adopt({ LINEPROF_CACHE_DIR: dir }, readNs))
   })
 
   it("save writes the file and ends a LINEPROF_RECALIBRATE request; an unusable folder is silent", () => {
@@ -87,14 +104,27 @@ describe("CalibrationCache", () => {
       assert.strictEqual(version, process.version)
       assert.deepStrictEqual(CalibrationCache.read(dir, key), { clock: clock!, costNs: Number(cost) })
 
-      // A recognisable value in the cache is what the next process uses: it did not calibrate.
-      CalibrationCache.write(dir, key, { clock: clock!, costNs: 1234.5 })
-      assert.strictEqual(calibrationOf({ LINEPROF_CACHE_DIR: dir }).calibration, `${process.version} ${clock} 1234.5`)
+      // A recognisable (and plausible) value in the cache is what the next process uses: it did not calibrate.
+      CalibrationCache.write(dir, key, { clock: clock!, costNs: 1.2345 })
+      assert.strictEqual(calibrationOf({ LINEPROF_CACHE_DIR: dir }).calibration, `${process.version} ${clock} 1.2345`)
 
       const again = calibrationOf({ LINEPROF_CACHE_DIR: dir, LINEPROF_RECALIBRATE: "1" })
-      assert.notStrictEqual(again.calibration, `${process.version} ${clock} 1234.5`)
+      assert.notStrictEqual(again.calibration, `${process.version} ${clock} 1.2345`)
       const cached = CalibrationCache.read(dir, key)!
       assert.strictEqual(again.calibration, `${process.version} ${cached.clock} ${cached.costNs}`)
+    })
+
+    it("a cached cost far above a clock read (calibrated under load): the process calibrates again and replaces it", () => {
+      const dir = makeTempDir("calib")
+      const first = calibrationOf({ LINEPROF_CACHE_DIR: dir })
+      const clock = first.calibration.split(" ")[1]!
+      CalibrationCache.write(dir, key, { clock, costNs: 1234.5 })
+      const next = calibrationOf({ LINEPROF_CACHE_DIR: dir })
+      assert.strictEqual(next.code, 0, next.stderr)
+      assert.notStrictEqual(next.calibration, `${process.version} ${clock} 1234.5`)
+      const cached = CalibrationCache.read(dir, key)!
+      assert.isBelow(cached.costNs, 1234.5)
+      assert.strictEqual(next.calibration, `${process.version} ${cached.clock} ${cached.costNs}`)
     })
 
     it("a corrupt cache file or an unwritable folder: the process calibrates and runs as without a cache", () => {
