@@ -2,9 +2,10 @@
  * Instrumented sources kept on disk, so that a second run of a program spends
  * close to no time instrumenting (and never loads the parser). An entry is
  * keyed by the hash of the source text, lineprof's version, a fingerprint of
- * the instrumenter's own code and of the parser's version, and the options that change instrumentation
- * (load format, TypeScript or not, and whatever the caller adds); it lives in
- * `<cache folder>/instrument/<key>.json`. Contract:
+ * the instrumenter's own code and of the parser's version, and the options
+ * that change instrumentation (load format, TypeScript or not, and whatever
+ * the caller adds); it lives in `<cache folder>/instrument/<key>.json`.
+ * Contract:
  *
  * 1. `instrument(request, instrumentAt)` returns the cached result when there
  *    is a good entry, renumbered to the requested `slotBase` (`rebase`: the
