@@ -71,7 +71,9 @@ describe("lineprof run: signals sent to lineprof", () => {
 
   it("Ctrl-C typed on a terminal (util-linux script gives it a pty) reaches the program once", async () => {
     const out = join(paths.dir, "count-tty.json")
-    const command = [process.execPath, binPath, "run", "--no-report", "-o", out, "--", "sigcount.mjs"].map((arg) => `'${arg}'`).join(" ")
+    // `script -c` runs the command through $SHELL; `exec` makes lineprof the terminal's session leader whatever
+    // that shell is (dash, /bin/sh on Debian, would otherwise stay in the foreground group and die of the Ctrl-C).
+    const command = `exec ${[process.execPath, binPath, "run", "--no-report", "-o", out, "--", "sigcount.mjs"].map((arg) => `'${arg}'`).join(" ")}`
     const terminal = spawn("script", ["-qfec", command, "/dev/null"], { cwd: paths.programs, env: { ...process.env, NO_COLOR: "1" } })
     let typed = ""
     let pressed = false
