@@ -147,7 +147,9 @@ const faultRun = async (signal: NodeJS.Signals, fromStart: boolean): Promise<Out
       assert.isTrue(await waitFor(up, 60_000), `the program's keeper did not start: ${stderr}`)
       await sleep(Math.random() * 1_500)
     }
-    const mainPid = existsSync(mainPidFile) ? Number(readFileSync(mainPidFile, "utf8")) : undefined
+    // A pid file caught between its creation and its write reads empty: no pid then (0 would be our own group).
+    const mainPidText = existsSync(mainPidFile) ? readFileSync(mainPidFile, "utf8") : ""
+    const mainPid = /^\d+$/.test(mainPidText) ? Number(mainPidText) : undefined
     const killedAtMs = Date.now()
     const signalledMs = performance.now()
     process.kill(-child.pid!, signal)

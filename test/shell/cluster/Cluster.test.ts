@@ -300,7 +300,13 @@ describe("a runner killed while a timed task runs on it", () => {
       ).pipe(Effect.forkChild)
       // The runner whose worker marks the task first is killed, well before the deadline.
       const marker = join(markDir, "0")
-      const first = yield* Effect.promise(() => waitFor(() => (existsSync(marker) ? readFileSync(marker, "utf8") : undefined)))
+      // A marker caught between its creation and its write reads empty: wait for a whole `pid/threadId`.
+      const first = yield* Effect.promise(() =>
+        waitFor(() => {
+          const text = existsSync(marker) ? readFileSync(marker, "utf8") : ""
+          return /^\d+\/\d+$/.test(text) ? text : undefined
+        })
+      )
       const victim = alive.find((runner) => String(runner.process.pid) === first.split("/")[0])!
       yield* Effect.promise(victim.kill)
       const { failures, completed } = yield* Fiber.join(run)
