@@ -39,7 +39,7 @@ import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import * as Profile from "../../core/Profile.ts"
 import * as StatsFile from "../../core/StatsFile.ts"
-import { describeExit, endWorkerAndWait, makeSlot, timedOutMessage, type Slot, type WorkerHandle } from "../pool/Pool.ts"
+import { describeExit, endWorkerAndWait, makeSlot, runOnWorker, timedOutMessage, workerDiedMessage, type Slot, type WorkerHandle } from "../pool/Pool.ts"
 import type { ChunkOutput, Isolation, Task, TaskOutcome, WorkerConfig } from "../pool/PoolProtocol.ts"
 import { LineprofRunner, RunnerLoadError } from "./Protocol.ts"
 
@@ -131,34 +131,18 @@ const runOnSlot = (chunk: ChunkRun, tasks: ReadonlyArray<Task>): Effect.Effect<C
   Effect.gen(function* () {
     const { slot, stopOnFailure, timeoutMs, loadError } = chunk
     if (timeoutMs !== undefined && tasks.length > 1) return yield* runEach(chunk, tasks)
-    yield* slot.ready.await
-    if (slot.startFailure !== undefined) {
-      return yield* loadError(`its worker exited before it was ready (${describeExit(slot.startFailure)}; see the runner's stderr)`)
+    const ran = yield* runOnWorker(slot, tasks, stopOnFailure, timeoutMs)
+    switch (ran._tag) {
+      case "Done":
+        return ran.output
+      case "StartFailed":
+        return yield* loadError(`its worker exited before it was ready (${describeExit(ran.exit)}; see the runner's stderr)`)
+      case "TimedOut":
+        return { outcomes: [unfinished(tasks[0]!, "timeout", "TimeoutError", timedOutMessage(timeoutMs!))], profile: undefined }
+      case "Died":
+        if (tasks.length > 1) return yield* runEach(chunk, tasks)
+        return { outcomes: [unfinished(tasks[0]!, "workerDied", "WorkerDied", workerDiedMessage(ran.exit))], profile: undefined }
     }
-    const call = slot.run(tasks, stopOnFailure)
-    const outcome = yield* Effect.result(
-      timeoutMs === undefined
-        ? Effect.map(call, Option.some)
-        // Real time, whatever clock the runner app provides.
-        : Effect.provideService(Effect.timeoutOption(call, timeoutMs), Clock.Clock, Clock.Clock.defaultValue())
-    )
-    if (outcome._tag === "Success") {
-      if (Option.isSome(outcome.success)) return outcome.success.value
-      // A sync loop never yields to an interrupt: only ending the worker stops it.
-      slot.ready.closeUnsafe()
-      yield* slot.replace
-      return { outcomes: [unfinished(tasks[0]!, "timeout", "TimeoutError", timedOutMessage(timeoutMs!))], profile: undefined }
-    }
-    const exit = slot.lastExit
-    if (slot.startFailure !== undefined) {
-      return yield* loadError(`its worker exited before it was ready (${describeExit(slot.startFailure)}; see the runner's stderr)`)
-    }
-    yield* slot.replace
-    if (tasks.length === 1) {
-      const message = `${describeExit(exit)} while running this task; it was replaced`
-      return { outcomes: [unfinished(tasks[0]!, "workerDied", "WorkerDied", message)], profile: undefined }
-    }
-    return yield* runEach(chunk, tasks)
   })
 
 /** The tasks of a chunk one at a time (stopping at the first failure with `stopOnFailure`), their outputs as one. */

@@ -477,6 +477,53 @@ export const failureOf = (
 /** The message of a task over the timeout: the same from the local pool and from a cluster runner. */
 export const timedOutMessage = (timeoutMs: number): string => `the task ran longer than ${timeoutMs} ms; its worker was ended`
 
+/** The message of a task whose worker died under it: the same from the local pool and from a cluster runner. */
+export const workerDiedMessage = (exit: ExitInfo | undefined): string => `${describeExit(exit)} while running this task; it was replaced`
+
+/** How tasks sent to a slot's worker ended (see `runOnWorker`). */
+export type WorkerRun =
+  | { readonly _tag: "Done"; readonly output: ChunkOutput }
+  /** The worker exited before it was ready: it cannot start. */
+  | { readonly _tag: "StartFailed"; readonly exit: ExitInfo }
+  /** The deadline passed; the worker was ended and replaced. */
+  | { readonly _tag: "TimedOut" }
+  /** The worker died under the tasks and was replaced. */
+  | { readonly _tag: "Died"; readonly exit: ExitInfo | undefined }
+
+/**
+ * Runs tasks on a slot's worker once it is ready, under `timeoutMs` when
+ * given (counted from then, in real time), and replaces a worker that died
+ * or ran past the deadline: the one mechanism of the local pool
+ * (`runChunk`) and a cluster runner.
+ */
+export const runOnWorker = (
+  slot: Slot,
+  tasks: ReadonlyArray<Task>,
+  stopOnFailure: boolean,
+  timeoutMs: number | undefined
+): Effect.Effect<WorkerRun> =>
+  Effect.gen(function* () {
+    yield* slot.ready.await
+    if (slot.startFailure !== undefined) return { _tag: "StartFailed", exit: slot.startFailure } as const
+    const call = slot.run(tasks, stopOnFailure)
+    const outcome = yield* Effect.result(
+      timeoutMs === undefined
+        ? Effect.map(call, Option.some)
+        : Effect.provideService(Effect.timeoutOption(call, timeoutMs), Clock.Clock, Clock.Clock.defaultValue())
+    )
+    if (outcome._tag === "Success") {
+      if (Option.isSome(outcome.success)) return { _tag: "Done", output: outcome.success.value } as const
+      // A sync loop never yields to an interrupt: only ending the worker stops it.
+      slot.ready.closeUnsafe()
+      yield* slot.replace
+      return { _tag: "TimedOut" } as const
+    }
+    const exit = slot.lastExit
+    if (slot.startFailure !== undefined) return { _tag: "StartFailed", exit: slot.startFailure } as const
+    yield* slot.replace
+    return { _tag: "Died", exit } as const
+  })
+
 export const describeExit = (exit: ExitInfo | undefined): string => {
   if (exit === undefined) return "the worker stopped"
   if (exit.signal !== null) return `the worker was killed by ${exit.signal}`
@@ -596,36 +643,23 @@ const runChunk = (run: RunContext, slot: Slot, indices: ReadonlyArray<number>): 
     const { plan } = run
     const tasks = yield* tasksOf(run, indices)
     if (tasks.length === 0) return
-    const call = slot.run(tasks, !plan.collect)
     // Chunks are single tasks when there is a timeout (see ChunkScheduler.autoChunkSize).
-    const timed = plan.timeoutMs === undefined ? Effect.map(call, Option.some) : Effect.timeoutOption(call, plan.timeoutMs)
-    yield* slot.ready.await
-    if (slot.startFailure !== undefined) return yield* startError(plan, slot.startFailure)
-    const outcome = yield* Effect.result(timed)
-    if (outcome._tag === "Success") {
-      if (Option.isSome(outcome.success)) return yield* record(run, slot, outcome.success.value)
-      // A sync loop never yields to an interrupt: only ending the worker stops it.
-      slot.ready.closeUnsafe()
-      yield* slot.replace
-      return yield* fail(
-        plan,
-        run.state,
-        failureOf(tasks[0]!.index, "timeout", "TimeoutError", timedOutMessage(plan.timeoutMs!))
-      )
+    const ran = yield* runOnWorker(slot, tasks, !plan.collect, plan.timeoutMs)
+    switch (ran._tag) {
+      case "Done":
+        return yield* record(run, slot, ran.output)
+      case "StartFailed":
+        return yield* startError(plan, ran.exit)
+      case "TimedOut":
+        return yield* fail(plan, run.state, failureOf(tasks[0]!.index, "timeout", "TimeoutError", timedOutMessage(plan.timeoutMs!)))
+      case "Died":
+        // Which task of a chunk killed the worker is unknown: run each again alone.
+        if (tasks.length > 1) {
+          run.schedule = ChunkScheduler.requeue(run.schedule, tasks.map((task) => task.index))
+          return
+        }
+        return yield* fail(plan, run.state, failureOf(tasks[0]!.index, "workerDied", "WorkerDied", workerDiedMessage(ran.exit)))
     }
-    // The worker died. Which task of a chunk killed it is unknown: run each again alone.
-    const exit = slot.lastExit
-    if (slot.startFailure !== undefined) return yield* startError(plan, slot.startFailure)
-    yield* slot.replace
-    if (tasks.length > 1) {
-      run.schedule = ChunkScheduler.requeue(run.schedule, tasks.map((task) => task.index))
-      return
-    }
-    return yield* fail(
-      plan,
-      run.state,
-      failureOf(tasks[0]!.index, "workerDied", "WorkerDied", `${describeExit(exit)} while running this task; it was replaced`)
-    )
   })
 
 /** A slot takes the next chunk until none is left. */
