@@ -152,9 +152,8 @@ const makeStore = () => {
   const buffersEvent = (): RecorderEvent => ({ _tag: "Buffers", hits, timeNs, waitNs, hot })
 
   /** The inline probes' globals (core/Probe): defined in both modes, so that inline code never meets an undefined name. */
-  const defineInlineGlobals = (): void => {
-    Object.defineProperty(globalThis, InlineGlobals.counts, { value: counts, writable: false, enumerable: false, configurable: true })
-    Object.defineProperty(globalThis, InlineGlobals.stack, { value: stack, writable: false, enumerable: false, configurable: true })
+  const defineInlineGlobal = (name: string, value: unknown): void => {
+    Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: true })
   }
 
   /** Sampled mode's timing header in slot 0 (see the module doc); the sampler keeps counting into hits[0]. */
@@ -175,7 +174,8 @@ const makeStore = () => {
     // Folded into the old totals first, then copied with them.
     hot = HotCounts.make(size, capacity === 0 ? undefined : { hot, hits })
     counts = hot.counts
-    if (installed) defineInlineGlobals()
+    // Only the counters are new: redefining the stack too would make V8 drop the code that embedded it.
+    if (installed) defineInlineGlobal(InlineGlobals.counts, counts)
     hits = fresh(hits)
     timeNs = fresh(timeNs)
     waitNs = fresh(waitNs)
@@ -440,7 +440,8 @@ const makeStore = () => {
         mode = wanted
         if (capacity === 0) grow(mode === "sampled" ? INITIAL_SAMPLED_SLOTS : INITIAL_SLOTS)
         installed = true
-        defineInlineGlobals()
+        defineInlineGlobal(InlineGlobals.counts, counts)
+        defineInlineGlobal(InlineGlobals.stack, stack)
       } else if (wanted !== mode) {
         // Counters stay; the next snapshot reports the new mode. Calls in flight across the switch are not measured right.
         mode = wanted

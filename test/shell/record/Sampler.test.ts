@@ -219,6 +219,19 @@ describe("inline probes' 32-bit hit counters", () => {
     assert.notInclude(sampledCode, "__lp$h(")
   })
 
+  it("inline code loaded before the counters grow counts into the new ones after (nothing lost across the growth)", () => {
+    Recorder.install({ timing: "sampled" })
+    const { exports, functions } = load("exports.twice = function twice(n) {\n  return n * 2\n}", {}, "inline")
+    for (let k = 0; k < 5; k++) exports.twice(k)
+    const before = (globalThis as unknown as Record<string, Uint32Array>)[InlineGlobals.counts]!
+    // More slots than the sampled store starts with: the counters are reallocated.
+    Recorder.allocateSlots(2 * before.length)
+    const after = (globalThis as unknown as Record<string, Uint32Array>)[InlineGlobals.counts]!
+    assert.notStrictEqual(after, before)
+    for (let k = 0; k < 7; k++) exports.twice(k)
+    assert.strictEqual(lineOf(functions(), "twice", 2).hits, 12n)
+  })
+
   it("a line whose counter passes 2^32 keeps its exact total (the fold sees the wrap)", () => {
     Recorder.install({ timing: "sampled" })
     const { exports, functions } = load("exports.tick = function tick(n) {\n  for (let i = 0; i < n; i++) {}\n  return n\n}", {}, "inline")
