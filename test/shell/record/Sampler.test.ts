@@ -232,6 +232,24 @@ describe("inline probes' 32-bit hit counters", () => {
     assert.strictEqual(lineOf(functions(), "twice", 2).hits, 12n)
   })
 
+  it("the sampler thread folds the hot counters into the totals by itself (no reader asked)", async () => {
+    Recorder.install({ timing: "sampled" })
+    sampledSince()
+    const { exports } = load("exports.thrice = function thrice(n) {\n  return n * 3\n}", {}, "inline")
+    let hits: Float64Array | undefined
+    const unsubscribe = Recorder.subscribe((event) => {
+      if (event._tag === "Buffers") hits = event.hits
+    })
+    unsubscribe()
+    const thrice = Recorder.registrations().at(-1)!.functions.find((fn) => fn.name === "thrice")!
+    const slot = thrice.slots[thrice.lines.indexOf(2)]!
+    // Nothing in this thread reads the counters from here on (no snapshot, no delivery): only the sampler folds.
+    for (let k = 0; k < 9; k++) exports.thrice(k)
+    const deadline = performance.now() + 10_000
+    while (hits![slot] !== 9 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.strictEqual(hits![slot], 9)
+  })
+
   it("a line whose counter passes 2^32 keeps its exact total (the fold sees the wrap)", () => {
     Recorder.install({ timing: "sampled" })
     const { exports, functions } = load("exports.tick = function tick(n) {\n  for (let i = 0; i < n; i++) {}\n  return n\n}", {}, "inline")
