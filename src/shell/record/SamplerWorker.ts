@@ -9,7 +9,8 @@
  * each attached thread whose stack holds a profiled line, adds the ns since
  * its previous sample to the `timeNs` of each distinct slot on the stack (a
  * recursive line counts once a sample) and counts the sample in `hits[0]`
- * (the timing header, see Recorder). Every few ms it returns to its event
+ * (the timing header, see Recorder; a thread whose header interval is 0, a
+ * recorder switched to exact timing, is skipped). Every few ms it returns to its event
  * loop, where attachments, reallocated counters and closed ports (ended
  * threads) arrive; every 100 ms it folds each thread's hot hit counters into
  * its totals (HotCounts.fold, passed in as its source text).
@@ -70,8 +71,8 @@ export const samplerMain = (threads: typeof WorkerThreads, fold: typeof HotCount
     header(thread.hits, thread.timeNs)
     attached.add(thread)
     message.port.on("message", (update: Omit<Attach, "port" | "stack">) => {
+      // No header here: the recorder copies its own into the new counters (exact mode keeps it at 0).
       if (update._tag !== "Buffers") return
-      header(update.hits, update.timeNs)
       thread.hits = update.hits
       thread.timeNs = update.timeNs
       thread.hot = update.hot
@@ -96,6 +97,9 @@ export const samplerMain = (threads: typeof WorkerThreads, fold: typeof HotCount
   const sampleThread = (thread: Thread, now: number): void => {
     const elapsedNs = now - thread.lastNs
     thread.lastNs = now
+    // A thread whose recorder switched to exact timing (header interval 0) is not sampled: its
+    // inline-probed code still keeps the stack, but an exact profile takes no sampled time.
+    if (!(thread.timeNs[0]! > 0)) return
     const stack = thread.stack
     const depth = Math.min(stack[0]!, stackSlots)
     if (depth <= 0) return

@@ -250,6 +250,20 @@ describe("inline probes' 32-bit hit counters", () => {
     assert.strictEqual(hits![slot], 9)
   })
 
+  it("a thread that switches to exact timing keeps exact hits for code loaded with inline probes, and no Time for it (README)", () => {
+    Recorder.install({ timing: "sampled" })
+    const { exports, functions } = load("exports.spinning = function spinning(ms) {\n  spinMs(ms)\n}", { spinMs }, "inline")
+    Recorder.install({ timing: "exact" })
+    try {
+      for (let k = 0; k < 4; k++) exports.spinning(5)
+      const spun = lineOf(functions(), "spinning", 2)
+      assert.strictEqual(spun.hits, 4n)
+      assert.strictEqual(spun.timeNs, 0n)
+    } finally {
+      Recorder.install({ timing: "sampled" })
+    }
+  })
+
   it("a line whose counter passes 2^32 keeps its exact total (the fold sees the wrap)", () => {
     Recorder.install({ timing: "sampled" })
     const { exports, functions } = load("exports.tick = function tick(n) {\n  for (let i = 0; i < n; i++) {}\n  return n\n}", {}, "inline")
